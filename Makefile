@@ -1,0 +1,41 @@
+# Two commands for a fresh Debian machine with Python 3.11:
+#   make up     install MeshClaw and start it
+#   make test   install everything the tests need (apt, PyPI, npm) and run the whole suite
+# Python packages come from uv.lock, checked against their hashes; uv itself from requirements/uv.txt.
+
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: up install test test-deps lint typecheck clean
+
+up: install
+	$(VENV)/bin/meshclaw up
+
+install: $(UV)
+	$(UV) sync --locked --no-dev
+
+test: test-deps lint typecheck
+	$(VENV)/bin/pytest
+
+test-deps: $(UV)
+	scripts/install-test-deps.sh
+	$(UV) sync --locked
+
+lint:
+	$(VENV)/bin/ruff check meshclaw tests
+	$(VENV)/bin/lint-imports
+
+typecheck:
+	$(VENV)/bin/mypy
+
+$(UV): requirements/uv.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --require-hashes -r requirements/uv.txt
+	touch $(UV)
+
+clean:
+	rm -rf $(TOOLS) $(VENV)

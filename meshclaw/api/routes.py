@@ -1,0 +1,14 @@
+"""The /api/v1 router: every resource router, mounted in one place."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from meshclaw.api import keys, organization, teams, users
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    for module in (users, teams, keys, organization):
+        router.include_router(module.router)
+    return router

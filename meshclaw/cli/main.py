@@ -1,0 +1,41 @@
+"""The `meshclaw` command: global options, then one sub-command group per area."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from meshclaw.cli import doctor as doctor_cmd
+from meshclaw.cli import identity, serve
+from meshclaw.cli.state import CliState
+
+app = typer.Typer(
+    help="MeshClaw: agents that act for people, safe by default, with every AI token metered.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: Annotated[Path | None, typer.Option(help="TOML settings file [env MESHCLAW_CONFIG]")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory [env MESHCLAW_DATA_DIR; default ./data]")
+    ] = None,
+) -> None:
+    ctx.obj = CliState(config_file=config, overrides={"data_dir": data_dir})
+
+
+app.command()(serve.up)
+app.command()(doctor_cmd.doctor)
+app.add_typer(identity.users_app, name="users")
+app.add_typer(identity.teams_app, name="teams")
+app.add_typer(identity.keys_app, name="keys")
+app.add_typer(identity.org_app, name="org")
+
+
+def run() -> None:
+    app()

@@ -1,0 +1,102 @@
+"""The one authorization decision: `authorize(principal, action, resource)`.
+
+Permissions are data, not branches scattered through handlers: `PERMISSIONS` maps a role and a resource
+kind to the reach each action has. Reach is one of
+
+- `all`: any resource of that kind in the organization,
+- `team`: resources belonging to the principal or to a team the principal manages (managers only),
+- `own`: resources that belong to the principal,
+- absent: nothing.
+
+`reach()` answers the question for lists (the store turns the reach into a WHERE clause) and `authorize()`
+for a single resource; both read the same table, so a list can never show what a lookup would refuse.
+API keys narrow this further by scope: reads need `api:read`, every other action `api:write`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from meshclaw.errors import PermissionDeniedError
+from meshclaw.identity.principal import KeyScope, Principal, Role
+
+Action = Literal["read", "create", "update", "manage", "delete"]
+"""`update` changes ordinary fields (a name, one's own password); `manage` changes what grants power
+(role, team, manager, active) or acts for someone else."""
+
+ResourceKind = Literal["organization", "team", "user", "api_key"]
+Reach = Literal["all", "team", "own"]
+
+ACTIONS: tuple[Action, ...] = ("read", "create", "update", "manage", "delete")
+RESOURCE_KINDS: tuple[ResourceKind, ...] = ("organization", "team", "user", "api_key")
+
+_ADMIN_ALL: dict[Action, Reach] = {action: "all" for action in ACTIONS}
+
+PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
+    Role.ADMIN: {kind: _ADMIN_ALL for kind in RESOURCE_KINDS},
+    Role.AUDITOR: {
+        "organization": {"read": "all"},
+        "team": {"read": "all"},
+        "user": {"read": "all", "update": "own"},
+        "api_key": {"read": "all", "create": "own", "delete": "own"},
+    },
+    Role.MANAGER: {
+        "organization": {"read": "all"},
+        "team": {"read": "all"},
+        "user": {"read": "team", "update": "own"},
+        "api_key": {"read": "own", "create": "own", "delete": "own"},
+    },
+    Role.MEMBER: {
+        "organization": {"read": "all"},
+        "team": {"read": "all"},
+        "user": {"read": "own", "update": "own"},
+        "api_key": {"read": "own", "create": "own", "delete": "own"},
+    },
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resource:
+    """What is being acted on. Leave `id` unset for a collection (listing, creating)."""
+
+    kind: ResourceKind
+    id: int | None = None
+    owner_user_id: int | None = None
+    """The person the resource belongs to (a user is their own owner)."""
+    team_id: int | None = None
+    """The owner's team, for `team` reach."""
+
+
+def _key_allows(principal: Principal, action: Action) -> bool:
+    if principal.key_scopes is None:
+        return True
+    needed = KeyScope.API_READ if action == "read" else KeyScope.API_WRITE
+    return needed in principal.key_scopes
+
+
+def reach(principal: Principal, action: Action, kind: ResourceKind) -> Reach | None:
+    """How far `principal` may perform `action` on resources of `kind`; None means not at all."""
+    if not _key_allows(principal, action):
+        return None
+    return PERMISSIONS[principal.role].get(kind, {}).get(action)
+
+
+def is_allowed(principal: Principal, action: Action, resource: Resource) -> bool:
+    granted = reach(principal, action, resource.kind)
+    if granted is None:
+        return False
+    if granted == "all":
+        return True
+    owns = resource.owner_user_id is not None and resource.owner_user_id == principal.user_id
+    if granted == "own":
+        return owns
+    return owns or (resource.team_id is not None and resource.team_id in principal.managed_team_ids)
+
+
+def authorize(principal: Principal, action: Action, resource: Resource) -> None:
+    """Raise `PermissionDeniedError` unless allowed. The message never reveals whether the resource exists."""
+    if not is_allowed(principal, action, resource):
+        raise PermissionDeniedError(
+            f"your role does not allow '{action}' on {resource.kind.replace('_', ' ')}s here"
+        )

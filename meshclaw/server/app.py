@@ -1,0 +1,33 @@
+"""`create_app(context)`: the one ASGI app that serves the API, the web UI, the gateway and ingest."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import meshclaw
+from meshclaw.api.routes import build_router as build_api_router
+from meshclaw.context import AppContext
+from meshclaw.server import ops
+from meshclaw.server.errors import ErrorRenderer, install_error_handlers
+from meshclaw.server.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
+
+
+def create_app(context: AppContext) -> FastAPI:
+    """Build the app for an already migrated database (`meshclaw up` migrates before serving)."""
+    app = FastAPI(
+        title="MeshClaw",
+        version=meshclaw.__version__,
+        description="Agents that act for people, safe by default, with every AI token metered.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.context = context
+    app.state.metrics = Metrics()
+    renderers: dict[str, ErrorRenderer] = {}
+    app.include_router(ops.router)
+    app.include_router(build_api_router())
+    install_error_handlers(app, renderers)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=context.settings.max_body_bytes)
+    return app

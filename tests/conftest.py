@@ -1,0 +1,110 @@
+"""Fixtures shared by the whole suite: settings on a temporary data directory, a migrated database,
+the app, and people with API keys to act as."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from meshclaw.config import Settings, load_settings
+from meshclaw.context import AppContext
+from meshclaw.db.migrate import upgrade
+from meshclaw.identity import store
+from meshclaw.identity.principal import Role
+from meshclaw.server.app import create_app
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite in the test's own directory. tests/postgres.py offers a PostgreSQL variant."""
+    return f"sqlite:///{tmp_path / 'meshclaw.db'}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(data_dir=tmp_path, database_url=database_url)
+
+
+@pytest.fixture
+def context(settings: Settings) -> Iterator[AppContext]:
+    context = AppContext.from_settings(settings)
+    upgrade(context.db)
+    yield context
+    context.db.dispose()
+
+
+@pytest.fixture
+def org_id(context: AppContext) -> int:
+    with context.db.session() as session:
+        org, _ = store.ensure_org(session, name="Test Org", now=context.clock.now())
+        return org.id
+
+
+@pytest.fixture
+def client(context: AppContext, org_id: int) -> Iterator[TestClient]:
+    with TestClient(create_app(context)) as test_client:
+        yield test_client
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    email: str
+    role: Role
+    team_id: int | None
+    key: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+class People:
+    """Creates people with an API key each, directly in the database."""
+
+    def __init__(self, context: AppContext, org_id: int) -> None:
+        self.context = context
+        self.org_id = org_id
+        self._count = 0
+
+    def add(
+        self,
+        role: Role = Role.MEMBER,
+        *,
+        team_id: int | None = None,
+        manager_id: int | None = None,
+        email: str | None = None,
+        scopes: list[str] | None = None,
+    ) -> Person:
+        self._count += 1
+        email = email or f"{role.value}{self._count}@example.org"
+        now = self.context.clock.now()
+        with self.context.db.session() as session:
+            user = store.create_user(
+                session,
+                org_id=self.org_id,
+                email=email,
+                role=role,
+                team_id=team_id,
+                manager_id=manager_id,
+                now=now,
+            )
+            _, secret = store.create_key(
+                session, org_id=self.org_id, owner_user_id=user.id, name="test", scopes=scopes, now=now
+            )
+            return Person(id=user.id, email=user.email, role=role, team_id=team_id, key=secret)
+
+    def team(self, name: str, *, parent_id: int | None = None) -> int:
+        with self.context.db.session() as session:
+            return store.create_team(
+                session, org_id=self.org_id, name=name, parent_id=parent_id, now=self.context.clock.now()
+            ).id
+
+
+@pytest.fixture
+def people(context: AppContext, org_id: int) -> People:
+    return People(context, org_id)

@@ -1,0 +1,76 @@
+"""The permission table, checked directly: every role x resource kind x action, and key scopes."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshclaw.identity.authorize import ACTIONS, PERMISSIONS, RESOURCE_KINDS, Resource, is_allowed, reach
+from meshclaw.identity.principal import KeyScope, Principal, Role
+
+ME, OTHER, REPORT = 1, 2, 3
+MY_TEAM, SUB_TEAM, OTHER_TEAM = 10, 11, 20
+
+
+def principal(role: Role, *, scopes: frozenset[KeyScope] | None = None) -> Principal:
+    managed = frozenset({MY_TEAM, SUB_TEAM}) if role == Role.MANAGER else frozenset()
+    return Principal(
+        user_id=ME,
+        org_id=1,
+        role=role,
+        email="me@x",
+        team_id=MY_TEAM,
+        managed_team_ids=managed,
+        key_scopes=scopes,
+    )
+
+
+def test_every_role_has_a_row_for_every_kind_or_denies_it() -> None:
+    for role in Role:
+        assert set(PERMISSIONS[role]) <= set(RESOURCE_KINDS)
+
+
+@pytest.mark.parametrize("kind", RESOURCE_KINDS)
+@pytest.mark.parametrize("action", ACTIONS)
+def test_admin_may_do_everything(kind: str, action: str) -> None:
+    assert is_allowed(principal(Role.ADMIN), action, Resource(kind=kind, id=5, owner_user_id=OTHER))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("action", ["create", "update", "manage", "delete"])
+@pytest.mark.parametrize("kind", ["organization", "team", "user"])
+def test_auditor_changes_nothing_of_others(kind: str, action: str) -> None:
+    assert not is_allowed(principal(Role.AUDITOR), action, Resource(kind=kind, id=5, owner_user_id=OTHER))  # type: ignore[arg-type]
+
+
+def test_manager_sees_people_in_managed_teams_only() -> None:
+    manager = principal(Role.MANAGER)
+    assert is_allowed(
+        manager, "read", Resource(kind="user", id=REPORT, owner_user_id=REPORT, team_id=SUB_TEAM)
+    )
+    assert not is_allowed(
+        manager, "read", Resource(kind="user", id=OTHER, owner_user_id=OTHER, team_id=OTHER_TEAM)
+    )
+    assert not is_allowed(
+        manager, "manage", Resource(kind="user", id=REPORT, owner_user_id=REPORT, team_id=SUB_TEAM)
+    )
+
+
+def test_member_sees_and_edits_only_themselves() -> None:
+    member = principal(Role.MEMBER)
+    assert is_allowed(member, "read", Resource(kind="user", id=ME, owner_user_id=ME, team_id=MY_TEAM))
+    assert is_allowed(member, "update", Resource(kind="user", id=ME, owner_user_id=ME, team_id=MY_TEAM))
+    assert not is_allowed(member, "manage", Resource(kind="user", id=ME, owner_user_id=ME, team_id=MY_TEAM))
+    assert not is_allowed(
+        member, "read", Resource(kind="user", id=OTHER, owner_user_id=OTHER, team_id=MY_TEAM)
+    )
+
+
+def test_read_only_key_cannot_write_even_for_an_admin() -> None:
+    admin_ro = principal(Role.ADMIN, scopes=frozenset({KeyScope.API_READ}))
+    assert is_allowed(admin_ro, "read", Resource(kind="team"))
+    assert not is_allowed(admin_ro, "create", Resource(kind="team"))
+    assert reach(admin_ro, "create", "user") is None
+
+
+def test_gateway_only_key_cannot_use_the_api() -> None:
+    gateway_only = principal(Role.ADMIN, scopes=frozenset({KeyScope.GATEWAY}))
+    assert not is_allowed(gateway_only, "read", Resource(kind="organization"))
