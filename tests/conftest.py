@@ -108,3 +108,82 @@ class People:
 @pytest.fixture
 def people(context: AppContext, org_id: int) -> People:
     return People(context, org_id)
+
+
+# --- a real HTTP server and a real browser ------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    context: AppContext
+
+
+@pytest.fixture
+def live_server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+    """The real app under uvicorn on a free loopback port, in a thread of the test process."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    port = free_port()
+    settings = load_settings(
+        data_dir=tmp_path, database_url=database_url, port=port, public_url=f"http://127.0.0.1:{port}"
+    )
+    context = AppContext.from_settings(settings)
+    upgrade(context.db)
+    with context.db.session() as session:
+        store.ensure_org(session, name="Test Org", now=context.clock.now())
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(context), host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    else:
+        raise RuntimeError("the live server did not answer /healthz within 20 s")
+    yield LiveServer(url=url, context=context)
+    server.should_exit = True
+    thread.join(timeout=10)
+    context.db.dispose()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Debian's Chromium driven by Playwright (Playwright's own browser download cannot work here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
