@@ -17,10 +17,16 @@ from meshclaw.identity import store
 from meshclaw.identity.principal import Role
 from meshclaw.server.app import create_app
 
+pytest_plugins = ["tests.postgres"]
+
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """SQLite in the test's own directory. tests/postgres.py offers a PostgreSQL variant."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLite in the test's own directory, unless parametrized (indirectly) with "postgresql": then a fresh
+    database on the session's PostgreSQL server. `tests.postgres.BOTH_BACKENDS` runs a test on both."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
     return f"sqlite:///{tmp_path / 'meshclaw.db'}"
 
 
