@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from meshclaw.context import AppContext
 from meshclaw.errors import AuthenticationError, PermissionDeniedError
 from meshclaw.identity.authenticate import principal_from_key, resolve_session
-from meshclaw.identity.principal import Principal
+from meshclaw.identity.principal import KeyScope, Principal
 
 SESSION_COOKIE = "meshclaw_session"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_API_SCOPES = frozenset({KeyScope.API_READ, KeyScope.API_WRITE})
 
 
 def get_context(request: Request) -> AppContext:
@@ -62,7 +63,16 @@ def get_principal(request: Request, context: Context) -> Principal:
     # Its own short transaction: handlers open theirs explicitly, so every commit happens before the
     # response is sent, whatever FastAPI's teardown order for yield-dependencies is.
     with context.db.session() as session:
-        return authenticate_request(request, context, session)
+        principal = authenticate_request(request, context, session)
+    # A key made for the gateway or for telemetry only is refused here, before any handler (or request
+    # validation) runs, so no endpoint can forget the check; `authorize` then narrows read vs. write.
+    if principal.key_scopes is not None and not principal.key_scopes & _API_SCOPES:
+        scopes = ", ".join(sorted(principal.key_scopes)) or "none"
+        raise PermissionDeniedError(
+            f"this API key's scopes ({scopes}) do not include api:read or api:write; "
+            "create a key with one of them to use /api/v1"
+        )
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

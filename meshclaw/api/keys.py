@@ -66,13 +66,23 @@ def list_keys(principal: CurrentPrincipal, context: Context, user_id: int | None
 def create_key(body: KeyCreate, principal: CurrentPrincipal, context: Context) -> KeyCreated:
     owner = body.user_id or principal.user_id
     authorize(principal, "create", Resource(kind="api_key", owner_user_id=owner))
+    scopes = set(body.scopes) if body.scopes else None
+    if principal.key_scopes is not None:
+        # A key can only hand on the power it has: otherwise an api:write key could mint a gateway key.
+        scopes = scopes if scopes is not None else set(principal.key_scopes)
+        extra = scopes - principal.key_scopes
+        if extra:
+            raise PermissionDeniedError(
+                f"this API key lacks the scope(s) {', '.join(sorted(extra))}, so it cannot create a key "
+                "with them; ask for fewer scopes or sign in to the web UI",
+            )
     with context.db.session() as session:
         key, secret = store.create_key(
             session,
             org_id=principal.org_id,
             owner_user_id=owner,
             name=body.name,
-            scopes=[s.value for s in body.scopes] if body.scopes else None,
+            scopes=sorted(s.value for s in scopes) if scopes else None,
             expires_at=body.expires_at,
             now=context.clock.now(),
         )

@@ -70,6 +70,13 @@ def user_resource(user: User) -> Resource:
 
 @router.get("/me", response_model=MeOut)
 def read_me(principal: CurrentPrincipal, context: Context) -> MeOut:
+    authorize(
+        principal,
+        "read",
+        Resource(
+            kind="user", id=principal.user_id, owner_user_id=principal.user_id, team_id=principal.team_id
+        ),
+    )
     with context.db.session() as session:
         user = store.get_user(session, principal.org_id, principal.user_id)
         scopes = sorted(principal.key_scopes) if principal.key_scopes is not None else None

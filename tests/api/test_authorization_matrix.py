@@ -1,0 +1,279 @@
+"""The authorization matrix, through the real HTTP API on SQLite and PostgreSQL.
+
+Every role (member, manager, auditor, admin) tries every action (read, create, update, manage, delete) on
+every resource kind (organization, team, user, api_key), against its own things, a person in the team it
+would manage, and a person outside it. The expected answers are written out below by hand, from the role
+table in README.md; they are deliberately NOT computed from `meshclaw.identity.authorize`, or the test
+could never disagree with it. After every refusal the identity tables must be exactly as before; after
+every allowed change they must differ.
+
+Answers: 200/201/204 allowed; 403 refused for something the caller may see; 404 refused for something the
+caller may not even see (so ids leak nothing); 405 where no endpoint exists for that action (users are
+deactivated, never deleted; the organization and keys are not edited), so a new endpoint cannot appear
+without a row here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import count
+from typing import Any, Literal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from meshclaw.identity import store
+from meshclaw.identity.principal import Role
+from tests.api.db_state import identity_state
+from tests.conftest import People, Person
+from tests.postgres import BOTH_BACKENDS
+
+Relation = Literal["own", "report", "outsider", "-"]
+"""own: the caller's own user or key; report: a person in a team below the caller's team (which a
+manager manages); outsider: a person in an unrelated team; "-": a collection or the organization."""
+
+ROLES = (Role.MEMBER, Role.MANAGER, Role.AUDITOR, Role.ADMIN)
+
+# (resource, action, relation) -> status for (member, manager, auditor, admin)
+EXPECTED: dict[tuple[str, str, Relation], tuple[int, int, int, int]] = {
+    # organization
+    ("organization", "read", "-"): (200, 200, 200, 200),
+    ("organization", "create", "-"): (405, 405, 405, 405),
+    ("organization", "update", "-"): (405, 405, 405, 405),
+    ("organization", "manage", "-"): (403, 403, 403, 200),  # POST /org/import
+    ("organization", "delete", "-"): (405, 405, 405, 405),
+    # teams: names are visible to everyone, only admins change the tree
+    ("team", "read", "-"): (200, 200, 200, 200),
+    ("team", "create", "-"): (403, 403, 403, 201),
+    ("team", "update", "-"): (403, 403, 403, 200),  # rename
+    ("team", "manage", "-"): (403, 403, 403, 200),  # move under another parent
+    ("team", "delete", "-"): (403, 403, 403, 204),
+    # users
+    ("user", "read", "own"): (200, 200, 200, 200),
+    ("user", "read", "report"): (404, 200, 200, 200),
+    ("user", "read", "outsider"): (404, 404, 200, 200),
+    ("user", "create", "-"): (403, 403, 403, 201),
+    ("user", "update", "own"): (200, 200, 200, 200),
+    ("user", "update", "report"): (404, 403, 403, 200),
+    ("user", "update", "outsider"): (404, 404, 403, 200),
+    ("user", "manage", "own"): (403, 403, 403, 200),
+    ("user", "manage", "report"): (404, 403, 403, 200),
+    ("user", "manage", "outsider"): (404, 404, 403, 200),
+    ("user", "delete", "own"): (405, 405, 405, 405),
+    ("user", "delete", "report"): (405, 405, 405, 405),
+    ("user", "delete", "outsider"): (405, 405, 405, 405),
+    # API keys: everyone manages their own; auditors see all; only admins act on others' keys
+    ("api_key", "read", "own"): (200, 200, 200, 200),
+    ("api_key", "read", "report"): (200, 200, 200, 200),  # but see VISIBLE_KEY_OWNERS
+    ("api_key", "read", "outsider"): (200, 200, 200, 200),
+    ("api_key", "create", "own"): (201, 201, 201, 201),
+    ("api_key", "create", "report"): (403, 403, 403, 201),
+    ("api_key", "create", "outsider"): (403, 403, 403, 201),
+    ("api_key", "update", "own"): (405, 405, 405, 405),
+    ("api_key", "manage", "own"): (405, 405, 405, 405),
+    ("api_key", "delete", "own"): (200, 200, 200, 200),
+    ("api_key", "delete", "report"): (404, 404, 403, 200),
+    ("api_key", "delete", "outsider"): (404, 404, 403, 200),
+}
+
+# GET /keys?user_id=<relation's person>: whose keys come back, per role (non-auditors only ever see theirs).
+VISIBLE_KEY_OWNERS: dict[Role, dict[Relation, set[Relation]]] = {
+    Role.MEMBER: {"own": {"own"}, "report": {"own"}, "outsider": {"own"}},
+    Role.MANAGER: {"own": {"own"}, "report": {"own"}, "outsider": {"own"}},
+    Role.AUDITOR: {"own": {"own"}, "report": {"report"}, "outsider": {"outsider"}},
+    Role.ADMIN: {"own": {"own"}, "report": {"report"}, "outsider": {"outsider"}},
+}
+
+# GET /users: which of the world's people are listed, per role.
+VISIBLE_USERS: dict[Role, set[str]] = {
+    Role.MEMBER: {"own"},
+    Role.MANAGER: {"own", "report"},
+    Role.AUDITOR: {"own", "report", "outsider", "other_admin"},
+    Role.ADMIN: {"own", "report", "outsider", "other_admin"},
+}
+
+
+@dataclass
+class World:
+    people: People
+    actor: Person
+    report: Person
+    outsider: Person
+    other_admin: Person
+    """Another admin, so an admin actor is never the last one."""
+    eng: int
+    platform: int
+    sales: int
+    serial: count[int]
+
+    def person(self, relation: Relation) -> Person:
+        return {"own": self.actor, "report": self.report, "outsider": self.outsider}[relation]
+
+    def unique(self, stem: str) -> str:
+        return f"{stem}{next(self.serial)}"
+
+    def new_key(self, owner: Person) -> int:
+        context = self.people.context
+        with context.db.session() as session:
+            key, _ = store.create_key(
+                session,
+                org_id=self.people.org_id,
+                owner_user_id=owner.id,
+                name="victim",
+                now=context.clock.now(),
+            )
+            return key.id
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    json: Any = None
+    content: bytes | None = None
+    headers: dict[str, str] | None = None
+
+
+Builder = Callable[[World, Relation], Call]
+"""Prepares whatever the case needs (a fresh team or key) and returns the request to send."""
+
+
+def _user_path(world: World, relation: Relation) -> str:
+    return f"/api/v1/users/{world.person(relation).id}"
+
+
+def _new_empty_team(world: World, relation: Relation) -> Call:
+    team_id = world.people.team(world.unique("Doomed "))
+    return Call("DELETE", f"/api/v1/teams/{team_id}")
+
+
+def _fresh_key_delete(world: World, relation: Relation) -> Call:
+    return Call("DELETE", f"/api/v1/keys/{world.new_key(world.person(relation))}")
+
+
+def _import(world: World, relation: Relation) -> Call:
+    csv = f"email,name,team,manager_email,role\n{world.unique('imported')}@example.org,Imported,,,member\n"
+    return Call("POST", "/api/v1/org/import", content=csv.encode(), headers={"content-type": "text/csv"})
+
+
+BUILDERS: dict[tuple[str, str], Builder] = {
+    ("organization", "read"): lambda w, r: Call("GET", "/api/v1/organization"),
+    ("organization", "create"): lambda w, r: Call("POST", "/api/v1/organization", json={"name": "X"}),
+    ("organization", "update"): lambda w, r: Call("PATCH", "/api/v1/organization", json={"name": "X"}),
+    ("organization", "manage"): _import,
+    ("organization", "delete"): lambda w, r: Call("DELETE", "/api/v1/organization"),
+    ("team", "read"): lambda w, r: Call("GET", f"/api/v1/teams/{w.sales}"),
+    ("team", "create"): lambda w, r: Call(
+        "POST", "/api/v1/teams", json={"name": w.unique("New team "), "parent_id": w.eng}
+    ),
+    ("team", "update"): lambda w, r: Call(
+        "PATCH", f"/api/v1/teams/{w.sales}", json={"name": w.unique("Sales ")}
+    ),
+    ("team", "manage"): lambda w, r: Call(
+        "PATCH", f"/api/v1/teams/{w.people.team(w.unique('Loose '))}", json={"parent_id": w.sales}
+    ),
+    ("team", "delete"): _new_empty_team,
+    ("user", "read"): lambda w, r: Call("GET", _user_path(w, r)),
+    ("user", "create"): lambda w, r: Call(
+        "POST", "/api/v1/users", json={"email": f"{w.unique('new')}@example.org", "team_id": w.platform}
+    ),
+    ("user", "update"): lambda w, r: Call("PATCH", _user_path(w, r), json={"name": w.unique("Renamed ")}),
+    # A manager change is a `manage` field; pointing at the other admin never closes a cycle.
+    ("user", "manage"): lambda w, r: Call("PATCH", _user_path(w, r), json={"manager_id": w.other_admin.id}),
+    ("user", "delete"): lambda w, r: Call("DELETE", _user_path(w, r)),
+    ("api_key", "read"): lambda w, r: Call("GET", f"/api/v1/keys?user_id={w.person(r).id}"),
+    ("api_key", "create"): lambda w, r: Call(
+        "POST", "/api/v1/keys", json={"name": w.unique("key "), "user_id": w.person(r).id}
+    ),
+    ("api_key", "update"): lambda w, r: Call(
+        "PATCH", f"/api/v1/keys/{w.new_key(w.person(r))}", json={"name": "renamed"}
+    ),
+    ("api_key", "manage"): lambda w, r: Call(
+        "PATCH", f"/api/v1/keys/{w.new_key(w.person(r))}", json={"scopes": ["gateway"]}
+    ),
+    ("api_key", "delete"): _fresh_key_delete,
+}
+
+
+def build_world(people: People, role: Role) -> World:
+    eng = people.team("Engineering")
+    platform = people.team("Platform", parent_id=eng)
+    sales = people.team("Sales")
+    other_admin = people.add(Role.ADMIN, team_id=sales, email="other-admin@example.org")
+    actor = people.add(role, team_id=eng, email="actor@example.org")
+    report = people.add(Role.MEMBER, team_id=platform, email="report@example.org")
+    outsider = people.add(Role.MEMBER, team_id=sales, email="outsider@example.org")
+    return World(people, actor, report, outsider, other_admin, eng, platform, sales, count(1))
+
+
+def send(client: TestClient, actor: Person, call: Call) -> tuple[int, Any]:
+    headers = {**actor.auth, **(call.headers or {})}
+    response = client.request(call.method, call.path, json=call.json, content=call.content, headers=headers)
+    try:
+        body = response.json()
+    except ValueError:
+        body = response.text
+    return response.status_code, body
+
+
+def test_the_table_covers_every_role_resource_and_action() -> None:
+    for resource in ("organization", "team", "user", "api_key"):
+        for action in ("read", "create", "update", "manage", "delete"):
+            rows = [key for key in EXPECTED if key[:2] == (resource, action)]
+            assert rows, f"no expectation for {resource} {action}"
+            assert (resource, action) in BUILDERS
+
+
+@BOTH_BACKENDS
+@pytest.mark.parametrize("role", ROLES, ids=[r.value for r in ROLES])
+def test_authorization_matrix(client: TestClient, people: People, role: Role) -> None:
+    world = build_world(people, role)
+    context = people.context
+    mismatches: list[str] = []
+    for (resource, action, relation), statuses in EXPECTED.items():
+        expected = statuses[ROLES.index(role)]
+        call = BUILDERS[(resource, action)](world, relation)
+        before = identity_state(context)
+        status, body = send(client, world.actor, call)
+        after = identity_state(context)
+        where = f"{role.value} {action} {resource} ({relation}): {call.method} {call.path}"
+        if status != expected:
+            mismatches.append(f"{where}: expected {expected}, got {status} {body}")
+            continue
+        if status >= 400 and after != before:
+            mismatches.append(f"{where}: refused with {status} but the database changed")
+        if status < 300 and call.method != "GET" and after == before:
+            mismatches.append(f"{where}: allowed with {status} but nothing changed")
+        if status in (403, 404) and isinstance(body, dict):
+            # A refusal says why, in the API's one error shape, without echoing whether it exists.
+            assert body["error"]["code"] in ("forbidden", "not_found"), where
+        if (resource, action) == ("api_key", "read") and status == 200:
+            owners = {k["owner_user_id"] for k in body}
+            wanted = {world.person(r).id for r in VISIBLE_KEY_OWNERS[role][relation]}
+            if owners != wanted:
+                mismatches.append(f"{where}: listed keys of users {owners}, expected {wanted}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+@BOTH_BACKENDS
+@pytest.mark.parametrize("role", ROLES, ids=[r.value for r in ROLES])
+def test_user_list_shows_exactly_what_the_role_may_see(
+    client: TestClient, people: People, role: Role
+) -> None:
+    world = build_world(people, role)
+    answer = client.get("/api/v1/users", headers=world.actor.auth)
+    assert answer.status_code == 200
+    page = answer.json()
+    by_relation = {
+        "own": world.actor.id,
+        "report": world.report.id,
+        "outsider": world.outsider.id,
+        "other_admin": world.other_admin.id,
+    }
+    assert {item["id"] for item in page["items"]} == {by_relation[r] for r in VISIBLE_USERS[role]}
+    assert page["total"] == len(VISIBLE_USERS[role])
+    # The team filter never widens what a role sees.
+    filtered = client.get(f"/api/v1/users?team_id={world.sales}", headers=world.actor.auth).json()
+    expected_in_sales = {by_relation[r] for r in VISIBLE_USERS[role] if r in ("outsider", "other_admin")}
+    assert {item["id"] for item in filtered["items"]} == expected_in_sales
