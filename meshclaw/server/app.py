@@ -10,6 +10,10 @@ from meshclaw.context import AppContext
 from meshclaw.server import ops
 from meshclaw.server.errors import ErrorRenderer, install_error_handlers
 from meshclaw.server.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
+from meshclaw.web.errors import render_html_error
+from meshclaw.web.headers import SecurityHeadersMiddleware
+from meshclaw.web.routes import WEB_PATH_PREFIXES
+from meshclaw.web.routes import build_router as build_web_router
 
 
 def create_app(context: AppContext) -> FastAPI:
@@ -24,10 +28,12 @@ def create_app(context: AppContext) -> FastAPI:
     )
     app.state.context = context
     app.state.metrics = Metrics()
-    renderers: dict[str, ErrorRenderer] = {}
+    renderers: dict[str, ErrorRenderer] = dict.fromkeys(WEB_PATH_PREFIXES, render_html_error)
     app.include_router(ops.router)
     app.include_router(build_api_router())
+    app.include_router(build_web_router())
     install_error_handlers(app, renderers)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=context.settings.max_body_bytes)
     return app

@@ -1,0 +1,113 @@
+"""Who is looking at a page (`PageViewer`) and who is changing something (`FormActor`, CSRF-checked).
+
+A missing or expired session raises `AuthenticationError`; the web's error renderer turns that into a
+redirect to /login?next=<this page>. The viewer is also left on `request.state`, so error pages can show
+the same navigation as the page that failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request
+
+from meshclaw.api.deps import CSRF_HEADER, SESSION_COOKIE, Context
+from meshclaw.errors import AuthenticationError, InvalidInputError
+from meshclaw.identity import store
+from meshclaw.identity.authenticate import resolve_session
+from meshclaw.identity.authorize import Resource, is_allowed, reach
+from meshclaw.identity.principal import Principal
+from meshclaw.web import csrf
+
+DEFAULT_LANDING = "/org"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Nav:
+    """Which navigation entries to show; each answer comes from `authorize`, never from a role name."""
+
+    people: bool
+    """A directory of other people: only when the viewer may read more than their own record."""
+    keys: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class Viewer:
+    principal: Principal
+    name: str
+    org_name: str
+    csrf_token: str
+    nav: Nav
+
+
+def _nav_for(principal: Principal) -> Nav:
+    return Nav(
+        people=reach(principal, "read", "user") in ("all", "team"),
+        keys=is_allowed(principal, "create", Resource(kind="api_key", owner_user_id=principal.user_id)),
+    )
+
+
+def page_viewer(request: Request, context: Context) -> Viewer:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise AuthenticationError("sign in to continue")
+    with context.db.session() as session:
+        ttl = timedelta(hours=context.settings.session_ttl_hours)
+        principal, row = resolve_session(session, cookie, ttl=ttl, now=context.clock.now())
+        user = store.get_user(session, principal.org_id, principal.user_id)
+        org = store.get_org(session)
+        viewer = Viewer(
+            principal=principal,
+            name=user.name,
+            org_name=org.name if org else "",
+            csrf_token=row.csrf_token,
+            nav=_nav_for(principal),
+        )
+    request.state.viewer = viewer
+    return viewer
+
+
+PageViewer = Annotated[Viewer, Depends(page_viewer)]
+
+
+async def form_actor(request: Request, viewer: PageViewer, context: Context) -> Viewer:
+    """The viewer, once the request proved it came from our own page (CSRF token, origin)."""
+    csrf.check_origin(request, context.settings)
+    sent = request.headers.get(CSRF_HEADER)
+    if not sent:
+        value = (await request.form()).get(csrf.FORM_FIELD)
+        sent = value if isinstance(value, str) else None
+    csrf.check_session_token(sent, viewer.csrf_token)
+    return viewer
+
+
+FormActor = Annotated[Viewer, Depends(form_actor)]
+
+
+def safe_next(value: str | None) -> str:
+    """A same-site path to go to after sign-in; anything that could leave the site becomes the default.
+
+    Only a path starting with a single `/` is accepted: `//evil.example` and `/\\evil.example` are
+    read by browsers as other hosts, and a scheme or host means another site.
+    """
+    if not value or len(value) > 2000 or not value.startswith("/") or value.startswith(("//", "/\\")):
+        return DEFAULT_LANDING
+    if any(ord(ch) < 0x20 or ch == "\\" for ch in value):
+        return DEFAULT_LANDING
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return DEFAULT_LANDING
+    return value
+
+
+def optional_id(value: str | None, field: str) -> int | None:
+    """Form selects send "" for "none"; anything else must be a number."""
+    if value is None or value.strip() == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInputError(f"{field} must be a number", field=field) from None

@@ -1,0 +1,34 @@
+"""`build_router()`: every page router of the web UI plus its static assets, mounted in one place.
+
+`WEB_PATH_PREFIXES` lists the paths the web owns, so the server can give them HTML error pages while
+/api keeps JSON.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.staticfiles import StaticFiles
+
+from meshclaw.web import account_pages, auth_pages, org_pages, teams_pages, users_pages
+from meshclaw.web.render import STATIC_DIR
+
+WEB_PATH_PREFIXES: tuple[str, ...] = (
+    "/login",
+    "/logout",
+    "/setup/",
+    "/org",
+    "/teams",
+    "/users",
+    "/account",
+    "/static/",
+    "/auth/",
+)
+"""`/` itself is only a redirect and needs no entry (a `/` prefix would claim every path)."""
+
+
+def build_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    for module in (auth_pages, org_pages, teams_pages, users_pages, account_pages):
+        router.include_router(module.router)
+    router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return router
