@@ -6,14 +6,16 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.errors import NotFoundError
 from meshclaw.identity import store
 from meshclaw.identity.authorize import Resource, authorize
-from meshclaw.identity.org_import import import_rows, parse_file
+from meshclaw.identity.org_import import ImportRejectedError, import_rows, parse_file
 
 router = APIRouter(tags=["organization"])
 
@@ -42,9 +44,17 @@ def read_organization(principal: CurrentPrincipal, context: Context) -> Organiza
         return OrganizationOut.model_validate(org)
 
 
+def _rejection(exc: ImportRejectedError) -> Response:
+    """The usual error shape plus every problem found (up to 200), so a client can show them all."""
+    rows = [{"row": e.row, "field": e.field, "message": e.message} for e in exc.errors]
+    body = {"code": exc.code, "message": exc.message, "total": exc.total_errors, "rows": rows}
+    return JSONResponse({"error": body}, status_code=exc.status)
+
+
 @router.post(
     "/org/import",
     response_model=ImportOut,
+    responses={422: {"description": "Rejected; `error.rows` lists each problem with its row number"}},
     openapi_extra={
         "requestBody": {
             "content": {
@@ -59,12 +69,15 @@ async def import_org(
     principal: CurrentPrincipal,
     context: Context,
     on_existing: Literal["error", "update"] = "error",
-) -> ImportOut:
+) -> ImportOut | Response:
     """Send the file as the body: CSV (`email,name,team,manager_email,role`) or the same rows as JSON.
     All rows are checked first; one bad row rejects the whole file with every problem listed."""
     authorize(principal, "manage", Resource(kind="user"))
     data = await request.body()
-    rows = parse_file(data, filename=".json" if "json" in request.headers.get("content-type", "") else "")
+    try:
+        rows = parse_file(data, filename=".json" if "json" in request.headers.get("content-type", "") else "")
+    except ImportRejectedError as exc:
+        return _rejection(exc)
 
     def run() -> ImportOut:
         with context.db.session() as session:
@@ -77,4 +90,7 @@ async def import_org(
                 teams_created=report.teams_created,
             )
 
-    return await run_in_threadpool(run)
+    try:
+        return await run_in_threadpool(run)
+    except ImportRejectedError as exc:
+        return _rejection(exc)

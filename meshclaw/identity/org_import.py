@@ -77,8 +77,30 @@ class _Row:
     role: Role
 
 
+EXTRA_FIELDS = "(extra fields)"
+"""Key under which a CSV row keeps the fields it has beyond the header, so validation can report it."""
+
+
+def _not_utf8(data: bytes) -> ImportRejectedError:
+    """Name every line that is not UTF-8 (as a data row number, the header being row 0)."""
+    errors = []
+    for line_number, line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            errors.append(
+                RowError(line_number - 1, "encoding", "not UTF-8 text; save the file as UTF-8 (CSV UTF-8)")
+            )
+    return ImportRejectedError(errors[:MAX_ERRORS_REPORTED], len(errors))
+
+
 def parse_file(data: bytes, *, filename: str = "") -> list[dict[str, str]]:
-    """Rows as dicts of strings, from CSV (with the header above) or JSON (a list, or {"users": [...]})."""
+    """Rows as dicts of strings, from CSV (with the header above) or JSON (a list, or {"users": [...]}).
+
+    A CSV row with more fields than the header keeps them under `EXTRA_FIELDS`, so validation reports
+    every such row instead of stopping at the first. Text that is not UTF-8, or quoting that breaks the
+    CSV structure, cannot be read past the problem: those raise `ImportRejectedError` naming the row(s).
+    """
     text_start = data.lstrip()[:1]
     if filename.endswith(".json") or text_start in (b"[", b"{"):
         try:
@@ -93,9 +115,14 @@ def parse_file(data: bytes, *, filename: str = "") -> list[dict[str, str]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidInputError("the file is not UTF-8 text; save the CSV as UTF-8") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+        raise _not_utf8(data.removeprefix(b"\xef\xbb\xbf")) from None
+    # strict: a stray or unclosed quote is an error, not a silently merged row.
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey=EXTRA_FIELDS, strict=True)
+    try:
+        fieldnames = reader.fieldnames or []
+    except csv.Error as exc:
+        raise ImportRejectedError([RowError(0, "csv", f"the header is malformed: {exc}")], 1) from None
+    header = [h.strip().lower() for h in fieldnames]
     if "email" not in header:
         raise InvalidInputError(
             f"the CSV header must be {','.join(COLUMNS)} (found: {','.join(header) or 'nothing'})"
@@ -107,21 +134,63 @@ def parse_file(data: bytes, *, filename: str = "") -> list[dict[str, str]]:
     rows: list[dict[str, str]] = []
     try:
         for raw in reader:
-            if None in raw:
-                raise InvalidInputError(f"row {len(rows) + 1} has more fields than the header")
-            rows.append({k: (v or "") for k, v in raw.items()})
+            row = {k: v or "" for k, v in raw.items() if k != EXTRA_FIELDS}
+            extra = raw.get(EXTRA_FIELDS)
+            if extra:
+                row[EXTRA_FIELDS] = str(len(extra))
+            rows.append(row)
     except csv.Error as exc:
-        raise InvalidInputError(f"the CSV is malformed: {exc}") from None
+        problem = f"malformed CSV ({exc}); check the quotes on this row"
+        raise ImportRejectedError([RowError(len(rows) + 1, "csv", problem)], 1) from None
     return rows
 
 
+def _team_path_problem(path: str, team_parents: dict[str, str | None]) -> str | None:
+    """Check `Parent/Child` against the teams known so far and record the new ones in `team_parents`.
+
+    Team names are unique in the organization, so a path may only name an existing team where it
+    already is: `Sales/Platform` when Platform sits under Engineering is refused rather than silently
+    putting people in Engineering's Platform. A single name refers to that team wherever it is.
+    """
+    parts = [part.strip() for part in path.split("/")]
+    if any(not part for part in parts):
+        return f"'{path}' has an empty part; write Parent/Child"
+    for part in parts:
+        try:
+            store.clean_name(part, "team")
+        except InvalidInputError as exc:
+            return f"'{part}': {exc.message}"
+    for index, part in enumerate(parts):
+        parent = parts[index - 1] if index else None
+        if part not in team_parents:
+            team_parents[part] = parent
+        elif index and team_parents[part] != parent:
+            where = f"under '{team_parents[part]}'" if team_parents[part] else "at the top level"
+            return f"team '{part}' already exists {where}, not under '{parent}'"
+    return None
+
+
 def _validate(
-    raw_rows: list[dict[str, str]], existing: dict[str, User], on_existing: OnExisting
+    raw_rows: list[dict[str, str]],
+    existing: dict[str, User],
+    on_existing: OnExisting,
+    team_parents: dict[str, str | None],
 ) -> tuple[list[_Row], list[RowError]]:
+    """Check every row; `team_parents` maps each known team name to its parent's name (or None)."""
     errors: list[RowError] = []
     rows: list[_Row] = []
     seen: dict[str, int] = {}
     for number, raw in enumerate(raw_rows, start=1):
+        if EXTRA_FIELDS in raw:
+            errors.append(
+                RowError(
+                    number,
+                    "csv",
+                    f"{raw[EXTRA_FIELDS]} more field(s) than the header {','.join(COLUMNS)}; "
+                    "quote values that contain commas",
+                )
+            )
+            continue
         unknown = set(raw) - set(COLUMNS)
         if unknown:
             errors.append(
@@ -147,14 +216,17 @@ def _validate(
         except InvalidInputError as exc:
             errors.append(RowError(number, "role", exc.message))
             continue
-        name = (raw.get("name") or "").strip() or email.split("@")[0]
-        if len(name) > store.MAX_NAME:
-            errors.append(RowError(number, "name", f"at most {store.MAX_NAME} characters"))
+        try:
+            name = store.clean_name((raw.get("name") or "").strip() or email.split("@")[0], "the")
+        except InvalidInputError as exc:
+            errors.append(RowError(number, "name", exc.message))
             continue
         team = (raw.get("team") or "").strip() or None
-        if team is not None and any(not part.strip() for part in team.split("/")):
-            errors.append(RowError(number, "team", f"'{team}' has an empty part; write Parent/Child"))
-            continue
+        if team is not None:
+            problem = _team_path_problem(team, team_parents)
+            if problem:
+                errors.append(RowError(number, "team", problem))
+                continue
         manager = (raw.get("manager_email") or "").strip().lower() or None
         rows.append(_Row(number, email, name, team, manager, role))
     known = set(seen) | set(existing)
@@ -169,8 +241,9 @@ def _validate(
                     row.number, "manager_email", f"{row.manager_email} is neither in the file nor a user"
                 )
             )
-    if not errors:
-        errors.extend(_manager_cycles(rows, existing))
+    # Cycles are looked for even when other rows are bad, so one pass reports every problem; a row that
+    # names itself as manager was reported above and is left out of the graph.
+    errors.extend(_manager_cycles([r for r in rows if r.manager_email != r.email], existing))
     return rows, errors
 
 
@@ -215,13 +288,15 @@ def import_rows(
     if not raw_rows:
         raise InvalidInputError("the file has no rows")
     existing = {u.email: u for u in session.scalars(select(User).where(User.org_id == org_id))}
-    rows, errors = _validate(raw_rows, existing, on_existing)
+    teams = {t.name: t for t in session.scalars(select(Team).where(Team.org_id == org_id))}
+    names_by_id = {t.id: t.name for t in teams.values()}
+    team_parents = {t.name: names_by_id.get(t.parent_id) if t.parent_id else None for t in teams.values()}
+    rows, errors = _validate(raw_rows, existing, on_existing, team_parents)
     if errors:
         errors.sort(key=lambda e: e.row)
         raise ImportRejectedError(errors[:MAX_ERRORS_REPORTED], len(errors))
 
     report = ImportReport()
-    teams = {t.name: t for t in session.scalars(select(Team).where(Team.org_id == org_id))}
     team_ids: dict[str, int] = {}
     for path in sorted({r.team for r in rows if r.team}):
         parent_id: int | None = None
@@ -255,7 +330,9 @@ def import_rows(
         report.users_created = len(new_rows)
     if progress:
         progress(len(new_rows))
-    ids = dict(session.execute(select(User.email, User.id).where(User.org_id == org_id)).tuples().all())
+    ids = {
+        email: uid for email, uid in session.execute(select(User.email, User.id).where(User.org_id == org_id))
+    }
     changes = []
     for r in rows:
         change: dict[str, object] = {

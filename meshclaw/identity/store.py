@@ -28,14 +28,18 @@ class Unset(Enum):
 
 
 UNSET = Unset.TOKEN
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# Control characters are refused everywhere: PostgreSQL cannot store NUL in text at all (SQLite can, so
+# without this check the same input would work on one backend and fail with a 500 on the other).
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 MAX_NAME = 200
 
 
 def normalize_email(email: str) -> str:
     cleaned = email.strip().lower()
     if not _EMAIL.match(cleaned) or len(cleaned) > 320:
-        raise InvalidInputError(f"'{email}' is not an email address (expected name@domain)", field="email")
+        shown = _CONTROL.sub("?", email)
+        raise InvalidInputError(f"'{shown}' is not an email address (expected name@domain)", field="email")
     return cleaned
 
 
@@ -47,12 +51,17 @@ def parse_role(role: str) -> Role:
         raise InvalidInputError(f"unknown role '{role}'; use one of: {allowed}", field="role") from None
 
 
-def _clean_name(name: str, what: str) -> str:
+def clean_name(name: str, what: str) -> str:
+    """The name without surrounding blanks; raises unless it is 1 to MAX_NAME printable characters."""
     cleaned = name.strip()
     if not cleaned:
         raise InvalidInputError(f"{what} name must not be empty", field="name")
     if len(cleaned) > MAX_NAME:
         raise InvalidInputError(f"{what} name must be at most {MAX_NAME} characters", field="name")
+    if _CONTROL.search(cleaned):
+        raise InvalidInputError(
+            f"{what} name must not contain line breaks or control characters", field="name"
+        )
     return cleaned
 
 
@@ -68,7 +77,7 @@ def ensure_org(session: Session, *, name: str, now: datetime) -> tuple[Organizat
     org = get_org(session)
     if org is not None:
         return org, False
-    org = Organization(name=_clean_name(name, "organization"), created_at=now)
+    org = Organization(name=clean_name(name, "organization"), created_at=now)
     session.add(org)
     session.flush()
     return org, True
@@ -95,7 +104,7 @@ def team_by_name(session: Session, org_id: int, name: str) -> Team | None:
 def create_team(
     session: Session, *, org_id: int, name: str, parent_id: int | None = None, now: datetime
 ) -> Team:
-    clean = _clean_name(name, "team")
+    clean = clean_name(name, "team")
     if team_by_name(session, org_id, clean) is not None:
         raise ConflictError(f"a team named '{clean}' already exists", field="name")
     if parent_id is not None:
@@ -111,7 +120,7 @@ def update_team(
 ) -> Team:
     """Rename a team and/or move it under another parent (`parent_id=None` makes it top-level)."""
     if name is not None:
-        clean = _clean_name(name, "team")
+        clean = clean_name(name, "team")
         other = team_by_name(session, team.org_id, clean)
         if other is not None and other.id != team.id:
             raise ConflictError(f"a team named '{clean}' already exists", field="name")
@@ -194,7 +203,7 @@ def create_user(
     user = User(
         org_id=org_id,
         email=clean_email,
-        name=_clean_name(name or clean_email.split("@")[0], "user"),
+        name=clean_name(name or clean_email.split("@")[0], "user"),
         role=role.value,
         team_id=team_id,
         manager_id=manager_id,
@@ -226,7 +235,7 @@ def update_user(
     password_hash: str | None = None,
 ) -> User:
     if name is not None:
-        user.name = _clean_name(name, "user")
+        user.name = clean_name(name, "user")
     demoting_admin = user.role == Role.ADMIN.value and (
         (role is not None and role != Role.ADMIN) or active is False
     )
@@ -333,7 +342,7 @@ def create_key(
     prefix, full_key = new_api_key()
     key = ApiKey(
         org_id=org_id,
-        name=_clean_name(name, "key"),
+        name=clean_name(name, "key"),
         prefix=prefix,
         secret_hash=digest(full_key),
         owner_user_id=owner.id,

@@ -214,3 +214,16 @@ def test_an_unknown_user_is_404(client: TestClient, people: People) -> None:
     answer = client.get("/api/v1/users/9999", headers=admin.auth)
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "not_found"
+
+
+@BOTH_BACKENDS
+def test_control_characters_are_422_on_both_backends(client: TestClient, people: People) -> None:
+    """PostgreSQL cannot store NUL in text: without the check this was a 500 there and a 201 on SQLite."""
+    admin = people.add(Role.ADMIN)
+    before = identity_state(people.context)
+    for body in ({"email": "a@example.org", "name": "A\u0000B"}, {"email": "a\u0000@example.org"}):
+        answer = client.post("/api/v1/users", json=body, headers=admin.auth)
+        assert answer.status_code == 422, answer.text
+    team = client.post("/api/v1/teams", json={"name": "Line\nbreak"}, headers=admin.auth)
+    assert team.status_code == 422
+    assert identity_state(people.context) == before
