@@ -297,6 +297,9 @@ def import_rows(
         raise ImportRejectedError(errors[:MAX_ERRORS_REPORTED], len(errors))
 
     report = ImportReport()
+    # Only an import that demotes the last admin is refused; an organization that has no admin yet
+    # (an operator importing people before anyone has set up the first admin) may still use --update.
+    admins_before = store.count_admins(session, org_id) if on_existing == "update" else 0
     team_ids: dict[str, int] = {}
     for path in sorted({r.team for r in rows if r.team}):
         parent_id: int | None = None
@@ -369,6 +372,6 @@ def import_rows(
         )
     if progress:
         progress(len(rows) - len(new_rows))
-    if on_existing == "update" and store.count_admins(session, org_id) == 0:
+    if admins_before and store.count_admins(session, org_id) == 0:
         raise ImportRejectedError([RowError(0, "role", "the import would leave no active admin")], 1)
     return report

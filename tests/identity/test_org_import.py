@@ -249,3 +249,13 @@ def test_update_mode_cannot_remove_the_last_admin(context: AppContext, org_id: i
     demote = HEADER + "boss@example.org,The Boss,Engineering,,member\n"
     assert rejected(context, org_id, demote.encode(), on_existing="update") == {(0, "role")}
     assert people_by_email(context)["boss@example.org"].role == Role.ADMIN.value
+
+
+def test_update_mode_works_before_any_admin_exists(context: AppContext, org_id: int) -> None:
+    """An operator may import and re-import people before the first admin has signed up."""
+    run_import(context, org_id, (HEADER + "a@example.org,A,,,member\n").encode())
+    report = run_import(
+        context, org_id, (HEADER + "a@example.org,A2,,,member\n").encode(), on_existing="update"
+    )
+    assert report.users_updated == 1
+    assert people_by_email(context)["a@example.org"].name == "A2"
