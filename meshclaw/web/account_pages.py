@@ -65,8 +65,8 @@ def _profile_answer(
 ) -> Response:
     return form_result(
         request,
-        page="account.html",
-        panel="_account_panel.html",
+        page_template="account.html",
+        panel_template="_account_panel.html",
         redirect_to="/account",
         notice=notice,
         error=error.message if error else None,
@@ -234,8 +234,8 @@ def create_key(
     except MeshclawError as exc:
         return form_result(
             request,
-            page="keys.html",
-            panel="_keys_panel.html",
+            page_template="keys.html",
+            panel_template="_keys_panel.html",
             redirect_to="/account/keys",
             error=exc.message,
             status=exc.status,
@@ -264,8 +264,8 @@ def revoke_key(key_id: int, request: Request, viewer: FormActor, context: Contex
         revoked = key.name
     return form_result(
         request,
-        page="keys.html",
-        panel="_keys_panel.html",
+        page_template="keys.html",
+        panel_template="_keys_panel.html",
         redirect_to="/account/keys",
         notice=f"Key '{revoked}' revoked; it stops working now.",
         **_keys_values(context, viewer),

@@ -32,6 +32,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = when
+    env.filters["day"] = day
     env.filters["sentence"] = sentence
     return env
 
@@ -41,9 +42,16 @@ def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
 
 
+def day(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d") if moment else "—"
+
+
 def sentence(message: str) -> str:
-    """Error messages are written lower-case for logs and JSON; on a page they start a sentence."""
-    return message[:1].upper() + message[1:]
+    """Error messages are written lower-case and unpunctuated for logs and JSON; on a page they are sentences."""
+    text = message.strip()
+    if text and text[-1] not in ".!?":
+        text += "."
+    return text[:1].upper() + text[1:]
 
 
 def is_htmx(request: Request) -> bool:
@@ -75,8 +83,8 @@ def render(
 def form_result(
     request: Request,
     *,
-    page: str,
-    panel: str,
+    page_template: str,
+    panel_template: str,
     redirect_to: str,
     error: str | None = None,
     status: int = 200,
@@ -84,7 +92,7 @@ def form_result(
 ) -> Response:
     """The answer to a form post: the panel for HTMX, else a redirect on success or the page on error."""
     if is_htmx(request):
-        return render(request, panel, status=status, error=error, **values)
+        return render(request, panel_template, status=status, error=error, **values)
     if error is None:
         return RedirectResponse(redirect_to, status_code=303)
-    return render(request, page, status=status, error=error, **values)
+    return render(request, page_template, status=status, error=error, **values)

@@ -68,8 +68,8 @@ def _answer(
 ) -> Response:
     return form_result(
         request,
-        page="teams.html",
-        panel="_teams_panel.html",
+        page_template="teams.html",
+        panel_template="_teams_panel.html",
         redirect_to="/teams",
         notice=notice,
         error=error,

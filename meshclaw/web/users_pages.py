@@ -116,8 +116,8 @@ def add_user(
         values["form"] = form
         return form_result(
             request,
-            page="users.html",
-            panel="_users_panel.html",
+            page_template="users.html",
+            panel_template="_users_panel.html",
             redirect_to="/users",
             error=error.message,
             status=error.status,
@@ -125,8 +125,8 @@ def add_user(
         )
     return form_result(
         request,
-        page="users.html",
-        panel="_users_panel.html",
+        page_template="users.html",
+        panel_template="_users_panel.html",
         redirect_to="/users",
         notice=f"Added {added}.",
         **values,
@@ -190,8 +190,8 @@ def _person_answer(
         values = _person_values(session, viewer, user)
     return form_result(
         request,
-        page="user.html",
-        panel="_user_panel.html",
+        page_template="user.html",
+        panel_template="_user_panel.html",
         redirect_to=f"/users/{user_id}",
         notice=notice,
         error=error.message if error else None,

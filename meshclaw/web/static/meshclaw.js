@@ -18,3 +18,12 @@ document.addEventListener("click", function (event) {
     setTimeout(function () { button.textContent = label; }, 2000);
   });
 });
+
+// At most one team editor open at a time; a click elsewhere closes it.
+document.addEventListener("click", function (event) {
+  document.querySelectorAll("details.team-edit[open]").forEach(function (open) {
+    if (!open.contains(event.target)) {
+      open.removeAttribute("open");
+    }
+  });
+});

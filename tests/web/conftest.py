@@ -1,0 +1,73 @@
+"""Helpers for web tests: people who can sign in with a password, and signing in through the real form."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx2 import Response  # what Starlette's TestClient returns
+
+from meshclaw.context import AppContext
+from meshclaw.identity import store
+from meshclaw.identity.passwords import hash_password
+from meshclaw.identity.principal import Role
+from tests.conftest import People
+
+PASSWORD = "correct horse battery staple"
+_CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_field(html: str) -> str:
+    """The hidden csrf_token of the first form on a page."""
+    found = _CSRF_FIELD.search(html)
+    assert found, "the page has no csrf_token field"
+    return found.group(1)
+
+
+@dataclass(frozen=True)
+class WebPerson:
+    id: int
+    email: str
+    role: Role
+
+
+class WebPeople:
+    """People with a password, so they can use the sign-in form."""
+
+    def __init__(self, context: AppContext, people: People) -> None:
+        self.context = context
+        self.people = people
+
+    def add(
+        self, role: Role = Role.MEMBER, *, team_id: int | None = None, manager_id: int | None = None
+    ) -> WebPerson:
+        person = self.people.add(role, team_id=team_id, manager_id=manager_id)
+        with self.context.db.session() as session:
+            user = store.get_user(session, self.people.org_id, person.id)
+            store.update_user(session, user, password_hash=hash_password(PASSWORD))
+        return WebPerson(id=person.id, email=person.email, role=role)
+
+
+@pytest.fixture
+def web_people(context: AppContext, people: People) -> WebPeople:
+    return WebPeople(context, people)
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD, *, next_path: str = "") -> Response:
+    """Open the login form (which sets the double-submit cookie) and post it; redirects not followed."""
+    form = client.get("/login", follow_redirects=False)
+    assert form.status_code == 200, form.text
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_field(form.text), "next": next_path},
+        follow_redirects=False,
+    )
+
+
+def signed_in(client: TestClient, person: WebPerson) -> str:
+    """Sign `person` in and return the session's CSRF token (read from a page, as a browser would)."""
+    answer = sign_in(client, person.email)
+    assert answer.status_code == 303, answer.text
+    return csrf_field(client.get("/account").text)
