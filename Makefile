@@ -26,7 +26,7 @@ test-deps: $(UV)
 	$(UV) sync --locked
 
 lint:
-	$(VENV)/bin/ruff check meshclaw tests
+	$(VENV)/bin/ruff check meshclaw tests bench
 	$(VENV)/bin/lint-imports
 
 typecheck:

@@ -26,6 +26,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,20 @@ class PostgresServer:
     def url(self, database: str) -> str:
         """A URL in the form MeshClaw's settings accept (`postgresql://`, the psycopg 3 driver is implied)."""
         return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
+
+    def create_database(self, prefix: str = "test") -> str:
+        """Create an empty database with a unique name and return the name."""
+        name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+        with self.admin_connection() as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return name
+
+    def drop_database(self, name: str) -> None:
+        with self.admin_connection() as connection:
+            # FORCE: a test that leaked a connection must not make the next one fail.
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
     def admin_connection(self) -> psycopg.Connection[tuple[object, ...]]:
         """An autocommit connection to the `postgres` database, for CREATE and DROP DATABASE."""
@@ -88,29 +103,31 @@ def _run(command: list[str], *, timeout: float) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """Start a private PostgreSQL server for this test session and stop it (deleting its data) at the end."""
+@contextmanager
+def private_postgres(*, durable: bool = False) -> Iterator[PostgresServer]:
+    """Run a throw-away PostgreSQL server for the duration of the block (the bench uses it too).
+
+    `durable=False` turns fsync and friends off, which is right for tests; a benchmark passes True so
+    commits cost what they cost in production.
+    """
     if not (PG_BIN / "postgres").exists():
-        pytest.fail(f"PostgreSQL is not installed at {PG_BIN}; run scripts/install-test-deps.sh")
+        raise RuntimeError(f"PostgreSQL is not installed at {PG_BIN}; run scripts/install-test-deps.sh")
     root = Path(tempfile.mkdtemp(prefix="meshclaw-pg-"))
     if os.geteuid() == 0:
         shutil.chown(root, user="postgres", group="postgres")
     data = root / "data"
     log = root / "server.log"
     port = _free_port()
-    options = " ".join(
-        [
-            f"-p {port}",
-            "-c listen_addresses=127.0.0.1",
-            f"-c unix_socket_directories={root}",
-            "-c fsync=off",
-            "-c synchronous_commit=off",
-            "-c full_page_writes=off",
-            "-c max_connections=200",
-            "-c shared_buffers=32MB",
-        ]
-    )
+    settings = [
+        f"-p {port}",
+        "-c listen_addresses=127.0.0.1",
+        f"-c unix_socket_directories={root}",
+        "-c max_connections=200",
+        "-c shared_buffers=32MB",
+    ]
+    if not durable:
+        settings += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+    options = " ".join(settings)
     try:
         _run(
             [
@@ -162,13 +179,18 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """Start a private PostgreSQL server for this test session and stop it (deleting its data) at the end."""
+    if not (PG_BIN / "postgres").exists():
+        pytest.fail(f"PostgreSQL is not installed at {PG_BIN}; run scripts/install-test-deps.sh")
+    with private_postgres() as server:
+        yield server
+
+
 @pytest.fixture
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A URL to a brand-new, empty database on the session's server, dropped after the test."""
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    with postgres_server.admin_connection() as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    name = postgres_server.create_database()
     yield postgres_server.url(name)
-    with postgres_server.admin_connection() as connection:
-        # FORCE: a test that leaked a connection must not make the next one fail.
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    postgres_server.drop_database(name)
