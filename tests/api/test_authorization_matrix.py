@@ -29,9 +29,10 @@ from tests.api.db_state import identity_state
 from tests.conftest import People, Person
 from tests.postgres import BOTH_BACKENDS
 
-Relation = Literal["own", "report", "outsider", "-"]
-"""own: the caller's own user or key; report: a person in a team below the caller's team (which a
-manager manages); outsider: a person in an unrelated team; "-": a collection or the organization."""
+Relation = Literal["own", "teammate", "report", "outsider", "-"]
+"""own: the caller's own user or key; teammate: a person in the caller's own team; report: a person in a
+team below the caller's team (a manager manages both); outsider: a person in an unrelated team; "-": a
+collection or the organization."""
 
 ROLES = (Role.MEMBER, Role.MANAGER, Role.AUDITOR, Role.ADMIN)
 
@@ -51,13 +52,16 @@ EXPECTED: dict[tuple[str, str, Relation], tuple[int, int, int, int]] = {
     ("team", "delete", "-"): (403, 403, 403, 204),
     # users
     ("user", "read", "own"): (200, 200, 200, 200),
+    ("user", "read", "teammate"): (404, 200, 200, 200),
     ("user", "read", "report"): (404, 200, 200, 200),
     ("user", "read", "outsider"): (404, 404, 200, 200),
     ("user", "create", "-"): (403, 403, 403, 201),
     ("user", "update", "own"): (200, 200, 200, 200),
+    ("user", "update", "teammate"): (404, 403, 403, 200),
     ("user", "update", "report"): (404, 403, 403, 200),
     ("user", "update", "outsider"): (404, 404, 403, 200),
     ("user", "manage", "own"): (403, 403, 403, 200),
+    ("user", "manage", "teammate"): (404, 403, 403, 200),
     ("user", "manage", "report"): (404, 403, 403, 200),
     ("user", "manage", "outsider"): (404, 404, 403, 200),
     ("user", "delete", "own"): (405, 405, 405, 405),
@@ -65,32 +69,35 @@ EXPECTED: dict[tuple[str, str, Relation], tuple[int, int, int, int]] = {
     ("user", "delete", "outsider"): (405, 405, 405, 405),
     # API keys: everyone manages their own; auditors see all; only admins act on others' keys
     ("api_key", "read", "own"): (200, 200, 200, 200),
-    ("api_key", "read", "report"): (200, 200, 200, 200),  # but see VISIBLE_KEY_OWNERS
+    ("api_key", "read", "teammate"): (200, 200, 200, 200),  # but see VISIBLE_KEY_OWNERS
+    ("api_key", "read", "report"): (200, 200, 200, 200),
     ("api_key", "read", "outsider"): (200, 200, 200, 200),
     ("api_key", "create", "own"): (201, 201, 201, 201),
+    ("api_key", "create", "teammate"): (403, 403, 403, 201),
     ("api_key", "create", "report"): (403, 403, 403, 201),
     ("api_key", "create", "outsider"): (403, 403, 403, 201),
     ("api_key", "update", "own"): (405, 405, 405, 405),
     ("api_key", "manage", "own"): (405, 405, 405, 405),
     ("api_key", "delete", "own"): (200, 200, 200, 200),
+    ("api_key", "delete", "teammate"): (404, 404, 403, 200),
     ("api_key", "delete", "report"): (404, 404, 403, 200),
     ("api_key", "delete", "outsider"): (404, 404, 403, 200),
 }
 
 # GET /keys?user_id=<relation's person>: whose keys come back, per role (non-auditors only ever see theirs).
 VISIBLE_KEY_OWNERS: dict[Role, dict[Relation, set[Relation]]] = {
-    Role.MEMBER: {"own": {"own"}, "report": {"own"}, "outsider": {"own"}},
-    Role.MANAGER: {"own": {"own"}, "report": {"own"}, "outsider": {"own"}},
-    Role.AUDITOR: {"own": {"own"}, "report": {"report"}, "outsider": {"outsider"}},
-    Role.ADMIN: {"own": {"own"}, "report": {"report"}, "outsider": {"outsider"}},
+    Role.MEMBER: {"own": {"own"}, "teammate": {"own"}, "report": {"own"}, "outsider": {"own"}},
+    Role.MANAGER: {"own": {"own"}, "teammate": {"own"}, "report": {"own"}, "outsider": {"own"}},
+    Role.AUDITOR: {"own": {"own"}, "teammate": {"teammate"}, "report": {"report"}, "outsider": {"outsider"}},
+    Role.ADMIN: {"own": {"own"}, "teammate": {"teammate"}, "report": {"report"}, "outsider": {"outsider"}},
 }
 
 # GET /users: which of the world's people are listed, per role.
 VISIBLE_USERS: dict[Role, set[str]] = {
     Role.MEMBER: {"own"},
-    Role.MANAGER: {"own", "report"},
-    Role.AUDITOR: {"own", "report", "outsider", "other_admin"},
-    Role.ADMIN: {"own", "report", "outsider", "other_admin"},
+    Role.MANAGER: {"own", "teammate", "report"},
+    Role.AUDITOR: {"own", "teammate", "report", "outsider", "other_admin"},
+    Role.ADMIN: {"own", "teammate", "report", "outsider", "other_admin"},
 }
 
 
@@ -98,6 +105,7 @@ VISIBLE_USERS: dict[Role, set[str]] = {
 class World:
     people: People
     actor: Person
+    teammate: Person
     report: Person
     outsider: Person
     other_admin: Person
@@ -108,7 +116,13 @@ class World:
     serial: count[int]
 
     def person(self, relation: Relation) -> Person:
-        return {"own": self.actor, "report": self.report, "outsider": self.outsider}[relation]
+        people = {
+            "own": self.actor,
+            "teammate": self.teammate,
+            "report": self.report,
+            "outsider": self.outsider,
+        }
+        return people[relation]
 
     def unique(self, stem: str) -> str:
         return f"{stem}{next(self.serial)}"
@@ -202,9 +216,10 @@ def build_world(people: People, role: Role) -> World:
     sales = people.team("Sales")
     other_admin = people.add(Role.ADMIN, team_id=sales, email="other-admin@example.org")
     actor = people.add(role, team_id=eng, email="actor@example.org")
+    teammate = people.add(Role.MEMBER, team_id=eng, email="teammate@example.org")
     report = people.add(Role.MEMBER, team_id=platform, email="report@example.org")
     outsider = people.add(Role.MEMBER, team_id=sales, email="outsider@example.org")
-    return World(people, actor, report, outsider, other_admin, eng, platform, sales, count(1))
+    return World(people, actor, teammate, report, outsider, other_admin, eng, platform, sales, count(1))
 
 
 def send(client: TestClient, actor: Person, call: Call) -> tuple[int, Any]:
@@ -267,6 +282,7 @@ def test_user_list_shows_exactly_what_the_role_may_see(
     page = answer.json()
     by_relation = {
         "own": world.actor.id,
+        "teammate": world.teammate.id,
         "report": world.report.id,
         "outsider": world.outsider.id,
         "other_admin": world.other_admin.id,
