@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from meshclaw.identity import store
+from meshclaw.identity.authenticate import end_all_sessions
 from meshclaw.identity.bootstrap import bootstrap
 from tests.conftest import LiveServer
 
@@ -148,6 +149,15 @@ def test_first_admin_session_and_a_member_without_admin_pages(
             expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
         page.goto(f"{url}/account")
         expect(page.get_by_label("Display name")).to_have_value("Alan Member")
+
+        # The session ends on the server while the page is open: the next htmx action goes to sign-in.
+        with context.db.session() as session:
+            alan = store.user_by_email(session, org.id, "alan@example.org")
+            assert alan is not None
+            end_all_sessions(session, alan.id)
+        page.get_by_role("button", name="Save name").click()
+        expect(page).to_have_url(f"{url}/login?next=/account")
+        _sign_in(page, url, "alan@example.org")
         _sign_out(page, url)
     finally:
         browser_context.close()
