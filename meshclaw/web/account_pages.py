@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from meshclaw.api.deps import Context
 from meshclaw.api.users import user_resource
@@ -41,6 +41,8 @@ SCOPE_HELP: dict[str, str] = {
     KeyScope.GATEWAY.value: "call AI models through the MeshClaw gateway",
     KeyScope.INGEST.value: "send usage telemetry (OpenTelemetry)",
 }
+NOTICES = {"password-changed": "Password changed; your other browsers are signed out."}
+"""Fixed texts picked by a code in the URL, so a crafted link cannot make the page say anything else."""
 EXPIRY_CHOICES = {"": "never", "30": "in 30 days", "90": "in 90 days", "365": "in a year"}
 
 
@@ -62,9 +64,11 @@ def _profile_answer(
     *,
     notice: str | None = None,
     error: MeshclawError | None = None,
+    renamed: bool = False,
 ) -> Response:
     return form_result(
         request,
+        renamed=renamed,
         page_template="account.html",
         panel_template="_account_panel.html",
         redirect_to="/account",
@@ -86,8 +90,8 @@ def _profile_values(context: Context, viewer: Viewer) -> dict[str, Any]:
 
 
 @router.get("/account")
-def profile_page(request: Request, viewer: PageViewer, context: Context) -> Response:
-    return render(request, "account.html", **_profile_values(context, viewer))
+def profile_page(request: Request, viewer: PageViewer, context: Context, notice: str = "") -> Response:
+    return render(request, "account.html", notice=NOTICES.get(notice), **_profile_values(context, viewer))
 
 
 @router.post("/account/name")
@@ -107,7 +111,7 @@ def change_name(
         raise
     except MeshclawError as exc:
         return _profile_answer(request, context, viewer, error=exc)
-    return _profile_answer(request, context, viewer, notice="Name saved.")
+    return _profile_answer(request, context, viewer, notice="Name saved.", renamed=True)
 
 
 @router.post("/account/password")
@@ -160,17 +164,13 @@ def change_password(
         if failure.status == 401:
             failure = InvalidInputError("the current password is wrong", field="current_password")
         return _profile_answer(request, context, viewer, error=failure)
-    # This browser keeps going with a new session (and a new CSRF token); every other one is signed out.
-    request.state.viewer = Viewer(
-        principal=principal,
-        name=viewer.name,
-        org_name=viewer.org_name,
-        csrf_token=fresh.csrf_token,
-        nav=viewer.nav,
-    )
-    response = _profile_answer(
-        request, context, request.state.viewer, notice="Password changed; other browsers are signed out."
-    )
+    # This browser keeps going with a new session, whose CSRF token differs from the one in the page: load a
+    # fresh page (a swapped-in panel would leave the old token in <body hx-headers> and in every form).
+    target = "/account?notice=password-changed"
+    if request.headers.get("hx-request") == "true":
+        response: Response = Response(status_code=204, headers={"HX-Redirect": target})
+    else:
+        response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, settings, fresh.token)
     return response
 

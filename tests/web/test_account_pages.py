@@ -10,7 +10,7 @@ from meshclaw.context import AppContext
 from meshclaw.identity import store
 from meshclaw.identity.principal import Role
 from tests.conftest import People
-from tests.web.conftest import PASSWORD, WebPeople, sign_in, signed_in
+from tests.web.conftest import PASSWORD, WebPeople, csrf_field, sign_in, signed_in
 
 HTMX = {"HX-Request": "true"}
 NEW_PASSWORD = "a brand new passphrase"
@@ -24,6 +24,9 @@ def test_member_changes_their_own_name(
     answer = client.post("/account/name", data={"name": "Grace Hopper", "csrf_token": token}, headers=HTMX)
     assert answer.status_code == 200
     assert "Name saved." in answer.text
+    assert (
+        'id="who-name" class="who-name" aria-current="page" hx-swap-oob="true">Grace Hopper<' in answer.text
+    )
     assert "Grace Hopper" in client.get("/org").text  # the navigation shows the new name
     with context.db.session() as session:
         assert store.get_user(session, org_id, member.id).name == "Grace Hopper"
@@ -78,9 +81,14 @@ def test_password_change_signs_out_other_browsers_but_not_this_one(
             },
             headers=HTMX,
         )
-        assert changed.status_code == 200
-        assert "Password changed" in changed.text
-        assert client.get("/account").status_code == 200
+        # The session and its CSRF token were renewed, so the browser is sent to a freshly rendered page.
+        assert changed.headers["hx-redirect"] == "/account?notice=password-changed"
+        fresh_page = client.get("/account?notice=password-changed")
+        assert "Password changed; your other browsers are signed out." in fresh_page.text
+        new_token = csrf_field(fresh_page.text)
+        assert new_token != token
+        assert client.post("/account/name", data={"name": "Old", "csrf_token": token}).status_code == 403
+        assert client.post("/account/name", data={"name": "New", "csrf_token": new_token}).status_code == 200
         assert other_browser.get("/account", follow_redirects=False).status_code == 303
     with TestClient(client.app) as fresh:
         assert sign_in(fresh, member.email, PASSWORD).status_code == 401

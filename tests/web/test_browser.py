@@ -158,6 +158,18 @@ def test_first_admin_session_and_a_member_without_admin_pages(
         page.get_by_role("button", name="Save name").click()
         expect(page).to_have_url(f"{url}/login?next=/account")
         _sign_in(page, url, "alan@example.org")
+
+        # Changing the password renews the session; the page that follows must keep working.
+        page.goto(f"{url}/account")
+        page.get_by_label("Current password").fill(PASSWORD)
+        page.get_by_label("New password", exact=True).fill("another long passphrase")
+        page.get_by_label("New password again").fill("another long passphrase")
+        page.get_by_role("button", name="Change password").click()
+        expect(page.get_by_text("Password changed; your other browsers are signed out.")).to_be_visible()
+        page.get_by_label("Display name").fill("Alan Turing")
+        page.get_by_role("button", name="Save name").click()
+        expect(page.get_by_text("Name saved.")).to_be_visible()
+        expect(page.get_by_role("navigation", name="Main").get_by_text("Alan Turing")).to_be_visible()
         _sign_out(page, url)
     finally:
         browser_context.close()
