@@ -37,7 +37,8 @@ router = APIRouter(include_in_schema=False)
 NOTICES = {
     "signed-out": "You are signed out.",
     "setup-done": "Your admin account is ready. Sign in with the email and password you just chose.",
-    "password-changed": "Your password was changed. Sign in again with the new one.",
+    "sso-failed": "Single sign-on did not complete. Try again, or sign in with your password.",
+    "sso-no-account": "No MeshClaw account matches that single sign-on identity; ask an admin to add you.",
 }
 """Fixed texts chosen by a code in the URL, so a crafted link cannot make the page say anything else."""
 

@@ -4,7 +4,8 @@ Registered with `meshclaw.server.errors.install_error_handlers` for the web's pa
 /users/7 is a page with the navigation and the reason, while /api keeps its JSON.
 
 - 401 (no session, or it expired): redirect to /login?next=<the page>; for HTMX, an `HX-Redirect`
-  header, because a swapped-in login form inside a panel would be nonsense.
+  header, because a swapped-in login form inside a panel would be nonsense. Under /auth/ (single
+  sign-on) a 401 means the sign-in itself failed, so it gets the error page with the reason instead.
 - Other errors on an HTMX request: a short alert retargeted (`HX-Retarget`) to the page's `#flash` area,
   so the panel the user was working in stays as it was.
 - Otherwise: error.html with the status and the message (messages never contain secrets).
@@ -22,6 +23,7 @@ from meshclaw.web.render import is_htmx, render
 
 _TITLES = {
     400: "Bad request",
+    401: "Sign-in failed",
     403: "Not allowed",
     404: "Not found",
     405: "Not allowed",
@@ -45,7 +47,8 @@ def login_redirect_target(request: Request) -> str:
 
 
 def render_html_error(request: Request, status: int, code: str, message: str, field: str | None) -> Response:
-    if status == 401:
+    # Under /auth (single sign-on) a 401 is the answer to a sign-in attempt: show why, do not loop to /login.
+    if status == 401 and not request.url.path.startswith("/auth/"):
         target = login_redirect_target(request)
         if request.headers.get("hx-request") == "true":
             return Response(status_code=401, headers={"HX-Redirect": target})

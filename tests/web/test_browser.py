@@ -46,7 +46,9 @@ def test_first_admin_session_and_a_member_without_admin_pages(
 
     browser_context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = browser_context.new_page()
-    page.set_default_timeout(10_000)
+    # Generous waits: the machine is shared and every sign-in spends real argon2 time.
+    page.set_default_timeout(20_000)
+    expect.set_options(timeout=15_000)
     refused: list[str] = []
 
     def watch(message: ConsoleMessage) -> None:
@@ -171,6 +173,9 @@ def test_first_admin_session_and_a_member_without_admin_pages(
         expect(page.get_by_text("Name saved.")).to_be_visible()
         expect(page.get_by_role("navigation", name="Main").get_by_text("Alan Turing")).to_be_visible()
         _sign_out(page, url)
+    except Exception:
+        page.screenshot(path="/tmp/web-browser-failure.png", full_page=True)
+        raise
     finally:
         browser_context.close()
     assert refused == []
