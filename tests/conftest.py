@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -135,7 +136,15 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
+def live_server_settings() -> dict[str, Any]:
+    """Extra settings for `live_server`; override this fixture in a test module or conftest to add some."""
+    return {}
+
+
+@pytest.fixture
+def live_server(
+    tmp_path: Path, database_url: str, live_server_settings: dict[str, Any]
+) -> Iterator[LiveServer]:
     """The real app under uvicorn on a free loopback port, in a thread of the test process."""
     import threading
     import time
@@ -145,7 +154,11 @@ def live_server(tmp_path: Path, database_url: str) -> Iterator[LiveServer]:
 
     port = free_port()
     settings = load_settings(
-        data_dir=tmp_path, database_url=database_url, port=port, public_url=f"http://127.0.0.1:{port}"
+        data_dir=tmp_path,
+        database_url=database_url,
+        port=port,
+        public_url=f"http://127.0.0.1:{port}",
+        **live_server_settings,
     )
     context = AppContext.from_settings(settings)
     upgrade(context.db)

@@ -12,6 +12,7 @@ from meshclaw.server.errors import ErrorRenderer, install_error_handlers
 from meshclaw.server.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from meshclaw.web.errors import render_html_error
 from meshclaw.web.headers import SecurityHeadersMiddleware
+from meshclaw.web.oidc import router as oidc_router
 from meshclaw.web.routes import WEB_PATH_PREFIXES
 from meshclaw.web.routes import build_router as build_web_router
 
@@ -32,6 +33,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(ops.router)
     app.include_router(build_api_router())
     app.include_router(build_web_router())
+    app.include_router(oidc_router)
     install_error_handlers(app, renderers)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
