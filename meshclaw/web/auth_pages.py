@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from meshclaw.api.deps import SESSION_COOKIE, Context
 from meshclaw.config import Settings
-from meshclaw.errors import AuthenticationError, MeshclawError, RateLimitedError
+from meshclaw.errors import AuthenticationError, MeshclawError, PermissionDeniedError, RateLimitedError
 from meshclaw.identity import store
 from meshclaw.identity.authenticate import (
     LoginLimits,
@@ -41,6 +41,9 @@ NOTICES = {
     "sso-no-account": "No MeshClaw account matches that single sign-on identity; ask an admin to add you.",
 }
 """Fixed texts chosen by a code in the URL, so a crafted link cannot make the page say anything else."""
+
+
+EXPIRED_FORM = "This form expired or did not come from MeshClaw. Please try again."
 
 
 def _has_live_session(request: Request, context: Context) -> bool:
@@ -117,8 +120,12 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     settings = context.settings
-    csrf.check_login_token(request, settings, csrf_token)
     target = safe_next(next)
+    try:
+        csrf.check_login_token(request, settings, csrf_token)
+    except PermissionDeniedError:
+        # Most often a form left open past the cookie's hour: offer a fresh one, keep the 403.
+        return _login_page(request, context, next_path=target, email=email, error=EXPIRED_FORM, status=403)
     limits = LoginLimits(
         max_failures=settings.login_max_failures, window=timedelta(minutes=settings.login_window_minutes)
     )
@@ -254,7 +261,10 @@ def setup(
     password_again: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    csrf.check_login_token(request, context.settings, csrf_token)
+    try:
+        csrf.check_login_token(request, context.settings, csrf_token)
+    except PermissionDeniedError:
+        return _setup_page(request, context, token, email=email, name=name, error=EXPIRED_FORM, status=403)
     if password != password_again:
         return _setup_page(
             request, context, token, email=email, name=name, error="The two passwords differ.", status=422

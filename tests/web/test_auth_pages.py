@@ -120,6 +120,7 @@ def test_login_form_without_its_double_submit_token_is_refused(
     person = web_people.add()
     no_token = client.post("/login", data={"email": person.email, "password": PASSWORD})
     assert no_token.status_code == 403
+    assert "This form expired or did not come from MeshClaw" in no_token.text
     assert "meshclaw_session=" not in no_token.headers.get("set-cookie", "")
     client.get("/login")  # sets the cookie half
     forged = client.post("/login", data={"email": person.email, "password": PASSWORD, "csrf_token": "a" * 43})
