@@ -274,6 +274,12 @@ def _verified_id_token(
     jwks = _get_json(client, config, str(metadata["jwks_uri"]), "signing keys (JWKS)")
     offered = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
     algorithms = [alg for alg in _SIGNING_ALGORITHMS if alg in offered]
+    if not algorithms:
+        raise _Refused(
+            502,
+            "the identity provider signs ID tokens only with algorithms MeshClaw does not accept "
+            f"({', '.join(map(str, offered))}); configure it to use RS256 or ES256",
+        )
     issuer = str(metadata["issuer"])
     options = {
         "iss": {"essential": True, "value": issuer},
@@ -404,6 +410,8 @@ def _complete(request: Request, context: Context, config: _Config, flow: _Flow) 
     now_s = int(now.timestamp())
     with _client(config) as client:
         metadata = _discover(client, config)
+        if metadata.get("authorization_response_iss_parameter_supported") is True and "iss" not in query:
+            raise _Refused(400, "the sign-in answer does not name its identity provider (iss); start again")
         try:
             token = client.fetch_token(
                 metadata["token_endpoint"],
