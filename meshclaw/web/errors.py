@@ -19,6 +19,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from meshclaw.web.deps import safe_next
+from meshclaw.web.headers import SECURITY_HEADERS
 from meshclaw.web.render import is_htmx, render
 
 _TITLES = {
@@ -62,4 +63,8 @@ def render_html_error(request: Request, status: int, code: str, message: str, fi
             error=message,
             headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"},
         )
-    return render(request, "error.html", status=status, title=title, message=message, code=code)
+    response = render(request, "error.html", status=status, title=title, message=message, code=code)
+    # A 500 is answered from Starlette's outermost middleware, outside SecurityHeadersMiddleware.
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

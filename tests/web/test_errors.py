@@ -46,3 +46,20 @@ def test_unknown_web_path_is_a_page_and_api_stays_json(client: TestClient) -> No
     assert api.status_code == 404
     assert api.headers["content-type"].startswith("application/json")
     assert client.get("/static/no-such-file.js").headers["content-type"].startswith("text/html")
+
+
+def test_an_unexpected_failure_is_a_calm_page_with_the_security_headers() -> None:
+    app = FastAPI()
+
+    @app.get("/teams/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail that must not reach the page")
+
+    install_error_handlers(app, dict.fromkeys(WEB_PATH_PREFIXES, render_html_error))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/teams/boom")
+    assert answer.status_code == 500
+    assert "Something went wrong" in answer.text
+    assert "secret detail" not in answer.text
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
