@@ -13,6 +13,7 @@ from meshclaw.identity import store
 from meshclaw.identity.oidc import SignInClaims, subject_key, user_for_sign_in
 from meshclaw.identity.principal import Role
 from tests.conftest import People
+from tests.postgres import BOTH_BACKENDS
 
 ISSUER = "https://id.example.org"
 
@@ -44,6 +45,7 @@ def claims(subject: str = "sub-1", **values: object) -> SignInClaims:
     return SignInClaims.from_claims(ISSUER, {"sub": subject, **values})
 
 
+@BOTH_BACKENDS
 def test_a_verified_email_links_the_known_user_and_remembers_the_subject(
     context: AppContext, org_id: int, people: People
 ) -> None:
@@ -93,6 +95,7 @@ def test_an_unknown_email_is_refused_when_auto_create_is_off(context: AppContext
     assert user_count(context) == 0
 
 
+@BOTH_BACKENDS
 def test_an_unknown_email_becomes_a_member_when_auto_create_is_on(context: AppContext, org_id: int) -> None:
     user_id, _, subject = sign_in(
         context,
@@ -139,6 +142,7 @@ def test_a_deactivated_user_is_refused_by_email_and_by_subject(
         sign_in(context, org_id, claims("sub-2", email="ada@example.org", email_verified=True))
 
 
+@BOTH_BACKENDS
 def test_an_email_already_linked_to_another_identity_is_refused(
     context: AppContext, org_id: int, people: People
 ) -> None:

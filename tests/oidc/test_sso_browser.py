@@ -17,6 +17,7 @@ from meshclaw.identity.oidc import subject_key
 from meshclaw.identity.principal import Role
 from tests.conftest import LiveServer
 from tests.oidc.conftest import OidcProvider
+from tests.postgres import BOTH_BACKENDS
 
 pytestmark = pytest.mark.browser
 
@@ -99,6 +100,7 @@ def test_an_unknown_email_is_refused_when_auto_create_is_off(
         assert session.scalars(select(User).where(User.email == "stranger@example.org")).first() is None
 
 
+@BOTH_BACKENDS
 @pytest.mark.parametrize("oidc_auto_create", [True])
 def test_an_unknown_email_becomes_a_member_when_auto_create_is_on(
     live_server: LiveServer, oidc_provider: OidcProvider, tab: Page
