@@ -5,6 +5,10 @@ MeshClaw starts (`live_server`, which reads `live_server_settings`); then the pr
 client it knows, whose redirect URI is the live server's callback. MeshClaw only talks to the provider
 when someone signs in, so starting it last is safe.
 
+The provider's issuer is `http://localhost:<port>` (it listens on 127.0.0.1 only) and MeshClaw is
+`http://127.0.0.1:<port>`: different sites to the browser, so the return from the provider is a cross-site
+navigation, as in production, and the flow cookie's SameSite=Lax is really exercised.
+
 Accounts at the provider (sign in with the login below and any password):
 
 - `ada`: ada@example.org, verified
@@ -44,6 +48,13 @@ ACCOUNTS: dict[str, dict[str, object]] = {
 }
 
 
+ISSUER_HOST = "localhost"
+
+
+def issuer_url(port: int) -> str:
+    return f"http://{ISSUER_HOST}:{port}"
+
+
 @dataclass(frozen=True)
 class OidcProvider:
     issuer: str
@@ -76,7 +87,7 @@ def live_server_settings(
     oidc_provider_port: int, oidc_auto_create: bool, oidc_client_secret_at_meshclaw: str
 ) -> dict[str, Any]:
     return {
-        "oidc_issuer": f"http://127.0.0.1:{oidc_provider_port}",
+        "oidc_issuer": issuer_url(oidc_provider_port),
         "oidc_client_id": CLIENT_ID,
         "oidc_client_secret": oidc_client_secret_at_meshclaw,
         "oidc_auto_create_users": oidc_auto_create,
@@ -98,9 +109,10 @@ def oidc_provider(
     live_server: LiveServer, oidc_provider_port: int, claims_in_id_token: bool, tmp_path: Path
 ) -> Iterator[OidcProvider]:
     node = _node()
-    issuer = f"http://127.0.0.1:{oidc_provider_port}"
+    issuer = issuer_url(oidc_provider_port)
     config = {
         "port": oidc_provider_port,
+        "host": ISSUER_HOST,
         "client": {
             "client_id": CLIENT_ID,
             "client_secret": CLIENT_SECRET,

@@ -1,7 +1,7 @@
 // A real OpenID provider for MeshClaw's tests: panva/node-oidc-provider (OpenID Certified) on 127.0.0.1.
 //
 // Started by tests/oidc/conftest.py with one JSON argument:
-//   {"port": 41234,
+//   {"port": 41234, "host": "localhost",
 //    "client": {"client_id": "...", "client_secret": "...", "redirect_uri": "http://127.0.0.1:5555/auth/oidc/callback"},
 //    "accounts": {"ada": {"email": "ada@example.org", "email_verified": true, "name": "Ada"}},
 //    "claims_in_id_token": false}
@@ -10,16 +10,18 @@
 // logins listed in "accounts" (the login is the account's `sub`), then a consent page. Everything is in
 // memory and thrown away when the process ends.
 //
-// Loopback http setup: the issuer is http://127.0.0.1:<port>. The library accepts an http issuer; it
-// refuses http redirect URIs only for clients using the implicit flow, and this client is a "web"
-// client using the authorization code flow alone, so an http redirect to 127.0.0.1 is valid. Its
-// cookies get no Secure flag because Koa sees a plain http request.
+// Loopback http setup: the issuer is http://<host>:<port>; the socket listens on 127.0.0.1 only. The
+// library accepts an http issuer; it refuses http redirect URIs only for clients using the implicit flow,
+// and this client is a "web" client using the authorization code flow alone, so an http redirect to
+// 127.0.0.1 is valid. Its cookies get no Secure flag because Koa sees a plain http request. The tests name
+// the issuer `localhost` while MeshClaw is `127.0.0.1`: two different sites to the browser, so the way back
+// from the provider is a cross-site navigation, as it is in production.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import Provider from 'oidc-provider';
 
 const config = JSON.parse(process.argv[2]);
-const issuer = `http://127.0.0.1:${config.port}`;
+const issuer = `http://${config.host ?? '127.0.0.1'}:${config.port}`;
 
 // A fresh signing key per run, published at the JWKS endpoint; MeshClaw must fetch it to verify tokens.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
