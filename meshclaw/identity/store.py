@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import Enum
 
 from sqlalchemy import func, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meshclaw.db.models import ApiKey, Organization, Team, User
@@ -65,6 +66,25 @@ def clean_name(name: str, what: str) -> str:
     return cleaned
 
 
+def _flush_unique(session: Session, conflict: ConflictError) -> None:
+    """Flush, turning a unique-constraint violation into `conflict`.
+
+    The look-up before an insert cannot see a row another request is inserting at the same moment; the
+    database's unique constraint is what really decides, so its refusal must be a 409, not a 500. The
+    transaction is then unusable, which is fine: the error ends it.
+    """
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # Only a unique violation means "already exists"; a vanished foreign key stays an error.
+        unique = type(exc.orig).__name__ == "UniqueViolation" or (
+            getattr(exc.orig, "sqlite_errorname", "") == "SQLITE_CONSTRAINT_UNIQUE"
+        )
+        if not unique:
+            raise
+        raise conflict from None
+
+
 # --- organization ---------------------------------------------------------------------------------
 
 
@@ -111,7 +131,7 @@ def create_team(
         get_team(session, org_id, parent_id)
     team = Team(org_id=org_id, name=clean, parent_id=parent_id, created_at=now)
     session.add(team)
-    session.flush()
+    _flush_unique(session, ConflictError(f"a team named '{clean}' already exists", field="name"))
     return team
 
 
@@ -212,7 +232,7 @@ def create_user(
         created_at=now,
     )
     session.add(user)
-    session.flush()
+    _flush_unique(session, ConflictError(f"a user with email {clean_email} already exists", field="email"))
     return user
 
 
