@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 import meshclaw
 from meshclaw.api.routes import build_router as build_api_router
 from meshclaw.context import AppContext
+from meshclaw.metering.recorder import Recorder
 from meshclaw.server import ops
 from meshclaw.server.errors import ErrorRenderer, install_error_handlers
 from meshclaw.server.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
@@ -18,8 +22,23 @@ from meshclaw.web.routes import build_router as build_web_router
 
 
 def create_app(context: AppContext) -> FastAPI:
-    """Build the app for an already migrated database (`meshclaw up` migrates before serving)."""
+    """Build the app for an already migrated database (`meshclaw up` migrates before serving).
+
+    The usage recorder starts with the app (replaying any crash journal first) and commits every
+    recorded event before the app stops.
+    """
+    recorder = Recorder(context.db, journal_dir=context.settings.data_dir / "metering-journal")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        recorder.start()
+        try:
+            yield
+        finally:
+            recorder.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="MeshClaw",
         version=meshclaw.__version__,
         description="Agents that act for people, safe by default, with every AI token metered.",
@@ -28,6 +47,7 @@ def create_app(context: AppContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = context
+    app.state.recorder = recorder
     app.state.metrics = Metrics()
     renderers: dict[str, ErrorRenderer] = dict.fromkeys(WEB_PATH_PREFIXES, render_html_error)
     app.include_router(ops.router)

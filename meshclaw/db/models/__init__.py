@@ -12,5 +12,29 @@ from meshclaw.db.models.identity import (
     User,
     WebSession,
 )
+from meshclaw.db.models.metering import (
+    ActivityEventRow,
+    ModelPrice,
+    OutcomeEventRow,
+    OutcomeRollup,
+    Provider,
+    UsageEventRow,
+    UsageRollup,
+)
 
-__all__ = ["ApiKey", "LoginFailure", "Organization", "SetupToken", "Team", "User", "WebSession"]
+__all__ = [  # noqa: RUF022  (grouped by module)
+    "ActivityEventRow",
+    "ModelPrice",
+    "OutcomeEventRow",
+    "OutcomeRollup",
+    "Provider",
+    "UsageEventRow",
+    "UsageRollup",
+    "ApiKey",
+    "LoginFailure",
+    "Organization",
+    "SetupToken",
+    "Team",
+    "User",
+    "WebSession",
+]

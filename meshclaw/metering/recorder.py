@@ -1,0 +1,280 @@
+"""The one recording path for usage, outcomes and activity: `Recorder.record_usage` and friends.
+
+Callers never wait for the database: `record_*` appends the event to the crash journal (one `write()`)
+and to an in-memory batch, and a background thread commits batches every `flush_interval` seconds or
+every `max_batch` events. Before writing, the thread stamps each event with its user's team at the time
+(so a later reorganization does not rewrite history) and prices it with the price in force when the call
+started. If the database is unavailable, batches are kept and retried; the journal keeps them safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from meshclaw.db.engine import Database
+from meshclaw.db.models import User
+from meshclaw.metering.events import ActivityEvent, OutcomeEvent, TokenBuckets, UsageEvent
+from meshclaw.metering.journal import Journal, Segment, orphaned_segments
+from meshclaw.metering.prices import PriceBook
+from meshclaw.metering.writer import write_batch
+
+log = logging.getLogger("meshclaw.metering")
+
+_KIND_OF = {UsageEvent: "usage", OutcomeEvent: "outcome", ActivityEvent: "activity"}
+
+
+@dataclass
+class _Batch:
+    usage: list[UsageEvent]
+    outcomes: list[OutcomeEvent]
+    activities: list[ActivityEvent]
+    segments: list[Segment]
+
+    def __len__(self) -> int:
+        return len(self.usage) + len(self.outcomes) + len(self.activities)
+
+
+class Recorder:
+    """Owns batching, journaling, team stamping and pricing for one process."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        journal_dir: Path,
+        flush_interval: float = 0.05,
+        max_batch: int = 5000,
+        team_refresh_s: float = 30.0,
+        on_flush: Callable[[int, int, int], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.journal_dir = journal_dir
+        self.flush_interval = flush_interval
+        self.max_batch = max_batch
+        self.team_refresh_s = team_refresh_s
+        self.on_flush = on_flush
+        self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        self._flushed = threading.Condition(threading.Lock())
+        self._usage: list[UsageEvent] = []
+        self._outcomes: list[OutcomeEvent] = []
+        self._activities: list[ActivityEvent] = []
+        self._retry: list[_Batch] = []
+        self._enqueued = 0
+        self._committed = 0
+        self._journal: Journal | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._prices = PriceBook([])
+        self._prices_stale = True
+        self._teams: dict[int, int | None] = {}
+        self._teams_loaded_at = 0.0
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Replay journals left by dead processes, then start the background writer."""
+        self.replay()
+        with self.db.session() as session:
+            self._prices = PriceBook.load(session)
+        self._prices_stale = False
+        self._journal = Journal(self.journal_dir)
+        self._thread = threading.Thread(target=self._run, name="meshclaw-metering", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Commit everything recorded so far and stop the writer."""
+        if self._thread is None:
+            return
+        self.flush()
+        with self._lock:
+            self._stopping = True
+            self._wake.notify()
+        self._thread.join(timeout=30)
+        self._thread = None
+        if self._journal is not None:
+            self._journal.close()
+
+    # --- recording (the hot path) ---------------------------------------------------------------
+
+    def record_usage(self, event: UsageEvent) -> None:
+        self._record(event, self._usage)
+
+    def record_outcome(self, event: OutcomeEvent) -> None:
+        self._record(event, self._outcomes)
+
+    def record_activity(self, event: ActivityEvent) -> None:
+        self._record(event, self._activities)
+
+    def _record(self, event: Any, queue: list[Any]) -> None:
+        if self._journal is None:
+            raise RuntimeError("Recorder.start() must be called before recording")
+        with self._lock:
+            self._journal.append({"kind": _KIND_OF[type(event)], "event": event})
+            queue.append(event)
+            self._enqueued += 1
+            if len(queue) >= self.max_batch:
+                self._wake.notify()
+
+    def cost_microusd(self, model: str | None, tokens: TokenBuckets, at: datetime) -> int:
+        """What a call costs at the price in force at `at` (0 for an unpriced model); for budget checks."""
+        price = self._prices.price_at(model, at)
+        return price.cost_microusd(tokens) if price else 0
+
+    def prices_changed(self) -> None:
+        """Call after editing prices; the next batch is priced with the new table."""
+        self._prices_stale = True
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Block until every event recorded before this call is committed (or the timeout passes)."""
+        with self._lock:
+            target = self._enqueued
+            self._wake.notify()
+        deadline = time.monotonic() + timeout
+        with self._flushed:
+            while self._committed < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(
+                        f"metering did not commit within {timeout} s; is the database reachable?"
+                    )
+                self._flushed.wait(remaining)
+
+    # --- background writer ----------------------------------------------------------------------
+
+    def _take(self) -> _Batch | None:
+        with self._lock:
+            if not (self._usage or self._outcomes or self._activities):
+                return None
+            assert self._journal is not None
+            batch = _Batch(self._usage, self._outcomes, self._activities, [self._journal.rotate()])
+            self._usage, self._outcomes, self._activities = [], [], []
+            return batch
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._stopping and not (len(self._usage) >= self.max_batch):
+                    self._wake.wait(self.flush_interval)
+                stopping = self._stopping
+            batch = self._take()
+            pending = self._retry + ([batch] if batch else [])
+            self._retry = []
+            for index, item in enumerate(pending):
+                if not self._commit(item):
+                    self._retry = pending[index:]
+                    time.sleep(min(2.0, self.flush_interval * 20))
+                    break
+            if stopping and not self._retry and batch is None:
+                return
+
+    def _commit(self, batch: _Batch) -> bool:
+        try:
+            self._stamp_teams(batch)
+            with self.db.session() as session:
+                if self._prices_stale:
+                    self._prices = PriceBook.load(session)
+                    self._prices_stale = False
+                counts = write_batch(
+                    session,
+                    usage=batch.usage,
+                    outcomes=batch.outcomes,
+                    activities=batch.activities,
+                    prices=self._prices,
+                )
+        except Exception:  # the database may be briefly unavailable; keep the batch and retry
+            log.exception("metering batch of %d events not committed yet; will retry", len(batch))
+            return False
+        for segment in batch.segments:
+            segment.remove()
+        with self._flushed:
+            self._committed += len(batch)
+            self._flushed.notify_all()
+        if self.on_flush is not None:
+            self.on_flush(*counts)
+        return True
+
+    def _stamp_teams(self, batch: _Batch) -> None:
+        events: list[UsageEvent | OutcomeEvent | ActivityEvent] = [
+            *batch.usage,
+            *batch.outcomes,
+            *batch.activities,
+        ]
+        missing = {e.user_id for e in events if e.user_id is not None and e.team_id is None}
+        if not missing:
+            return
+        if (
+            time.monotonic() - self._teams_loaded_at > self.team_refresh_s
+            or not missing <= self._teams.keys()
+        ):
+            with self.db.session() as session:
+                self._teams = dict(session.execute(select(User.id, User.team_id)).tuples().all())
+            self._teams_loaded_at = time.monotonic()
+        for event in events:
+            if event.user_id is not None and event.team_id is None:
+                event.team_id = self._teams.get(event.user_id)
+
+    # --- crash recovery -------------------------------------------------------------------------
+
+    def replay(self) -> int:
+        """Commit events from journals of processes that died before their batch committed."""
+        replayed = 0
+        for path, records in orphaned_segments(self.journal_dir):
+            batch = _Batch([], [], [], [])
+            for record in records:
+                event = decode(record)
+                if isinstance(event, UsageEvent):
+                    batch.usage.append(event)
+                elif isinstance(event, OutcomeEvent):
+                    batch.outcomes.append(event)
+                elif isinstance(event, ActivityEvent):
+                    batch.activities.append(event)
+            if len(batch):
+                self._stamp_teams(batch)
+                with self.db.session() as session:
+                    write_batch(
+                        session,
+                        usage=batch.usage,
+                        outcomes=batch.outcomes,
+                        activities=batch.activities,
+                        prices=PriceBook.load(session),
+                    )
+                replayed += len(batch)
+            path.unlink(missing_ok=True)
+        if replayed:
+            log.info("replayed %d metering events from the crash journal", replayed)
+        return replayed
+
+
+def _time(value: Any) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def decode(record: dict[str, Any]) -> UsageEvent | OutcomeEvent | ActivityEvent | None:
+    """Rebuild an event from its journal record."""
+    kind, data = record.get("kind"), record.get("event")
+    if not isinstance(data, dict):
+        return None
+    if kind == "usage":
+        return UsageEvent(
+            **{
+                **data,
+                "started_at": _time(data["started_at"]),
+                "ended_at": _time(data["ended_at"]),
+                "tokens": TokenBuckets(**data.get("tokens", {})),
+            }
+        )
+    if kind == "outcome":
+        return OutcomeEvent(**{**data, "occurred_at": _time(data["occurred_at"])})
+    if kind == "activity":
+        return ActivityEvent(**{**data, "occurred_at": _time(data["occurred_at"])})
+    return None
