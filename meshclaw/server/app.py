@@ -10,6 +10,7 @@ from fastapi import FastAPI
 import meshclaw
 from meshclaw.api.routes import build_router as build_api_router
 from meshclaw.context import AppContext
+from meshclaw.limits.admission import Limiter
 from meshclaw.metering.recorder import Recorder
 from meshclaw.server import ops
 from meshclaw.server.errors import ErrorRenderer, install_error_handlers
@@ -48,6 +49,7 @@ def create_app(context: AppContext) -> FastAPI:
     )
     app.state.context = context
     app.state.recorder = recorder
+    app.state.limiter = Limiter()
     app.state.metrics = Metrics()
     renderers: dict[str, ErrorRenderer] = dict.fromkeys(WEB_PATH_PREFIXES, render_html_error)
     app.include_router(ops.router)
