@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from meshclaw.api import keys, organization, teams, users
+from meshclaw.api import keys, organization, prices, teams, usage, users
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for module in (users, teams, keys, organization):
+    for module in (users, teams, keys, organization, usage, prices):
         router.include_router(module.router)
     return router

@@ -25,11 +25,13 @@ Action = Literal["read", "create", "update", "manage", "delete"]
 """`update` changes ordinary fields (a name, one's own password); `manage` changes what grants power
 (role, team, manager, active) or acts for someone else."""
 
-ResourceKind = Literal["organization", "team", "user", "api_key"]
+ResourceKind = Literal["organization", "team", "user", "api_key", "usage", "price"]
+"""`usage`: metered model calls, owned by the person they are attributed to (team: their team at the
+time of the call). `price`: the model price table, readable by everyone so costs can be explained."""
 Reach = Literal["all", "team", "own"]
 
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "manage", "delete")
-RESOURCE_KINDS: tuple[ResourceKind, ...] = ("organization", "team", "user", "api_key")
+RESOURCE_KINDS: tuple[ResourceKind, ...] = ("organization", "team", "user", "api_key", "usage", "price")
 
 _ADMIN_ALL: dict[Action, Reach] = {action: "all" for action in ACTIONS}
 
@@ -40,18 +42,24 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "team": {"read": "all"},
         "user": {"read": "all", "update": "own"},
         "api_key": {"read": "all", "create": "own", "delete": "own"},
+        "usage": {"read": "all"},
+        "price": {"read": "all"},
     },
     Role.MANAGER: {
         "organization": {"read": "all"},
         "team": {"read": "all"},
         "user": {"read": "team", "update": "own"},
         "api_key": {"read": "own", "create": "own", "delete": "own"},
+        "usage": {"read": "team"},
+        "price": {"read": "all"},
     },
     Role.MEMBER: {
         "organization": {"read": "all"},
         "team": {"read": "all"},
         "user": {"read": "own", "update": "own"},
         "api_key": {"read": "own", "create": "own", "delete": "own"},
+        "usage": {"read": "own"},
+        "price": {"read": "all"},
     },
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from meshclaw.context import AppContext
-from meshclaw.db.models import ApiKey, Organization, Team, User
+from meshclaw.db.models import ApiKey, ModelPrice, Organization, Team, User
 
 State = dict[str, list[tuple[object, ...]]]
 
@@ -51,6 +51,11 @@ def identity_state(context: AppContext) -> State:
                         ApiKey.revoked_at,
                     ).order_by(ApiKey.id)
                 )
+            ],
+            # Not identity, but an admin-only table the authorization matrix changes (POST /prices).
+            "model_prices": [
+                tuple(row)
+                for row in session.execute(select(ModelPrice.id, ModelPrice.model).order_by(ModelPrice.id))
             ],
         }
 

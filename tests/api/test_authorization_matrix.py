@@ -1,7 +1,7 @@
 """The authorization matrix, through the real HTTP API on SQLite and PostgreSQL.
 
 Every role (member, manager, auditor, admin) tries every action (read, create, update, manage, delete) on
-every resource kind (organization, team, user, api_key), against its own things, a person in the team it
+every resource kind (organization, team, user, api_key, usage, price), against its own things, a person in the team it
 would manage, and a person outside it. The expected answers are written out below by hand, from the role
 table in README.md; they are deliberately NOT computed from `meshclaw.identity.authorize`, or the test
 could never disagree with it. After every refusal the identity tables must be exactly as before; after
@@ -82,6 +82,22 @@ EXPECTED: dict[tuple[str, str, Relation], tuple[int, int, int, int]] = {
     ("api_key", "delete", "teammate"): (404, 404, 403, 200),
     ("api_key", "delete", "report"): (404, 404, 403, 200),
     ("api_key", "delete", "outsider"): (404, 404, 403, 200),
+    # usage: members see their own, managers their team subtree, auditors and admins everyone; a filter
+    # naming someone out of reach is refused (403), never answered with an empty list. Read-only.
+    ("usage", "read", "own"): (200, 200, 200, 200),
+    ("usage", "read", "teammate"): (403, 200, 200, 200),
+    ("usage", "read", "report"): (403, 200, 200, 200),
+    ("usage", "read", "outsider"): (403, 403, 200, 200),
+    ("usage", "create", "-"): (405, 405, 405, 405),
+    ("usage", "update", "-"): (405, 405, 405, 405),
+    ("usage", "manage", "-"): (405, 405, 405, 405),
+    ("usage", "delete", "-"): (405, 405, 405, 405),
+    # prices: everyone reads them; only admins add a version; versions are never edited or deleted
+    ("price", "read", "-"): (200, 200, 200, 200),
+    ("price", "create", "-"): (403, 403, 403, 201),
+    ("price", "update", "-"): (405, 405, 405, 405),
+    ("price", "manage", "-"): (405, 405, 405, 405),
+    ("price", "delete", "-"): (405, 405, 405, 405),
 }
 
 # GET /keys?user_id=<relation's person>: whose keys come back, per role (non-auditors only ever see theirs).
@@ -207,6 +223,18 @@ BUILDERS: dict[tuple[str, str], Builder] = {
         "PATCH", f"/api/v1/keys/{w.new_key(w.person(r))}", json={"scopes": ["gateway"]}
     ),
     ("api_key", "delete"): _fresh_key_delete,
+    ("usage", "read"): lambda w, r: Call("GET", f"/api/v1/usage/summary?user={w.person(r).id}"),
+    ("usage", "create"): lambda w, r: Call("POST", "/api/v1/usage", json={}),
+    ("usage", "update"): lambda w, r: Call("PATCH", "/api/v1/usage", json={}),
+    ("usage", "manage"): lambda w, r: Call("PUT", "/api/v1/usage", json={}),
+    ("usage", "delete"): lambda w, r: Call("DELETE", "/api/v1/usage"),
+    ("price", "read"): lambda w, r: Call("GET", "/api/v1/prices"),
+    ("price", "create"): lambda w, r: Call(
+        "POST", "/api/v1/prices", json={"model": w.unique("model-"), "input_uncached": 1, "output": 2}
+    ),
+    ("price", "update"): lambda w, r: Call("PATCH", "/api/v1/prices", json={}),
+    ("price", "manage"): lambda w, r: Call("PUT", "/api/v1/prices", json={}),
+    ("price", "delete"): lambda w, r: Call("DELETE", "/api/v1/prices"),
 }
 
 
@@ -233,7 +261,7 @@ def send(client: TestClient, actor: Person, call: Call) -> tuple[int, Any]:
 
 
 def test_the_table_covers_every_role_resource_and_action() -> None:
-    for resource in ("organization", "team", "user", "api_key"):
+    for resource in ("organization", "team", "user", "api_key", "usage", "price"):
         for action in ("read", "create", "update", "manage", "delete"):
             rows = [key for key in EXPECTED if key[:2] == (resource, action)]
             assert rows, f"no expectation for {resource} {action}"

@@ -74,3 +74,31 @@ def test_read_only_key_cannot_write_even_for_an_admin() -> None:
 def test_gateway_only_key_cannot_use_the_api() -> None:
     gateway_only = principal(Role.ADMIN, scopes=frozenset({KeyScope.GATEWAY}))
     assert not is_allowed(gateway_only, "read", Resource(kind="organization"))
+
+
+def test_usage_reach_per_role() -> None:
+    assert reach(principal(Role.MEMBER), "read", "usage") == "own"
+    assert reach(principal(Role.MANAGER), "read", "usage") == "team"
+    assert reach(principal(Role.AUDITOR), "read", "usage") == "all"
+    assert reach(principal(Role.ADMIN), "read", "usage") == "all"
+    for role in (Role.MEMBER, Role.MANAGER, Role.AUDITOR):
+        for action in ("create", "update", "manage", "delete"):
+            assert reach(principal(role), action, "usage") is None  # type: ignore[arg-type]
+
+
+def test_manager_reads_usage_of_managed_teams_only() -> None:
+    manager = principal(Role.MANAGER)
+    assert is_allowed(manager, "read", Resource(kind="usage", owner_user_id=REPORT, team_id=SUB_TEAM))
+    assert is_allowed(manager, "read", Resource(kind="usage", owner_user_id=ME, team_id=OTHER_TEAM))
+    assert not is_allowed(manager, "read", Resource(kind="usage", owner_user_id=OTHER, team_id=OTHER_TEAM))
+    member = principal(Role.MEMBER)
+    assert is_allowed(member, "read", Resource(kind="usage", owner_user_id=ME, team_id=MY_TEAM))
+    assert not is_allowed(member, "read", Resource(kind="usage", owner_user_id=OTHER, team_id=MY_TEAM))
+
+
+def test_everyone_reads_prices_and_only_admins_add_them() -> None:
+    for role in Role:
+        assert is_allowed(principal(role), "read", Resource(kind="price"))
+        assert is_allowed(principal(role), "create", Resource(kind="price")) == (role == Role.ADMIN)
+    admin_ro = principal(Role.ADMIN, scopes=frozenset({KeyScope.API_READ}))
+    assert not is_allowed(admin_ro, "create", Resource(kind="price"))
