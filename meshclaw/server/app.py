@@ -10,6 +10,8 @@ from fastapi import FastAPI
 import meshclaw
 from meshclaw.api.routes import build_router as build_api_router
 from meshclaw.context import AppContext
+from meshclaw.ingest.errors import OTLP_ERROR_RENDERERS
+from meshclaw.ingest.otlp_routes import build_router as build_otlp_router
 from meshclaw.limits.admission import Limiter
 from meshclaw.metering.recorder import Recorder
 from meshclaw.server import ops
@@ -52,10 +54,12 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.limiter = Limiter()
     app.state.metrics = Metrics()
     renderers: dict[str, ErrorRenderer] = dict.fromkeys(WEB_PATH_PREFIXES, render_html_error)
+    renderers.update(OTLP_ERROR_RENDERERS)
     app.include_router(ops.router)
     app.include_router(build_api_router())
     app.include_router(build_web_router())
     app.include_router(oidc_router)
+    app.include_router(build_otlp_router(context))
     install_error_handlers(app, renderers)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -1,0 +1,84 @@
+"""A live MeshClaw server whose app (and so its recorder) the tests can reach, and readers of the
+metering tables. `flush()` waits until everything the server recorded is committed, so a test asserts
+on rows without sleeping."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from meshclaw.config import load_settings
+from meshclaw.context import AppContext
+from meshclaw.db.migrate import upgrade
+from meshclaw.db.models import ActivityEventRow, OutcomeEventRow, UsageEventRow
+from meshclaw.identity import store
+from meshclaw.server.app import create_app
+from tests.conftest import free_port
+
+
+@dataclass
+class OtlpServer:
+    url: str
+    context: AppContext
+    app: FastAPI
+
+    def flush(self) -> None:
+        self.app.state.recorder.flush(timeout=20)
+
+    def usage(self) -> list[UsageEventRow]:
+        self.flush()
+        with self.context.db.session() as session:
+            return list(session.scalars(select(UsageEventRow).order_by(UsageEventRow.id)))
+
+    def outcomes(self) -> list[OutcomeEventRow]:
+        self.flush()
+        with self.context.db.session() as session:
+            return list(session.scalars(select(OutcomeEventRow).order_by(OutcomeEventRow.id)))
+
+    def activities(self) -> list[ActivityEventRow]:
+        self.flush()
+        with self.context.db.session() as session:
+            return list(session.scalars(select(ActivityEventRow).order_by(ActivityEventRow.id)))
+
+
+@pytest.fixture
+def server_settings() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+def otlp_server(tmp_path: Path, database_url: str, server_settings: dict[str, Any]) -> Iterator[OtlpServer]:
+    port = free_port()
+    settings = load_settings(data_dir=tmp_path, database_url=database_url, port=port, **server_settings)
+    context = AppContext.from_settings(settings)
+    upgrade(context.db)
+    with context.db.session() as session:
+        store.ensure_org(session, name="Test Org", now=context.clock.now())
+    app = create_app(context)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    else:
+        raise RuntimeError("the server did not answer /healthz within 20 s")
+    yield OtlpServer(url=url, context=context, app=app)
+    server.should_exit = True
+    thread.join(timeout=10)
+    context.db.dispose()
