@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,11 @@ def server_settings() -> dict[str, Any]:
     return {}
 
 
-@pytest.fixture
-def otlp_server(tmp_path: Path, database_url: str, server_settings: dict[str, Any]) -> Iterator[OtlpServer]:
+@contextmanager
+def running_server(tmp_path: Path, database_url: str, **more: Any) -> Iterator[OtlpServer]:
+    """A MeshClaw server on a free port; a second one on the same database acts as a restart."""
     port = free_port()
-    settings = load_settings(data_dir=tmp_path, database_url=database_url, port=port, **server_settings)
+    settings = load_settings(data_dir=tmp_path, database_url=database_url, port=port, **more)
     context = AppContext.from_settings(settings)
     upgrade(context.db)
     with context.db.session() as session:
@@ -78,7 +80,15 @@ def otlp_server(tmp_path: Path, database_url: str, server_settings: dict[str, An
             time.sleep(0.05)
     else:
         raise RuntimeError("the server did not answer /healthz within 20 s")
-    yield OtlpServer(url=url, context=context, app=app)
-    server.should_exit = True
-    thread.join(timeout=10)
-    context.db.dispose()
+    try:
+        yield OtlpServer(url=url, context=context, app=app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        context.db.dispose()
+
+
+@pytest.fixture
+def otlp_server(tmp_path: Path, database_url: str, server_settings: dict[str, Any]) -> Iterator[OtlpServer]:
+    with running_server(tmp_path, database_url, **server_settings) as server:
+        yield server
