@@ -7,7 +7,8 @@ and the provider's raw usage object is kept alongside.
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -20,7 +21,10 @@ BUCKETS = ("input_uncached", "cache_read", "cache_write", "output", "reasoning")
 
 
 def new_event_id() -> str:
-    return uuid.uuid4().hex
+    """A time-ordered unique id: 48 bits of milliseconds then 80 random bits, as 32 hex digits (UUIDv7's
+    layout). Ids that grow with time land at the end of the unique index instead of at random pages,
+    which keeps inserts fast as the table grows."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 @dataclass(slots=True, kw_only=True)

@@ -29,8 +29,6 @@ from meshclaw.metering.writer import write_batch
 
 log = logging.getLogger("meshclaw.metering")
 
-_KIND_OF = {UsageEvent: "usage", OutcomeEvent: "outcome", ActivityEvent: "activity"}
-
 
 @dataclass
 class _Batch:
@@ -107,19 +105,24 @@ class Recorder:
     # --- recording (the hot path) ---------------------------------------------------------------
 
     def record_usage(self, event: UsageEvent) -> None:
-        self._record(event, self._usage)
+        self._record(event, "usage")
 
     def record_outcome(self, event: OutcomeEvent) -> None:
-        self._record(event, self._outcomes)
+        self._record(event, "outcome")
 
     def record_activity(self, event: ActivityEvent) -> None:
-        self._record(event, self._activities)
+        self._record(event, "activity")
 
-    def _record(self, event: Any, queue: list[Any]) -> None:
+    def _record(self, event: UsageEvent | OutcomeEvent | ActivityEvent, kind: str) -> None:
         if self._journal is None:
             raise RuntimeError("Recorder.start() must be called before recording")
         with self._lock:
-            self._journal.append({"kind": _KIND_OF[type(event)], "event": event})
+            # The queue is picked inside the lock: the writer swaps in fresh lists when it takes a batch,
+            # and an event appended to a list it already took would be lost.
+            queue: list[Any] = (
+                self._usage if kind == "usage" else self._outcomes if kind == "outcome" else self._activities
+            )
+            self._journal.append({"kind": kind, "event": event})
             queue.append(event)
             self._enqueued += 1
             if len(queue) >= self.max_batch:
@@ -217,7 +220,9 @@ class Recorder:
             or not missing <= self._teams.keys()
         ):
             with self.db.session() as session:
-                self._teams = dict(session.execute(select(User.id, User.team_id)).tuples().all())
+                self._teams = {
+                    user_id: team_id for user_id, team_id in session.execute(select(User.id, User.team_id))
+                }
             self._teams_loaded_at = time.monotonic()
         for event in events:
             if event.user_id is not None and event.team_id is None:
@@ -226,7 +231,11 @@ class Recorder:
     # --- crash recovery -------------------------------------------------------------------------
 
     def replay(self) -> int:
-        """Commit events from journals of processes that died before their batch committed."""
+        """Commit events from journals of processes that died before their batch committed.
+
+        Returns how many events the journals held; those already stored (the process died after its
+        commit, before deleting the segment) are skipped by the writer, not stored twice.
+        """
         replayed = 0
         for path, records in orphaned_segments(self.journal_dir):
             batch = _Batch([], [], [], [])

@@ -1,28 +1,39 @@
 """The write side of metering: one batch of events into their tables and the rollups, in one transaction.
 
-Events are inserted with ON CONFLICT DO NOTHING on their unique `event_id`, and only the rows that were
-really inserted are added to the rollups, so a replayed or retried event never counts twice. Rollups are
-upserted with `count = count + excluded.count`, which is atomic per row on SQLite and PostgreSQL and so
-stays right with several writer processes.
+Idempotence: an event whose `event_id` is already stored is skipped, and only events really inserted are
+added to the rollups, so a replayed or retried batch never counts twice. The writer first looks up which
+ids of the batch exist (one indexed `IN` query per chunk), then inserts the rest with
+`ON CONFLICT (event_id) DO NOTHING` as a second guard. Duplicates only arise from replaying a journal or
+retrying a batch whose commit outcome was unknown, and the same event is never in two writers' hands at
+once (a journal segment is locked by its writer), so the look-up is exact.
+
+Rollups are upserted with `value = value + excluded.value`, atomic per row on SQLite and PostgreSQL, so
+they stay right with several writer processes.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from meshclaw.db.models import ActivityEventRow, OutcomeEventRow, OutcomeRollup, UsageEventRow, UsageRollup
 from meshclaw.metering.events import ActivityEvent, OutcomeEvent, UsageEvent
 from meshclaw.metering.prices import PriceBook
+from meshclaw.metering.rows import (
+    ACTIVITY_COLUMNS,
+    OUTCOME_COLUMNS,
+    USAGE_COLUMNS,
+    activity_values,
+    outcome_values,
+    time_format,
+    usage_values,
+)
 
-_CHUNK = 400
+_MAX_PARAMETERS = 30_000  # per statement; SQLite allows 32,766 and PostgreSQL 65,535
+_LOOKUP_CHUNK = 900  # ids per IN (...) query; far below SQLite's and PostgreSQL's parameter limits
 USAGE_DIMENSIONS = ("user_id", "team_id", "agent_id", "model", "client", "source", "initiator")
 OUTCOME_DIMENSIONS = ("user_id", "team_id", "agent_id", "type", "source")
 USAGE_SUMS = (
@@ -38,171 +49,199 @@ USAGE_SUMS = (
 OUTCOME_SUMS = ("count", "quantity", "accepted", "rejected", "minutes_saved")
 
 
-def _insert(session: Session, table: Any) -> Any:
-    return (pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert)(table)
-
-
 def bucket_starts(at: datetime) -> tuple[datetime, datetime]:
     hour = at.replace(minute=0, second=0, microsecond=0)
     return hour, hour.replace(hour=0)
 
 
-def usage_row(event: UsageEvent, prices: PriceBook) -> dict[str, Any]:
-    price_id = None
-    if event.cost_usd is not None:
-        cost = round(event.cost_usd * 1_000_000)
-    else:
-        price = prices.price_at(event.model or event.requested_model, event.started_at)
-        cost = price.cost_microusd(event.tokens) if price else 0
-        price_id = price.id if price else None
-    tokens = event.tokens
-    return {
-        "event_id": event.event_id,
-        "source": event.source,
-        "started_at": event.started_at,
-        "ended_at": event.ended_at,
-        "latency_ms": event.latency_ms,
-        "status": event.status,
-        "error": event.error[:2000] if event.error else None,
-        "provider": event.provider,
-        "operation": event.operation,
-        "requested_model": event.requested_model,
-        "model": event.model,
-        "input_uncached": tokens.input_uncached,
-        "cache_read": tokens.cache_read,
-        "cache_write": tokens.cache_write,
-        "output": tokens.output,
-        "reasoning": tokens.reasoning,
-        "raw_usage": event.raw_usage,
-        "cost_microusd": cost,
-        "price_id": price_id,
-        "user_id": event.user_id,
-        "team_id": event.team_id,
-        "agent_id": event.agent_id,
-        "run_id": event.run_id,
-        "api_key_id": event.api_key_id,
-        "client": (event.client or "")[:200] or None,
-        "initiator": event.initiator,
-        "prompt_hash": event.prompt_hash,
-        "session_id": event.session_id,
-        "attributes": event.attributes,
-    }
-
-
-def outcome_row(event: OutcomeEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "type": event.type,
-        "occurred_at": event.occurred_at,
-        "source": event.source,
-        "quantity": event.quantity,
-        "accepted": event.accepted,
-        "minutes_saved": event.minutes_saved,
-        "user_id": event.user_id,
-        "team_id": event.team_id,
-        "agent_id": event.agent_id,
-        "run_id": event.run_id,
-        "client": (event.client or "")[:200] or None,
-        "session_id": event.session_id,
-        "attributes": event.attributes,
-    }
-
-
-def activity_row(event: ActivityEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "name": event.name,
-        "occurred_at": event.occurred_at,
-        "source": event.source,
-        "user_id": event.user_id,
-        "team_id": event.team_id,
-        "agent_id": event.agent_id,
-        "client": (event.client or "")[:200] or None,
-        "session_id": event.session_id,
-        "attributes": event.attributes,
-    }
-
-
-def _insert_new(session: Session, model: Any, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert rows, skipping event ids already stored; return the ids that were new."""
-    inserted: set[str] = set()
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
+def _existing_ids(session: Session, table: str, ids: list[str]) -> set[str]:
+    """The ids among `ids` already stored in `table`."""
+    connection = session.connection()
+    found: set[str] = set()
+    if connection.dialect.name == "postgresql":
+        # One array parameter, joined through the unique index. An `IN` list of hundreds of parameters
+        # can be planned as a sequential scan per query while the table's statistics are young.
+        # Table names are this module's constants, never input.
         statement = (
-            _insert(session, model)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(model.event_id)
+            f"SELECT t.event_id FROM unnest(%s::varchar[]) AS i(id) JOIN {table} t ON t.event_id = i.id"  # noqa: S608
         )
-        inserted.update(session.scalars(statement).all())
-    return inserted
+        found.update(row[0] for row in connection.exec_driver_sql(statement, (ids,)))
+        return found
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        markers = ", ".join(["?"] * len(chunk))
+        statement = f"SELECT event_id FROM {table} WHERE event_id IN ({markers})"  # noqa: S608
+        found.update(row[0] for row in connection.exec_driver_sql(statement, tuple(chunk)))
+    return found
+
+
+def _execute_chunked(
+    session: Session, head: str, columns: int, rows: list[tuple[Any, ...]], tail: str
+) -> None:
+    """`head VALUES (...), (...), ... tail` on SQLite, as many rows per statement as its parameter limit
+    allows; `executemany` on PostgreSQL.
+
+    On SQLite, one multi-row statement per chunk rather than `executemany`'s one per row: besides fewer trips into
+    the driver, on SQLite this matters for concurrency. The driver releases Python's GIL around each
+    statement step, and one step per row makes the writer thread ping-pong the GIL with the threads
+    recording events (each hand-back can wait a whole switch interval); one step per chunk lets SQLite's
+    work run in parallel with theirs.
+    """
+    if not rows:
+        return  # (an empty parameter list would run the statement once, without parameters)
+    connection = session.connection()
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    group = "(" + ", ".join([marker] * columns) + ")"
+    if connection.dialect.name == "postgresql":
+        # psycopg sends `executemany` as one pipeline of a prepared statement, which PostgreSQL handles far
+        # better than planning one statement with tens of thousands of parameters.
+        connection.exec_driver_sql(f"{head} VALUES {group} {tail}", rows)
+        return
+    per_chunk = max(1, _MAX_PARAMETERS // columns)
+    for start in range(0, len(rows), per_chunk):
+        chunk = rows[start : start + per_chunk]
+        statement = f"{head} VALUES {', '.join([group] * len(chunk))} {tail}"
+        connection.exec_driver_sql(statement, tuple(value for row in chunk for value in row))
+
+
+def _insert_rows(session: Session, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    # Table and column names are this module's constants, never input; values go as driver parameters.
+    head = f"INSERT INTO {table} ({', '.join(columns)})"
+    _execute_chunked(session, head, len(columns), rows, "ON CONFLICT (event_id) DO NOTHING")
+
+
+def _new_only(session: Session, model: Any, events: Sequence[Any]) -> list[Any]:
+    """The events not stored yet, each once (a batch can hold an event twice if it was recorded twice)."""
+    seen = _existing_ids(session, model.__tablename__, [event.event_id for event in events])
+    fresh = []
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            fresh.append(event)
+    return fresh
+
+
+class _Sums:
+    """Per-(hour, dimensions) sums of one batch, expanded into hour and day rollup rows at the end.
+
+    The per-event work is one dictionary look-up and one append (this runs for every event at tens of
+    thousands per second); the columns are summed once per group at the end, and a batch usually spans
+    one or two hours, so the expansion into days is cheap.
+    """
+
+    def __init__(self) -> None:
+        self.by_hour: dict[tuple[Any, ...], list[Sequence[float]]] = {}
+
+    def add(self, at: datetime, dims: tuple[Any, ...], values: Sequence[float]) -> None:
+        if at.tzinfo is not UTC:
+            at = at.astimezone(UTC)  # buckets are UTC hours and days
+        key = (at.year, at.month, at.day, at.hour, at.tzinfo, dims)
+        members = self.by_hour.get(key)
+        if members is None:
+            self.by_hour[key] = [values]
+        else:
+            members.append(values)
+
+    def rows(self) -> dict[tuple[Any, ...], list[Any]]:
+        """{(bucket, bucket_start, *dims): sums} for the hour and the day buckets."""
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        for (year, month, day, hour, tzinfo, dims), members in self.by_hour.items():
+            values = [sum(column) for column in zip(*members, strict=True)]
+            start = datetime(year, month, day, hour, tzinfo=tzinfo)
+            groups[("hour", start, *dims)] = values
+            day_key = ("day", start.replace(hour=0), *dims)
+            previous = groups.get(day_key)
+            groups[day_key] = (
+                values if previous is None else [a + b for a, b in zip(previous, values, strict=True)]
+            )
+        return groups
 
 
 def _upsert_rollups(
     session: Session,
-    model: Any,
-    groups: dict[tuple[Any, ...], list[float]],
+    table: str,
+    groups: dict[tuple[Any, ...], list[Any]],
     dimensions: Sequence[str],
     sums: Sequence[str],
 ) -> None:
-    rows = [
-        {
-            "bucket": key[0],
-            "bucket_start": key[1],
-            **dict(zip(dimensions, key[2:], strict=True)),
-            **dict(zip(sums, values, strict=True)),
-        }
-        for key, values in groups.items()
-    ]
-    table: Table = model.__table__
-    for start in range(0, len(rows), _CHUNK):
-        statement = _insert(session, model).values(rows[start : start + _CHUNK])
-        statement = statement.on_conflict_do_update(
-            index_elements=["bucket", "bucket_start", *dimensions],
-            set_={name: table.c[name] + statement.excluded[name] for name in sums},
+    """Add the groups' sums to their rollup rows, creating the rows that do not exist yet."""
+    if not groups:
+        return
+    connection = session.connection()
+    at = time_format(connection.dialect.name)
+    key = ("bucket", "bucket_start", *dimensions)
+    columns = (*key, *sums)
+    additions = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in sums)
+    # Names are this module's constants, never input; values go as driver parameters.
+    head = f"INSERT INTO {table} ({', '.join(columns)})"
+    rows = [(bucket, at(start), *rest, *values) for (bucket, start, *rest), values in groups.items()]
+    _execute_chunked(
+        session, head, len(columns), rows, f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {additions}"
+    )
+
+
+def _write_usage(session: Session, events: Sequence[UsageEvent], prices: PriceBook) -> int:
+    fresh: list[UsageEvent] = _new_only(session, UsageEventRow, events)
+    if not fresh:
+        return 0
+    at = time_format(session.get_bind().dialect.name)
+    rows = []
+    sums = _Sums()
+    for event in fresh:
+        if event.cost_usd is not None:
+            cost, price_id = round(event.cost_usd * 1_000_000), None
+        else:
+            price = prices.price_at(event.model or event.requested_model, event.started_at)
+            cost, price_id = (price.cost_microusd(event.tokens), price.id) if price else (0, None)
+        rows.append(usage_values(event, cost, price_id, at))
+        tokens = event.tokens
+        # Rollups store 0 and '' for "none": SQL unique constraints treat NULLs as distinct.
+        dims = (event.user_id or 0, event.team_id or 0, event.agent_id or 0,
+                event.model or event.requested_model or "", (event.client or "")[:200], event.source,
+                event.initiator)  # fmt: skip
+        measures = (1, int(event.status != "ok"), tokens.input_uncached, tokens.cache_read, tokens.cache_write,
+                    tokens.output, tokens.reasoning, cost)  # fmt: skip
+        sums.add(event.started_at, dims, measures)
+    _insert_rows(session, UsageEventRow.__tablename__, USAGE_COLUMNS, rows)
+    _upsert_rollups(session, UsageRollup.__tablename__, sums.rows(), USAGE_DIMENSIONS, USAGE_SUMS)
+    return len(fresh)
+
+
+def _write_outcomes(session: Session, events: Sequence[OutcomeEvent]) -> int:
+    fresh: list[OutcomeEvent] = _new_only(session, OutcomeEventRow, events)
+    if not fresh:
+        return 0
+    at = time_format(session.get_bind().dialect.name)
+    sums = _Sums()
+    for event in fresh:
+        dims = (event.user_id or 0, event.team_id or 0, event.agent_id or 0, event.type, event.source)
+        # count, accepted and rejected are integer columns; quantity and minutes_saved are real.
+        accepted, rejected = int(event.accepted is True), int(event.accepted is False)
+        sums.add(
+            event.occurred_at,
+            dims,
+            (1, float(event.quantity), accepted, rejected, event.minutes_saved or 0.0),
         )
-        session.execute(statement)
+    _insert_rows(
+        session,
+        OutcomeEventRow.__tablename__,
+        OUTCOME_COLUMNS,
+        [outcome_values(event, at) for event in fresh],
+    )
+    _upsert_rollups(session, OutcomeRollup.__tablename__, sums.rows(), OUTCOME_DIMENSIONS, OUTCOME_SUMS)
+    return len(fresh)
 
 
-def _group(
-    rows: list[dict[str, Any]],
-    time_key: str,
-    dimensions: Sequence[str],
-    measure: Callable[[dict[str, Any]], list[float]],
-) -> dict[tuple[Any, ...], list[float]]:
-    groups: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0.0] * len(measure(rows[0])))
-    for row in rows:
-        hour, day = bucket_starts(row[time_key])
-        dims = tuple(row[d] if row[d] is not None else (0 if d.endswith("_id") else "") for d in dimensions)
-        values = measure(row)
-        for key in (("hour", hour, *dims), ("day", day, *dims)):
-            totals = groups[key]
-            for index, value in enumerate(values):
-                totals[index] += value
-    return groups
-
-
-def _usage_measure(row: dict[str, Any]) -> list[float]:
-    return [
-        1,
-        1 if row["status"] != "ok" else 0,
-        row["input_uncached"],
-        row["cache_read"],
-        row["cache_write"],
-        row["output"],
-        row["reasoning"],
-        row["cost_microusd"],
-    ]
-
-
-def _outcome_measure(row: dict[str, Any]) -> list[float]:
-    return [
-        1,
-        row["quantity"],
-        1 if row["accepted"] is True else 0,
-        1 if row["accepted"] is False else 0,
-        row["minutes_saved"] or 0.0,
-    ]
+def _write_activities(session: Session, events: Sequence[ActivityEvent]) -> int:
+    fresh: list[ActivityEvent] = _new_only(session, ActivityEventRow, events)
+    at = time_format(session.get_bind().dialect.name)
+    _insert_rows(
+        session,
+        ActivityEventRow.__tablename__,
+        ACTIVITY_COLUMNS,
+        [activity_values(event, at) for event in fresh],
+    )
+    return len(fresh)
 
 
 def write_batch(
@@ -214,25 +253,8 @@ def write_batch(
     prices: PriceBook,
 ) -> tuple[int, int, int]:
     """Store the events and update the rollups. Returns how many of each were new."""
-    new_usage = new_outcomes = new_activities = 0
-    if usage:
-        rows = [usage_row(event, prices) for event in usage]
-        inserted = _insert_new(session, UsageEventRow, rows)
-        fresh = [row for row in rows if row["event_id"] in inserted]
-        if fresh:
-            groups = _group(fresh, "started_at", USAGE_DIMENSIONS, _usage_measure)
-            _upsert_rollups(session, UsageRollup, groups, USAGE_DIMENSIONS, USAGE_SUMS)
-        new_usage = len(fresh)
-    if outcomes:
-        rows = [outcome_row(event) for event in outcomes]
-        inserted = _insert_new(session, OutcomeEventRow, rows)
-        fresh = [row for row in rows if row["event_id"] in inserted]
-        if fresh:
-            groups = _group(fresh, "occurred_at", OUTCOME_DIMENSIONS, _outcome_measure)
-            _upsert_rollups(session, OutcomeRollup, groups, OUTCOME_DIMENSIONS, OUTCOME_SUMS)
-        new_outcomes = len(fresh)
-    if activities:
-        new_activities = len(
-            _insert_new(session, ActivityEventRow, [activity_row(event) for event in activities])
-        )
-    return new_usage, new_outcomes, new_activities
+    return (
+        _write_usage(session, usage, prices) if usage else 0,
+        _write_outcomes(session, outcomes) if outcomes else 0,
+        _write_activities(session, activities) if activities else 0,
+    )

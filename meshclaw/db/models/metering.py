@@ -55,12 +55,14 @@ class ModelPrice(Base):
 
 
 class UsageEventRow(Base):
+    """One model call. Indexed for listing by time, per person and per agent only: every index costs on
+    ingestion (tens of thousands of rows per second), and team totals come from the rollups."""
+
     __tablename__ = "usage_events"
     __table_args__ = (
         Index("ix_usage_events_started_at", "started_at"),
         Index("ix_usage_events_user_started", "user_id", "started_at"),
         Index("ix_usage_events_agent_started", "agent_id", "started_at"),
-        Index("ix_usage_events_team_started", "team_id", "started_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -90,7 +92,7 @@ class UsageEventRow(Base):
     api_key_id: Mapped[int | None] = mapped_column(Integer)
     client: Mapped[str | None] = mapped_column(String(200))
     initiator: Mapped[str] = mapped_column(String(10))
-    prompt_hash: Mapped[str | None] = mapped_column(String(32), index=True)
+    prompt_hash: Mapped[str | None] = mapped_column(String(32))
     session_id: Mapped[str | None] = mapped_column(String(200))
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
