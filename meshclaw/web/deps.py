@@ -32,6 +32,8 @@ class Nav:
     people: bool
     """A directory of other people: only when the viewer may read more than their own record."""
     keys: bool
+    usage: bool
+    """"My usage": everyone whose role may read their own usage."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +49,7 @@ def _nav_for(principal: Principal) -> Nav:
     return Nav(
         people=reach(principal, "read", "user") in ("all", "team"),
         keys=is_allowed(principal, "create", Resource(kind="api_key", owner_user_id=principal.user_id)),
+        usage=is_allowed(principal, "read", Resource(kind="usage", owner_user_id=principal.user_id)),
     )
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from meshclaw.web import account_pages, auth_pages, org_pages, teams_pages, users_pages
+from meshclaw.web import (
+    account_pages,
+    auth_pages,
+    org_pages,
+    prices_pages,
+    teams_pages,
+    usage_pages,
+    users_pages,
+)
 from meshclaw.web.render import STATIC_DIR
 
 WEB_PATH_PREFIXES: tuple[str, ...] = (
@@ -20,6 +28,8 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
     "/teams",
     "/users",
     "/account",
+    "/usage",
+    "/prices",
     "/static/",
     "/auth/",
 )
@@ -28,7 +38,7 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
 
 def build_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (auth_pages, org_pages, teams_pages, users_pages, account_pages):
+    for module in (auth_pages, org_pages, teams_pages, users_pages, account_pages, usage_pages, prices_pages):
         router.include_router(module.router)
     router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return router
