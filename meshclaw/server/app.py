@@ -11,6 +11,7 @@ import meshclaw
 from meshclaw.api.routes import build_router as build_api_router
 from meshclaw.context import AppContext
 from meshclaw.ingest.errors import OTLP_ERROR_RENDERERS
+from meshclaw.ingest.import_routes import build_router as build_import_router
 from meshclaw.ingest.otlp_routes import build_router as build_otlp_router
 from meshclaw.limits.admission import Limiter
 from meshclaw.metering.recorder import Recorder
@@ -60,6 +61,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(build_web_router())
     app.include_router(oidc_router)
     app.include_router(build_otlp_router(context))
+    app.include_router(build_import_router(context))
     install_error_handlers(app, renderers)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
