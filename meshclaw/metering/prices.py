@@ -66,6 +66,9 @@ class PriceBook:
                 return None
             rows = self._by_model[base]
             model = base
+        latest = rows[-1]
+        if at >= latest.effective_from:  # nearly every event: the newest price is in force
+            return latest
         index = bisect.bisect_right(self._starts[model], at) - 1
         return rows[index] if index >= 0 else None
 

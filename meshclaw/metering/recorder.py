@@ -125,7 +125,7 @@ class Recorder:
             self._journal.append({"kind": kind, "event": event})
             queue.append(event)
             self._enqueued += 1
-            if len(queue) >= self.max_batch:
+            if len(queue) == self.max_batch:  # wake the writer once, when the batch fills
                 self._wake.notify()
 
     def cost_microusd(self, model: str | None, tokens: TokenBuckets, at: datetime) -> int:

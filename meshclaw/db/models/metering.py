@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meshclaw.db.base import Base, UTCDateTime
@@ -62,7 +62,14 @@ class UsageEventRow(Base):
     __table_args__ = (
         Index("ix_usage_events_started_at", "started_at"),
         Index("ix_usage_events_user_started", "user_id", "started_at"),
-        Index("ix_usage_events_agent_started", "agent_id", "started_at"),
+        # Partial: most calls (gateway, OTLP) have no agent, and they should not pay for this index.
+        Index(
+            "ix_usage_events_agent_started",
+            "agent_id",
+            "started_at",
+            sqlite_where=text("agent_id IS NOT NULL"),
+            postgresql_where=text("agent_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

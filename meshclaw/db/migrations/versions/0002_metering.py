@@ -160,7 +160,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", name=op.f("uq_usage_events_event_id")),
     )
     with op.batch_alter_table("usage_events", schema=None) as batch_op:
-        batch_op.create_index("ix_usage_events_agent_started", ["agent_id", "started_at"], unique=False)
+        batch_op.create_index(
+            "ix_usage_events_agent_started",
+            ["agent_id", "started_at"],
+            unique=False,
+            sqlite_where=sa.text("agent_id IS NOT NULL"),
+            postgresql_where=sa.text("agent_id IS NOT NULL"),
+        )
         batch_op.create_index("ix_usage_events_started_at", ["started_at"], unique=False)
         batch_op.create_index("ix_usage_events_user_started", ["user_id", "started_at"], unique=False)
 
@@ -200,7 +206,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("usage_rollups", schema=None) as batch_op:
         batch_op.create_index("ix_usage_rollups_bucket_start", ["bucket", "bucket_start"], unique=False)
-
 
 
 def downgrade() -> None:
