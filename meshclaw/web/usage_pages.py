@@ -25,7 +25,7 @@ from meshclaw.web.render import render
 router = APIRouter(include_in_schema=False)
 
 DAYS = 30
-CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 600, 140, 4
+CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 900, 120, 6
 SOURCE_NAMES = {
     "gateway": "MeshClaw gateway",
     "agent": "MeshClaw agents",
