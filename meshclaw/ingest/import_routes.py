@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from meshclaw.context import AppContext
 from meshclaw.errors import InvalidInputError, PermissionDeniedError
-from meshclaw.identity.principal import KeyScope, Role
+from meshclaw.identity.principal import KeyScope, Principal, Role
 from meshclaw.ingest.auth import ingest_principal
 from meshclaw.ingest.imports import ReportFormat, import_report, parse_logins
 from meshclaw.metering.import_rows import BadRowsError
@@ -32,6 +32,20 @@ async def _file_bytes(request: Request) -> bytes:
     return await request.body()
 
 
+async def admin_principal(request: Request) -> Principal:
+    """A dependency, so that a missing credential is 401 before the query is validated."""
+    context = request.app.state.context
+    principal = await run_in_threadpool(
+        ingest_principal, context, request.headers, also=frozenset({KeyScope.API_WRITE})
+    )
+    if principal.role != Role.ADMIN:
+        raise PermissionDeniedError("only admins can import usage reports")
+    return principal
+
+
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
+
+
 def build_router(context: AppContext) -> APIRouter:
     router = APIRouter(tags=["usage"])
 
@@ -40,17 +54,13 @@ def build_router(context: AppContext) -> APIRouter:
     )
     async def import_usage(
         request: Request,
+        principal: AdminPrincipal,
         format: Annotated[ReportFormat, Query(description="copilot (NDJSON) or cursor (JSON)")],
         skip_bad: Annotated[bool, Query(description="import the good rows of a file with bad rows")] = False,
         login: Annotated[
             list[str] | None, Query(description="LOGIN=EMAIL for Copilot logins; repeat")
         ] = None,
     ) -> dict[str, Any] | JSONResponse:
-        principal = await run_in_threadpool(
-            ingest_principal, context, request.headers, also=frozenset({KeyScope.API_WRITE})
-        )
-        if principal.role != Role.ADMIN:
-            raise PermissionDeniedError("only admins can import usage reports")
         logins = parse_logins(login)
         data = await _file_bytes(request)
         try:

@@ -50,7 +50,8 @@ def record(recorder: Recorder, mapped: Mapped) -> None:
 
 
 def build_router(context: AppContext) -> APIRouter:
-    router = APIRouter(tags=["ingest"])
+    # Not in the JSON API's OpenAPI document: these speak OTLP, described by the OTLP specification.
+    router = APIRouter(tags=["ingest"], include_in_schema=False)
     memory = IngestMemory.for_database(context.db)
 
     async def export(
