@@ -53,7 +53,8 @@ def authenticate_request(request: Request, context: AppContext, session: Session
         principal, row = resolve_session(session, cookie, ttl=ttl, now=now)
         if request.method not in _SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
-            if not hmac.compare_digest(sent, row.csrf_token):
+            # Bytes: compare_digest refuses str with non-ASCII characters, which a header can carry.
+            if not hmac.compare_digest(sent.encode(), row.csrf_token.encode()):
                 raise PermissionDeniedError("missing or wrong CSRF token; send the X-CSRF-Token header")
         return principal
     raise AuthenticationError("sign in, or send an API key as 'Authorization: Bearer <key>'")

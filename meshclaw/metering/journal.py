@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,8 +26,8 @@ import orjson
 class Segment:
     """One open journal file, locked by this process."""
 
-    def __init__(self, directory: Path, sequence: int) -> None:
-        self.path = directory / f"{os.getpid()}-{sequence:08d}.jsonl"
+    def __init__(self, directory: Path, prefix: str, sequence: int) -> None:
+        self.path = directory / f"{prefix}-{sequence:08d}.jsonl"
         self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.count = 0
@@ -46,12 +47,14 @@ class Journal:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
+        # Unique per journal, not just per process: tests (and embedders) may run two recorders at once.
+        self._prefix = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._sequence = 0
         self.current = self._open()
 
     def _open(self) -> Segment:
         self._sequence += 1
-        return Segment(self.directory, self._sequence)
+        return Segment(self.directory, self._prefix, self._sequence)
 
     def append(self, record: object) -> None:
         self.current.append(orjson.dumps(record) + b"\n")

@@ -72,6 +72,7 @@ class Recorder:
         self._journal: Journal | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._starts = 0
         self._prices = PriceBook([])
         self._prices_stale = True
         self._teams: dict[int, int | None] = {}
@@ -80,8 +81,16 @@ class Recorder:
     # --- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Replay journals left by dead processes, then start the background writer."""
+        """Replay journals left by dead processes, then start the background writer.
+
+        Starts nest: an app whose lifespan runs twice at once (two test clients on one app) shares one
+        writer, which stops when the last `close()` balances the first `start()`.
+        """
+        self._starts += 1
+        if self._starts > 1:
+            return
         self.replay()
+        self._stopping = False
         with self.db.session() as session:
             self._prices = PriceBook.load(session)
         self._prices_stale = False
@@ -91,7 +100,8 @@ class Recorder:
 
     def close(self) -> None:
         """Commit everything recorded so far and stop the writer."""
-        if self._thread is None:
+        self._starts = max(0, self._starts - 1)
+        if self._starts > 0 or self._thread is None:
             return
         self.flush()
         with self._lock:
@@ -101,6 +111,7 @@ class Recorder:
         self._thread = None
         if self._journal is not None:
             self._journal.close()
+            self._journal = None
 
     # --- recording (the hot path) ---------------------------------------------------------------
 
@@ -114,9 +125,9 @@ class Recorder:
         self._record(event, "activity")
 
     def _record(self, event: UsageEvent | OutcomeEvent | ActivityEvent, kind: str) -> None:
-        if self._journal is None:
-            raise RuntimeError("Recorder.start() must be called before recording")
         with self._lock:
+            if self._journal is None:
+                raise RuntimeError("Recorder.start() must be called before recording")
             # The queue is picked inside the lock: the writer swaps in fresh lists when it takes a batch,
             # and an event appended to a list it already took would be lost.
             queue: list[Any] = (

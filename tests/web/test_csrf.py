@@ -66,3 +66,18 @@ def test_cross_site_post_is_rejected_even_with_the_token(
     )
     assert answer.status_code == 403
     assert _teams(context, org_id) == set()
+
+
+def test_json_api_with_the_session_cookie_needs_the_csrf_header(
+    client: TestClient, context: AppContext, org_id: int, web_people: WebPeople
+) -> None:
+    token = signed_in(client, web_people.add(Role.ADMIN))
+    # A non-ASCII header value is a wrong token like any other (it used to crash the comparison).
+    for sent in ({}, {"X-CSRF-Token": "nope"}, {"X-CSRF-Token": "caf\u00e9".encode()}):
+        refused = client.post("/api/v1/teams", json={"name": "Api"}, headers=sent)
+        assert refused.status_code == 403, sent
+        assert "CSRF" in refused.json()["error"]["message"]
+    assert (
+        client.post("/api/v1/teams", json={"name": "Api"}, headers={"X-CSRF-Token": token}).status_code == 201
+    )
+    assert _teams(context, org_id) == {"Api"}
