@@ -26,6 +26,7 @@ from meshclaw.metering.queries import (
     InvalidQueryError,
     Scope,
     UsageFilters,
+    as_id,
     parse_choice,
     parse_time,
 )
@@ -64,8 +65,9 @@ def _out_of_reach(principal: Principal, what: str) -> PermissionDeniedError:
 
 def _find_user(session: Session, org_id: int, ref: str) -> User | None:
     ref = ref.strip()
-    if ref.isdigit():
-        user = session.get(User, int(ref))
+    if ref.isascii() and ref.isdigit():
+        user_id = as_id(ref)
+        user = session.get(User, user_id) if user_id is not None else None
         return user if user is not None and user.org_id == org_id else None
     if "@" not in ref:
         raise InvalidQueryError(f"user must be a user id or an email address, not {ref[:60]!r}", field="user")
@@ -74,8 +76,9 @@ def _find_user(session: Session, org_id: int, ref: str) -> User | None:
 
 def _find_team(session: Session, org_id: int, ref: str) -> Team | None:
     ref = ref.strip()
-    if ref.isdigit():
-        team = session.get(Team, int(ref))
+    if ref.isascii() and ref.isdigit():
+        team_id = as_id(ref)
+        team = session.get(Team, team_id) if team_id is not None else None
         return team if team is not None and team.org_id == org_id else None
     return store.team_by_name(session, org_id, ref)
 
@@ -83,9 +86,10 @@ def _find_team(session: Session, org_id: int, ref: str) -> Team | None:
 def _parse_agent(ref: str | None) -> int | None:
     if ref is None or not ref.strip():
         return None
-    if not ref.strip().isdigit():
+    agent_id = as_id(ref)
+    if agent_id is None:
         raise InvalidQueryError(f"agent must be an agent id (a number), not {ref[:40]!r}", field="agent")
-    return int(ref)
+    return agent_id
 
 
 def resolve(session: Session, org_id: int, query: UsageQuery, *, principal: Principal | None) -> UsageFilters:

@@ -32,6 +32,8 @@ DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
 PERIODS: tuple[Period, ...] = get_args(Period)
 SOURCES: tuple[Source, ...] = get_args(Source)
 MAX_LIMIT = 1000
+MAX_ID = 2**63 - 1
+"""Ids beyond BIGINT cannot exist; looking them up would make the database driver fail."""
 
 C = TypeVar("C", bound=str)
 
@@ -68,6 +70,15 @@ def parse_choice(value: str, choices: Sequence[C], field: str) -> C:
         if value == choice:
             return choice
     raise InvalidQueryError(f"{field} must be one of {', '.join(choices)}, not {value[:40]!r}", field=field)
+
+
+def as_id(text: str) -> int | None:
+    """A decimal row id (ASCII digits, within BIGINT), or None when `text` is not one."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value <= MAX_ID else None
 
 
 def parse_limit(value: int) -> int:
@@ -147,7 +158,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         started, row_id = orjson.loads(raw)
         moment = datetime.fromisoformat(started)
-        if moment.tzinfo is None or not isinstance(row_id, int) or isinstance(row_id, bool):
+        if moment.tzinfo is None or isinstance(row_id, bool) or not isinstance(row_id, int):
+            raise ValueError("bad cursor")
+        if not 0 <= row_id <= MAX_ID:
             raise ValueError("bad cursor")
         return moment.astimezone(UTC), row_id
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):

@@ -258,6 +258,14 @@ def test_bad_input_is_400_with_what_to_send_instead(org: Org) -> None:
         ("/api/v1/usage?limit=5000", "limit", "between 1 and 1000"),
         ("/api/v1/usage?user=bob", "user", "id or an email"),
         ("/api/v1/usage?agent=seven", "agent", "number"),
+        ("/api/v1/usage?agent=99999999999999999999", "agent", "number"),
+        ("/api/v1/usage?user=%C2%B2", "user", "id or an email"),  # a Unicode digit is not an id
+        # A well-formed cursor whose id no database could hold: ["2026-01-01T00:00:00+00:00", 10**20].
+        (
+            "/api/v1/usage?cursor=WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwxMDAwMDAwMDAwMDAwMDAwMDAwMDBd",
+            "cursor",
+            "next_cursor",
+        ),
     ]
     for path, field, says in cases:
         assert_bad_request(client, org, path, field=field, says=says)
@@ -267,6 +275,7 @@ def test_unknown_people_and_teams_are_404_for_those_who_could_see_them(org: Org)
     for path, field in (
         ("/api/v1/usage?user=nobody@example.org", "user"),
         ("/api/v1/usage?user=999999", "user"),
+        ("/api/v1/usage?user=99999999999999999999999", "user"),
         ("/api/v1/usage/summary?team=Marketing", "team"),
     ):
         answer = org.client.get(path, headers=org.admin.auth)
