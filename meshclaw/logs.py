@@ -19,6 +19,8 @@ _SECRET_PATTERNS = (
     re.compile(r"(?i)((?:password|secret|token|api[_-]?key)[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"),
     re.compile(r"sk-[A-Za-z0-9_\-]{12,}"),  # upstream provider keys
     re.compile(r"/setup/[A-Za-z0-9_\-]{16,}"),
+    # OAuth/OIDC callback URLs carry one-time codes and tokens in the query string (e.g. an access log).
+    re.compile(r"(?i)([?&](?:code|state|id_token|access_token|refresh_token)=)[^&\s\"']+"),
 )
 
 
