@@ -32,7 +32,7 @@ _FILTER_HELP = {
     "since": "Start, inclusive: ISO 8601 date or date-time (UTC when no offset is given)",
     "until": "End, exclusive: ISO 8601 date or date-time (UTC when no offset is given)",
     "user": "A user id or email",
-    "team": "A team id or name (the team the person was in at the time of the call)",
+    "team": "A team id or name: calls made while the person was in that team (teams below it not included)",
     "agent": "An agent id",
     "source": "gateway, agent, otlp or import",
     "model": "The model that answered",
