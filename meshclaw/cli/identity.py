@@ -237,14 +237,17 @@ def org_import(
     if not file.is_file():
         raise InvalidInputError(f"{file} does not exist or is not a file")
     rows = parse_file(file.read_bytes(), filename=file.name)
-    with open_context(ctx) as (context, org_id), Progress(
-        TextColumn("importing"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
+    with (
+        open_context(ctx) as (context, org_id),
+        Progress(
+            TextColumn("importing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as progress,
+    ):
         task = progress.add_task("import", total=len(rows))
         with context.db.session() as session:
             report = import_rows(
