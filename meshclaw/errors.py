@@ -26,6 +26,13 @@ class InvalidInputError(MeshclawError):
     code = "invalid_input"
 
 
+class BadRequestError(InvalidInputError):
+    """A malformed query parameter (a date, a cursor, a choice, an id): 400, saying what to send instead."""
+
+    status = 400
+    code = "bad_request"
+
+
 class NotFoundError(MeshclawError):
     status = 404
     code = "not_found"

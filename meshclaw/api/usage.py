@@ -14,8 +14,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.usage_query import UsageQuery, resolve_filters, usage_scope
 from meshclaw.db.models import UsageEventRow
-from meshclaw.metering import access
 from meshclaw.metering.queries import (
     DIMENSIONS,
     PERIODS,
@@ -185,15 +185,14 @@ def list_usage(
     cursor: Annotated[str | None, Query(description="The next_cursor of the previous page")] = None,
 ) -> UsagePage:
     """Usage events the caller may see, newest first, one page at a time (keyset pagination)."""
-    query = access.UsageQuery(
+    query = UsageQuery(
         since=since, until=until, user=user, team=team, agent=agent, source=source, model=model
     )
-    scope = access.scope_for(principal)
+    scope = usage_scope(principal)
     with context.db.session() as session:
-        filters = access.resolve(session, principal.org_id, query, principal=principal)
+        filters = resolve_filters(session, principal.org_id, query, principal=principal)
         page = list_events(session, scope, filters, limit=limit, cursor=cursor)
-        emails = access.emails(session, {row.user_id for row in page.rows if row.user_id is not None})
-        items = [_event_out(row, emails) for row in page.rows]
+        items = [_event_out(row, page.user_emails) for row in page.rows]
     return UsagePage(items=items, next_cursor=page.next_cursor, limit=limit)
 
 
@@ -223,11 +222,11 @@ def usage_summary(
     rounded down and `until` up, and the answer's `since`/`until` say what was really summed."""
     dimension = parse_choice(group_by, DIMENSIONS, "group_by")
     resolution = parse_choice(period, PERIODS, "period")
-    query = access.UsageQuery(
+    query = UsageQuery(
         since=since, until=until, user=user, team=team, agent=agent, source=source, model=model
     )
-    scope = access.scope_for(principal)
+    scope = usage_scope(principal)
     with context.db.session() as session:
-        filters = access.resolve(session, principal.org_id, query, principal=principal)
+        filters = resolve_filters(session, principal.org_id, query, principal=principal)
         summary = summarize(session, scope, filters, group_by=dimension, period=resolution, series=series)
     return summary_out(summary)

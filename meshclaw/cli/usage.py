@@ -16,8 +16,8 @@ from rich.console import Console
 from rich.table import Table
 
 from meshclaw.api.usage import GroupOut, MeasuresOut, SummaryOut, summary_out
+from meshclaw.api.usage_query import UsageQuery, resolve_filters
 from meshclaw.cli.state import fails_cleanly, open_context
-from meshclaw.metering import access
 from meshclaw.metering.queries import DIMENSIONS, PERIODS, Scope, parse_choice
 from meshclaw.metering.summary import summarize
 
@@ -98,11 +98,11 @@ def usage(
         return
     dimension = parse_choice(group_by, DIMENSIONS, "--group-by")
     resolution = parse_choice(period, PERIODS, "--period")
-    query = access.UsageQuery(
+    query = UsageQuery(
         since=since, until=until, user=user, team=team, agent=agent, source=source, model=model
     )
     with open_context(ctx) as (context, org_id), context.db.session() as session:
-        filters = access.resolve(session, org_id, query, principal=None)
+        filters = resolve_filters(session, org_id, query, principal=None)
         summary = summary_out(
             summarize(session, Scope.all(), filters, group_by=dimension, period=resolution, series=series)
         )

@@ -22,8 +22,8 @@ import orjson
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from meshclaw.db.models import UsageEventRow
-from meshclaw.errors import InvalidInputError
+from meshclaw.db.models import UsageEventRow, User
+from meshclaw.errors import BadRequestError
 from meshclaw.metering.events import Source
 
 Dimension = Literal["user", "team", "agent", "model", "client", "source"]
@@ -38,13 +38,6 @@ MAX_ID = 2**63 - 1
 C = TypeVar("C", bound=str)
 
 
-class InvalidQueryError(InvalidInputError):
-    """A malformed query parameter (a date, a cursor, a choice): 400, with what to send instead."""
-
-    status = 400
-    code = "bad_request"
-
-
 # --- parsing ----------------------------------------------------------------------------------------
 
 
@@ -55,7 +48,7 @@ def parse_time(value: str | None, field: str) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise InvalidQueryError(
+        raise BadRequestError(
             f"{field} must be an ISO 8601 date or date-time such as 2026-11-01 or 2026-11-01T09:30:00Z, "
             f"not {value[:40]!r}",
             field=field,
@@ -69,7 +62,7 @@ def parse_choice(value: str, choices: Sequence[C], field: str) -> C:
     for choice in choices:
         if value == choice:
             return choice
-    raise InvalidQueryError(f"{field} must be one of {', '.join(choices)}, not {value[:40]!r}", field=field)
+    raise BadRequestError(f"{field} must be one of {', '.join(choices)}, not {value[:40]!r}", field=field)
 
 
 def as_id(text: str) -> int | None:
@@ -83,7 +76,7 @@ def as_id(text: str) -> int | None:
 
 def parse_limit(value: int) -> int:
     if not 1 <= value <= MAX_LIMIT:
-        raise InvalidQueryError(f"limit must be between 1 and {MAX_LIMIT}, not {value}", field="limit")
+        raise BadRequestError(f"limit must be between 1 and {MAX_LIMIT}, not {value}", field="limit")
     return value
 
 
@@ -122,7 +115,7 @@ class UsageFilters:
 
     def __post_init__(self) -> None:
         if self.since and self.until and self.since >= self.until:
-            raise InvalidQueryError("since must be earlier than until", field="since")
+            raise BadRequestError("since must be earlier than until", field="since")
 
 
 def scope_clause(
@@ -146,6 +139,8 @@ class EventPage:
     rows: list[UsageEventRow]
     next_cursor: str | None
     """Pass back as `cursor` for the next (older) page; None on the last page."""
+    user_emails: dict[int, str]
+    """The email of each person on the page, to show beside their id."""
 
 
 def encode_cursor(row: UsageEventRow) -> str:
@@ -164,7 +159,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError("bad cursor")
         return moment.astimezone(UTC), row_id
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise InvalidQueryError(
+        raise BadRequestError(
             "cursor is not one this server issued; pass the next_cursor of a previous answer unchanged, "
             "or leave it out to start from the newest event",
             field="cursor",
@@ -210,4 +205,11 @@ def list_events(
     rows = list(session.scalars(query).all())
     more = len(rows) > limit
     rows = rows[:limit]
-    return EventPage(rows=rows, next_cursor=encode_cursor(rows[-1]) if more and rows else None)
+    user_ids = sorted({row.user_id for row in rows if row.user_id is not None})
+    emails: dict[int, str] = {}
+    if user_ids:
+        found = session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+        emails = {user_id: email for user_id, email in found}
+    return EventPage(
+        rows=rows, next_cursor=encode_cursor(rows[-1]) if more and rows else None, user_emails=emails
+    )
