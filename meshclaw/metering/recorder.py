@@ -52,6 +52,7 @@ class Recorder:
         flush_interval: float = 0.05,
         max_batch: int = 5000,
         team_refresh_s: float = 30.0,
+        price_refresh_s: float = 10.0,
         on_flush: Callable[[int, int, int], None] | None = None,
     ) -> None:
         self.db = db
@@ -59,6 +60,7 @@ class Recorder:
         self.flush_interval = flush_interval
         self.max_batch = max_batch
         self.team_refresh_s = team_refresh_s
+        self.price_refresh_s = price_refresh_s
         self.on_flush = on_flush
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -75,6 +77,7 @@ class Recorder:
         self._starts = 0
         self._prices = PriceBook([])
         self._prices_stale = True
+        self._prices_loaded_at = 0.0
         self._teams: dict[int, int | None] = {}
         self._teams_loaded_at = 0.0
 
@@ -94,6 +97,7 @@ class Recorder:
         with self.db.session() as session:
             self._prices = PriceBook.load(session)
         self._prices_stale = False
+        self._prices_loaded_at = time.monotonic()
         self._journal = Journal(self.journal_dir)
         self._thread = threading.Thread(target=self._run, name="meshclaw-metering", daemon=True)
         self._thread.start()
@@ -195,9 +199,12 @@ class Recorder:
         try:
             self._stamp_teams(batch)
             with self.db.session() as session:
-                if self._prices_stale:
+                # Reloaded now and then too: a price added by the CLI or another server process must
+                # apply here without a restart.
+                if self._prices_stale or time.monotonic() - self._prices_loaded_at > self.price_refresh_s:
                     self._prices = PriceBook.load(session)
                     self._prices_stale = False
+                    self._prices_loaded_at = time.monotonic()
                 counts = write_batch(
                     session,
                     usage=batch.usage,

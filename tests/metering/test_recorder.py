@@ -20,6 +20,7 @@ from meshclaw.db.models import OutcomeRollup, UsageEventRow, UsageRollup
 from meshclaw.identity import store
 from meshclaw.identity.principal import Role
 from meshclaw.metering.events import OutcomeEvent, TokenBuckets, UsageEvent
+from meshclaw.metering.prices import add_price
 from meshclaw.metering.recorder import Recorder
 from tests.postgres import BOTH_BACKENDS
 
@@ -190,3 +191,20 @@ def test_a_replay_of_events_already_committed_counts_them_once(context: AppConte
     again = Recorder(context.db, journal_dir=journal)
     assert again.replay() == 20  # read and handed to the writer ...
     assert count(context) == (20, 20)  # ... which stored none of them twice
+
+
+def test_a_price_added_by_another_process_applies_without_a_restart(
+    context: AppContext, tmp_path: Path
+) -> None:
+    recorder = Recorder(context.db, journal_dir=tmp_path / "journal", price_refresh_s=0)
+    recorder.start()
+    recorder.record_usage(usage())
+    recorder.flush()
+    with context.db.session() as session:  # as `meshclaw prices set` would, from its own process
+        add_price(session, model="m", input_uncached=1.0, output=5.0, effective_from=datetime.now(UTC) - timedelta(hours=1),
+                  created_by_user_id=None, now=datetime.now(UTC))  # fmt: skip
+    recorder.record_usage(usage())
+    recorder.close()
+    with context.db.session() as session:
+        costs = session.scalars(select(UsageEventRow.cost_microusd).order_by(UsageEventRow.id)).all()
+    assert costs == [0, 10 * 1 + 2 * 5]
