@@ -103,10 +103,8 @@ def prices_set(
         f"output {price.output:g}, reasoning {price.reasoning:g} USD per million tokens.",
         highlight=False,
     )
-    # The server's recorder reloads prices when they change through the API or the web page; a change
-    # made here, in another process, reaches a running server only when it restarts.
+    # A running server's recorder reloads the price table every 10 seconds, so say when this applies.
     err_console.print(
-        "note: a running `meshclaw up` prices new calls with this version after its next restart; "
-        "prices added through the API or the web page apply at once.",
+        "note: a running `meshclaw up` prices new calls with this version within 10 seconds.",
         highlight=False,
     )
