@@ -8,6 +8,7 @@ import pytest
 
 from meshclaw.context import AppContext
 from meshclaw.errors import ConflictError, InvalidInputError, NotFoundError
+from meshclaw.providers.live import LiveRoutes
 from meshclaw.providers.registry import (
     ProviderKind,
     Routes,
@@ -109,3 +110,16 @@ def test_a_model_routes_to_one_enabled_provider(context: AppContext) -> None:
 def test_removing_an_unknown_provider_says_how_to_list_them(context: AppContext) -> None:
     with context.db.session() as session, pytest.raises(NotFoundError, match="providers list"):
         remove_provider(session, "nope")
+
+
+def test_live_routes_see_a_change_after_reload_or_the_refresh_interval(context: AppContext) -> None:
+    live = LiveRoutes(context.db, refresh_s=3600)
+    assert live.current().provider_for("m") is None
+    _add(context, "p", ["m"])
+    assert live.current().provider_for("m") is None  # within the refresh interval: the cached table
+    assert live.reload().provider_for("m") is not None
+    eager = LiveRoutes(context.db, refresh_s=0)
+    with context.db.session() as session:
+        remove_provider(session, "p")
+        session.commit()
+    assert eager.current().provider_for("m") is None
