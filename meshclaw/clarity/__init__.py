@@ -1,0 +1,20 @@
+"""Owns Clarity: what AI use achieves, read from metering's rollups and events. Adoption against a goal,
+usage and cost (effective tokens, month-end forecast), outcomes and value per token, privacy-aware
+leaderboards ranked by outcomes (never by tokens), and weekly tokenmaxxing detection with reviews.
+
+A services layer: it sits above the core packages (it reads `metering`'s tables and asks `identity` who
+may see what) and below the interfaces (`api`, `web`, `cli` shape its answers).
+
+The detector, for the organization simulator and benchmarks::
+
+    from meshclaw.clarity.detector import detect_flags
+    from meshclaw.clarity.flags import Flag, Signal
+
+    flags: list[Flag] = detect_flags(session, week_start)
+
+`week_start` is a `date` (any day: it is moved back to that week's Monday, weeks run Monday 00:00 UTC to
+the next Monday). The function only reads: it scores every person and every agent with usage in the week
+and returns the flags (subject, kind `person|agent`, score, signals with value and peer baseline,
+explanation, evidence links), most suspicious first. It leaves out subjects whose same pattern a
+reviewer dismissed before; storing them for review is `meshclaw.clarity.flag_store` (being built).
+"""
