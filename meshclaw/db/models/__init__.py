@@ -12,6 +12,7 @@ from meshclaw.db.models.identity import (
     User,
     WebSession,
 )
+from meshclaw.db.models.limits import Budget, BudgetAlert
 from meshclaw.db.models.metering import (
     ActivityEventRow,
     ModelPrice,
@@ -37,4 +38,6 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "Team",
     "User",
     "WebSession",
+    "Budget",
+    "BudgetAlert",
 ]
