@@ -3,6 +3,12 @@
 
 from __future__ import annotations
 
+from meshclaw.db.models.clarity import (
+    ClarityDetectionRun,
+    ClarityFlag,
+    ClaritySettings,
+    ClarityTeamSettings,
+)
 from meshclaw.db.models.identity import (
     ApiKey,
     LoginFailure,
@@ -40,4 +46,8 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "WebSession",
     "Budget",
     "BudgetAlert",
+    "ClarityDetectionRun",
+    "ClarityFlag",
+    "ClaritySettings",
+    "ClarityTeamSettings",
 ]

@@ -1,0 +1,91 @@
+"""Clarity tables: the organization's adoption settings, per-team leaderboard settings, weekly
+tokenmaxxing flags with their reviews, and a record of which weeks the detector has scored.
+
+Flags are keyed by week and subject (`person:<user id>` or `agent:<agent id>`), so re-scoring a week
+replaces its open flags without touching reviewed ones. A review is kept on the flag itself: the
+dismissed flags of a subject are what suppresses the same pattern later.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from meshclaw.db.base import Base, UTCDateTime
+from meshclaw.db.models.metering import ActivityEventRow, BigId
+
+# The detector reads a week of activity events (tool results, API errors) for everyone; metering indexes
+# them only per person and per session. Declared here because Clarity is the reader that needs it.
+Index("ix_activity_events_occurred_at", ActivityEventRow.occurred_at)
+
+
+class ClaritySettings(Base):
+    """One row per organization; absent means the defaults (`meshclaw.clarity.config`)."""
+
+    __tablename__ = "clarity_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), unique=True)
+    weekly_goal: Mapped[float] = mapped_column(Float)
+    active_min_days: Mapped[int] = mapped_column(Integer)
+    active_min_accepted: Mapped[int] = mapped_column(Integer)
+    minutes_saved: Mapped[dict[str, Any]] = mapped_column(JSON)
+    weekly_token_target: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by_user_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ClarityTeamSettings(Base):
+    """Per team: whether its individual leaderboard is on, and when a target or leaderboard started."""
+
+    __tablename__ = "clarity_team_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), unique=True)
+    leaderboard_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    leaderboard_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    target_introduced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by_user_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ClarityFlag(Base):
+    """A week's flag for one person or agent, and its review (status open, confirmed or dismissed)."""
+
+    __tablename__ = "clarity_flags"
+    __table_args__ = (
+        UniqueConstraint("week_start", "subject_key", name="uq_clarity_flags_week_subject"),
+        Index("ix_clarity_flags_subject_status", "subject_key", "status"),
+        Index("ix_clarity_flags_user_week", "user_id", "week_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    week_start: Mapped[date] = mapped_column(Date)
+    subject_key: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str] = mapped_column(String(320))
+    user_id: Mapped[int | None] = mapped_column(Integer)
+    agent_id: Mapped[int | None] = mapped_column(Integer)
+    pattern: Mapped[str] = mapped_column(String(400))
+    score: Mapped[float] = mapped_column(Float)
+    signals: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    explanation: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10))
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reviewed_by_user_id: Mapped[int | None] = mapped_column(Integer)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    review_note: Mapped[str | None] = mapped_column(Text)
+
+
+class ClarityDetectionRun(Base):
+    """When a week was last scored; a week scored after it ended is not scored again on reading."""
+
+    __tablename__ = "clarity_detection_runs"
+
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    flags: Mapped[int] = mapped_column(Integer)
