@@ -25,13 +25,23 @@ Action = Literal["read", "create", "update", "manage", "delete"]
 """`update` changes ordinary fields (a name, one's own password); `manage` changes what grants power
 (role, team, manager, active) or acts for someone else."""
 
-ResourceKind = Literal["organization", "team", "user", "api_key", "usage", "price"]
+ResourceKind = Literal["organization", "team", "user", "api_key", "usage", "price", "provider"]
 """`usage`: metered model calls, owned by the person they are attributed to (team: their team at the
-time of the call). `price`: the model price table, readable by everyone so costs can be explained."""
+time of the call). `price`: the model price table, readable by everyone so costs can be explained.
+`provider`: the model upstreams; admins configure them, auditors may read them (names of key variables,
+never key values); members and managers see models through the gateway's model list instead."""
 Reach = Literal["all", "team", "own"]
 
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "manage", "delete")
-RESOURCE_KINDS: tuple[ResourceKind, ...] = ("organization", "team", "user", "api_key", "usage", "price")
+RESOURCE_KINDS: tuple[ResourceKind, ...] = (
+    "organization",
+    "team",
+    "user",
+    "api_key",
+    "usage",
+    "price",
+    "provider",
+)
 
 _ADMIN_ALL: dict[Action, Reach] = {action: "all" for action in ACTIONS}
 
@@ -44,6 +54,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "api_key": {"read": "all", "create": "own", "delete": "own"},
         "usage": {"read": "all"},
         "price": {"read": "all"},
+        "provider": {"read": "all"},
     },
     Role.MANAGER: {
         "organization": {"read": "all"},

@@ -88,8 +88,10 @@ def validate_kind(kind: str) -> ProviderKind:
 def validate_base_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
+        # An '@' may mean a key was pasted into the URL: then the message does not repeat it.
+        shown = "" if "@" in url else f" '{url[:200]}'"
         raise InvalidInputError(
-            f"base URL '{url}' must be an absolute http:// or https:// URL, e.g. https://api.openai.com/v1",
+            f"base URL{shown} must be an absolute http:// or https:// URL, e.g. https://api.openai.com/v1",
             field="base_url",
         )
     if parts.username or parts.password:
@@ -107,13 +109,34 @@ def validate_base_url(url: str) -> str:
 def validate_api_key_env(var: str | None) -> str | None:
     if var is None or var == "":
         return None
+    # The value is never repeated in these messages: what was typed here may be the key itself.
     if not _ENV_VAR.match(var):
         raise InvalidInputError(
-            f"'{var}' is not an environment variable name (letters, digits and '_', not starting with a "
-            "digit); give the variable's name, never the key itself",
+            "the API key variable is not an environment variable name (letters, digits and '_', not "
+            "starting with a digit); give the variable's name, such as OPENAI_API_KEY, never the key itself",
+            field="api_key_env",
+        )
+    if _looks_like_a_key(var):
+        raise InvalidInputError(
+            "the API key variable looks like a key, not a variable name; put the key in an environment "
+            "variable of the server and give that variable's name, such as OPENAI_API_KEY, never the key "
+            "itself",
             field="api_key_env",
         )
     return var
+
+
+_KEY_PREFIXES = ("sk_", "gsk_")
+"""Prefixes of vendor keys that contain only characters an environment variable name may have."""
+
+
+def _looks_like_a_key(var: str) -> bool:
+    """Some keys (Groq's `gsk_…`, long random tokens) are valid variable names; refuse those shapes so a
+    pasted key is not stored and shown as if it were a name."""
+    if var.startswith(_KEY_PREFIXES) and len(var) >= 20:
+        return True
+    mixed = any(c.islower() for c in var) and any(c.isupper() for c in var) and any(c.isdigit() for c in var)
+    return mixed and len(var) >= 32
 
 
 def validate_models(models: Sequence[str]) -> list[str]:
@@ -193,6 +216,34 @@ def set_enabled(session: Session, name: str, *, enabled: bool) -> ProviderConfig
     if enabled:
         _check_models_free(session, row.models, except_id=row.id)
     row.enabled = enabled
+    session.flush()
+    return _to_config(row)
+
+
+def update_provider(
+    session: Session,
+    name: str,
+    *,
+    enabled: bool | None = None,
+    models: Sequence[str] | None = None,
+    base_url: str | None = None,
+    api_key_env: str | None = None,
+) -> ProviderConfig:
+    """Change the given fields (None leaves a field alone; `api_key_env=""` removes the variable), with
+    the validation `add_provider` applies. The caller commits."""
+    row = session.scalar(select(Provider).where(Provider.name == name))
+    if row is None:
+        raise NotFoundError(f"no provider named '{name}'; 'meshclaw providers list' shows them")
+    new_models = validate_models(models) if models is not None else list(row.models)
+    new_base_url = validate_base_url(base_url) if base_url is not None else row.base_url
+    new_env = validate_api_key_env(api_key_env) if api_key_env is not None else row.api_key_env
+    new_enabled = row.enabled if enabled is None else enabled
+    if new_enabled:
+        _check_models_free(session, new_models, except_id=row.id)
+    row.models = new_models
+    row.base_url = new_base_url
+    row.api_key_env = new_env
+    row.enabled = new_enabled
     session.flush()
     return _to_config(row)
 

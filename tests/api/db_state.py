@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from meshclaw.context import AppContext
-from meshclaw.db.models import ApiKey, ModelPrice, Organization, Team, User
+from meshclaw.db.models import ApiKey, ModelPrice, Organization, Provider, Team, User
 
 State = dict[str, list[tuple[object, ...]]]
 
@@ -56,6 +56,20 @@ def identity_state(context: AppContext) -> State:
             "model_prices": [
                 tuple(row)
                 for row in session.execute(select(ModelPrice.id, ModelPrice.model).order_by(ModelPrice.id))
+            ],
+            # Admin-only too (POST, PATCH, DELETE /providers).
+            "providers": [
+                tuple(row)
+                for row in session.execute(
+                    select(
+                        Provider.id,
+                        Provider.name,
+                        Provider.base_url,
+                        Provider.api_key_env,
+                        Provider.models,
+                        Provider.enabled,
+                    ).order_by(Provider.id)
+                )
             ],
         }
 

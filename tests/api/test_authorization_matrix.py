@@ -1,7 +1,7 @@
 """The authorization matrix, through the real HTTP API on SQLite and PostgreSQL.
 
 Every role (member, manager, auditor, admin) tries every action (read, create, update, manage, delete) on
-every resource kind (organization, team, user, api_key, usage, price), against its own things, a person in the team it
+every resource kind (organization, team, user, api_key, usage, price, provider), against its own things, a person in the team it
 would manage, and a person outside it. The expected answers are written out below by hand, from the role
 table in README.md; they are deliberately NOT computed from `meshclaw.identity.authorize`, or the test
 could never disagree with it. After every refusal the identity tables must be exactly as before; after
@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 
 from meshclaw.identity import store
 from meshclaw.identity.principal import Role
+from meshclaw.providers.registry import add_provider
 from tests.api.db_state import identity_state
 from tests.conftest import People, Person
 from tests.postgres import BOTH_BACKENDS
@@ -98,6 +99,13 @@ EXPECTED: dict[tuple[str, str, Relation], tuple[int, int, int, int]] = {
     ("price", "update", "-"): (405, 405, 405, 405),
     ("price", "manage", "-"): (405, 405, 405, 405),
     ("price", "delete", "-"): (405, 405, 405, 405),
+    # providers: admins configure the model upstreams, auditors read them, others neither; PATCH changes
+    # fields (enabled, models, base URL, key variable), there is nothing "manage" would mean beyond that
+    ("provider", "read", "-"): (403, 403, 200, 200),
+    ("provider", "create", "-"): (403, 403, 403, 201),
+    ("provider", "update", "-"): (403, 403, 403, 200),
+    ("provider", "manage", "-"): (405, 405, 405, 405),
+    ("provider", "delete", "-"): (403, 403, 403, 204),
 }
 
 # GET /keys?user_id=<relation's person>: whose keys come back, per role (non-auditors only ever see theirs).
@@ -154,6 +162,21 @@ class World:
                 now=context.clock.now(),
             )
             return key.id
+
+    def new_provider(self) -> str:
+        context = self.people.context
+        name = self.unique("upstream-")
+        with context.db.session() as session:
+            add_provider(
+                session,
+                name=name,
+                kind="openai-compatible",
+                base_url="http://127.0.0.1:9/v1",
+                api_key_env=None,
+                models=[f"{name}-model"],
+                now=context.clock.now(),
+            )
+        return name
 
 
 @dataclass(frozen=True)
@@ -235,6 +258,22 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("price", "update"): lambda w, r: Call("PATCH", "/api/v1/prices", json={}),
     ("price", "manage"): lambda w, r: Call("PUT", "/api/v1/prices", json={}),
     ("price", "delete"): lambda w, r: Call("DELETE", "/api/v1/prices"),
+    ("provider", "read"): lambda w, r: Call("GET", "/api/v1/providers"),
+    ("provider", "create"): lambda w, r: Call(
+        "POST",
+        "/api/v1/providers",
+        json={
+            "name": w.unique("new-upstream-"),
+            "kind": "openai",
+            "base_url": "https://api.openai.com/v1",
+            "models": [w.unique("new-model-")],
+        },
+    ),
+    ("provider", "update"): lambda w, r: Call(
+        "PATCH", f"/api/v1/providers/{w.new_provider()}", json={"enabled": False}
+    ),
+    ("provider", "manage"): lambda w, r: Call("PUT", f"/api/v1/providers/{w.new_provider()}", json={}),
+    ("provider", "delete"): lambda w, r: Call("DELETE", f"/api/v1/providers/{w.new_provider()}"),
 }
 
 
@@ -261,7 +300,7 @@ def send(client: TestClient, actor: Person, call: Call) -> tuple[int, Any]:
 
 
 def test_the_table_covers_every_role_resource_and_action() -> None:
-    for resource in ("organization", "team", "user", "api_key", "usage", "price"):
+    for resource in ("organization", "team", "user", "api_key", "usage", "price", "provider"):
         for action in ("read", "create", "update", "manage", "delete"):
             rows = [key for key in EXPECTED if key[:2] == (resource, action)]
             assert rows, f"no expectation for {resource} {action}"

@@ -102,3 +102,15 @@ def test_everyone_reads_prices_and_only_admins_add_them() -> None:
         assert is_allowed(principal(role), "create", Resource(kind="price")) == (role == Role.ADMIN)
     admin_ro = principal(Role.ADMIN, scopes=frozenset({KeyScope.API_READ}))
     assert not is_allowed(admin_ro, "create", Resource(kind="price"))
+
+
+def test_admins_configure_providers_and_auditors_only_read_them() -> None:
+    for role in Role:
+        may_read = role in (Role.ADMIN, Role.AUDITOR)
+        assert is_allowed(principal(role), "read", Resource(kind="provider")) == may_read
+        for action in ("create", "update", "manage", "delete"):
+            allowed = is_allowed(principal(role), action, Resource(kind="provider"))  # type: ignore[arg-type]
+            assert allowed == (role == Role.ADMIN)
+    admin_ro = principal(Role.ADMIN, scopes=frozenset({KeyScope.API_READ}))
+    assert is_allowed(admin_ro, "read", Resource(kind="provider"))
+    assert not is_allowed(admin_ro, "update", Resource(kind="provider"))
