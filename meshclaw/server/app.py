@@ -29,16 +29,20 @@ def create_app(context: AppContext) -> FastAPI:
     """Build the app for an already migrated database (`meshclaw up` migrates before serving).
 
     The usage recorder starts with the app (replaying any crash journal first) and commits every
-    recorded event before the app stops.
+    recorded event before the app stops. The limiter loads budgets and this period's spend at start and
+    keeps them current in the background.
     """
     recorder = Recorder(context.db, journal_dir=context.settings.data_dir / "metering-journal")
+    limiter = Limiter(context.db, clock=context.clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         recorder.start()
+        limiter.start()
         try:
             yield
         finally:
+            limiter.close()
             recorder.close()
 
     app = FastAPI(
@@ -52,7 +56,7 @@ def create_app(context: AppContext) -> FastAPI:
     )
     app.state.context = context
     app.state.recorder = recorder
-    app.state.limiter = Limiter()
+    app.state.limiter = limiter
     app.state.metrics = Metrics()
     renderers: dict[str, ErrorRenderer] = dict.fromkeys(WEB_PATH_PREFIXES, render_html_error)
     renderers.update(OTLP_ERROR_RENDERERS)
