@@ -16,5 +16,5 @@ The detector, for the organization simulator and benchmarks::
 the next Monday). The function only reads: it scores every person and every agent with usage in the week
 and returns the flags (subject, kind `person|agent`, score, signals with value and peer baseline,
 explanation, evidence links), most suspicious first. It leaves out subjects whose same pattern a
-reviewer dismissed before; storing them for review is `meshclaw.clarity.flag_store` (being built).
+reviewer dismissed before; storing them for review, and reviews, are `meshclaw.clarity.flag_store`.
 """

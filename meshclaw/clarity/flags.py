@@ -45,6 +45,11 @@ class Flag:
     """Relative links to the records behind the flag (usage listing for the subject and week)."""
 
     @property
+    def subject_key(self) -> str:
+        """`person:<user id>` or `agent:<agent id>`: who a review and a dismissal are about."""
+        return f"{self.kind}:{self.agent_id if self.kind == 'agent' else self.user_id}"
+
+    @property
     def pattern(self) -> str:
         """The fired signal names, sorted and joined: what a dismissal suppresses for this subject."""
         return ",".join(sorted(signal.name for signal in self.signals))
