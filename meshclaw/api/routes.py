@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from meshclaw.api import keys, organization, prices, providers, teams, usage, users
+from meshclaw.api import budgets, keys, organization, prices, providers, teams, usage, users
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for module in (users, teams, keys, organization, usage, prices, providers):
+    for module in (users, teams, keys, organization, usage, prices, providers, budgets):
         router.include_router(module.router)
     return router

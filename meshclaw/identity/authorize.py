@@ -25,11 +25,15 @@ Action = Literal["read", "create", "update", "manage", "delete"]
 """`update` changes ordinary fields (a name, one's own password); `manage` changes what grants power
 (role, team, manager, active) or acts for someone else."""
 
-ResourceKind = Literal["organization", "team", "user", "api_key", "usage", "price", "provider"]
+ResourceKind = Literal["organization", "team", "user", "api_key", "usage", "price", "provider", "budget"]
 """`usage`: metered model calls, owned by the person they are attributed to (team: their team at the
 time of the call). `price`: the model price table, readable by everyone so costs can be explained.
 `provider`: the model upstreams; admins configure them, auditors may read them (names of key variables,
-never key values); members and managers see models through the gateway's model list instead."""
+never key values); members and managers see models through the gateway's model list instead.
+`budget`: a budget or rate limit on an API key, a person, a team or an agent. It belongs to the person it
+limits (a key's: the key's owner) and, for a team's budget, to each member of that team, since their calls
+count against it; `team` reach adds budgets on the managed teams, their people and their keys. Only admins
+set and remove budgets: a manager who could raise their own team's cap would make it no cap."""
 Reach = Literal["all", "team", "own"]
 
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "manage", "delete")
@@ -41,6 +45,7 @@ RESOURCE_KINDS: tuple[ResourceKind, ...] = (
     "usage",
     "price",
     "provider",
+    "budget",
 )
 
 _ADMIN_ALL: dict[Action, Reach] = {action: "all" for action in ACTIONS}
@@ -55,6 +60,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "usage": {"read": "all"},
         "price": {"read": "all"},
         "provider": {"read": "all"},
+        "budget": {"read": "all"},
     },
     Role.MANAGER: {
         "organization": {"read": "all"},
@@ -63,6 +69,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "api_key": {"read": "own", "create": "own", "delete": "own"},
         "usage": {"read": "team"},
         "price": {"read": "all"},
+        "budget": {"read": "team"},
     },
     Role.MEMBER: {
         "organization": {"read": "all"},
@@ -71,6 +78,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "api_key": {"read": "own", "create": "own", "delete": "own"},
         "usage": {"read": "own"},
         "price": {"read": "all"},
+        "budget": {"read": "own"},
     },
 }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -107,8 +108,16 @@ def resolve_subject(session: Session, subject_type: str, ref: str | int) -> Subj
     return SubjectRef(type="agent", id=ident, name=None, owner_user_id=None, team_id=None)
 
 
-def subject_refs(session: Session, budgets: Iterable[Budget]) -> dict[tuple[str, int], SubjectRef]:
-    """Names and owners of every subject the budgets name, in three queries (not one per budget)."""
+class NamesSubject(Protocol):
+    @property
+    def subject_type(self) -> str: ...
+
+    @property
+    def subject_id(self) -> int: ...
+
+
+def subject_refs(session: Session, budgets: Iterable[NamesSubject]) -> dict[tuple[str, int], SubjectRef]:
+    """Names and owners of every subject the budgets (or alerts) name, in a few queries, not one per row."""
     wanted: dict[str, set[int]] = {kind: set() for kind in SUBJECT_TYPES}
     for budget in budgets:
         wanted.setdefault(budget.subject_type, set()).add(budget.subject_id)
@@ -242,8 +251,12 @@ def list_budgets(session: Session) -> list[Budget]:
     )
 
 
+def find_budget(session: Session, budget_id: int) -> Budget | None:
+    return session.get(Budget, budget_id)
+
+
 def get_budget(session: Session, budget_id: int) -> Budget:
-    budget = session.get(Budget, budget_id)
+    budget = find_budget(session, budget_id)
     if budget is None:
         raise NotFoundError(f"budget {budget_id} does not exist")
     return budget

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from meshclaw.context import AppContext
-from meshclaw.db.models import ApiKey, ModelPrice, Organization, Provider, Team, User
+from meshclaw.db.models import ApiKey, Budget, ModelPrice, Organization, Provider, Team, User
 
 State = dict[str, list[tuple[object, ...]]]
 
@@ -69,6 +69,15 @@ def identity_state(context: AppContext) -> State:
                         Provider.models,
                         Provider.enabled,
                     ).order_by(Provider.id)
+                )
+            ],
+            # Admin-only too (POST, DELETE /budgets).
+            "budgets": [
+                tuple(row)
+                for row in session.execute(
+                    select(
+                        Budget.id, Budget.subject_type, Budget.subject_id, Budget.unit, Budget.amount
+                    ).order_by(Budget.id)
                 )
             ],
         }

@@ -1,7 +1,7 @@
 """The authorization matrix, through the real HTTP API on SQLite and PostgreSQL.
 
 Every role (member, manager, auditor, admin) tries every action (read, create, update, manage, delete) on
-every resource kind (organization, team, user, api_key, usage, price, provider), against its own things, a person in the team it
+every resource kind (organization, team, user, api_key, usage, price, provider, budget), against its own things, a person in the team it
 would manage, and a person outside it. The expected answers are written out below by hand, from the role
 table in README.md; they are deliberately NOT computed from `meshclaw.identity.authorize`, or the test
 could never disagree with it. After every refusal the identity tables must be exactly as before; after
@@ -25,6 +25,7 @@ from fastapi.testclient import TestClient
 
 from meshclaw.identity import store
 from meshclaw.identity.principal import Role
+from meshclaw.limits import store as limits_store
 from meshclaw.providers.registry import add_provider
 from tests.api.db_state import identity_state
 from tests.conftest import People, Person
@@ -106,6 +107,29 @@ EXPECTED: dict[tuple[str, str, Relation], tuple[int, int, int, int]] = {
     ("provider", "update", "-"): (403, 403, 403, 200),
     ("provider", "manage", "-"): (405, 405, 405, 405),
     ("provider", "delete", "-"): (403, 403, 403, 204),
+    # budgets: everyone lists those that apply to them (managers: their teams' people too; see
+    # VISIBLE_BUDGETS), only admins set and remove them; POST replaces, so there is no PATCH or PUT
+    ("budget", "read", "own"): (200, 200, 200, 200),
+    ("budget", "read", "teammate"): (200, 200, 200, 200),
+    ("budget", "read", "report"): (200, 200, 200, 200),
+    ("budget", "read", "outsider"): (200, 200, 200, 200),
+    ("budget", "create", "own"): (403, 403, 403, 201),
+    ("budget", "create", "teammate"): (403, 403, 403, 201),
+    ("budget", "create", "outsider"): (403, 403, 403, 201),
+    ("budget", "update", "own"): (405, 405, 405, 405),
+    ("budget", "manage", "own"): (405, 405, 405, 405),
+    ("budget", "delete", "own"): (403, 403, 403, 204),
+    ("budget", "delete", "teammate"): (404, 403, 403, 204),
+    ("budget", "delete", "report"): (404, 403, 403, 204),
+    ("budget", "delete", "outsider"): (404, 404, 403, 204),
+}
+
+# GET /budgets after a budget was set on the relation's person: whether it is listed, per role.
+VISIBLE_BUDGETS: dict[Role, set[Relation]] = {
+    Role.MEMBER: {"own"},
+    Role.MANAGER: {"own", "teammate", "report"},
+    Role.AUDITOR: {"own", "teammate", "report", "outsider"},
+    Role.ADMIN: {"own", "teammate", "report", "outsider"},
 }
 
 # GET /keys?user_id=<relation's person>: whose keys come back, per role (non-auditors only ever see theirs).
@@ -162,6 +186,23 @@ class World:
                 now=context.clock.now(),
             )
             return key.id
+
+    def new_budget(self, person: Person) -> int:
+        """A fresh budget on `person` (a new amount each time, so a replaced one differs too)."""
+        context = self.people.context
+        with context.db.session() as session:
+            subject = limits_store.resolve_subject(session, "user", person.id)
+            budget, _ = limits_store.set_budget(
+                session,
+                subject=subject,
+                unit="requests",
+                period="minute",
+                enforcement="hard",
+                amount=1_000 + next(self.serial),
+                created_by_user_id=None,
+                now=context.clock.now(),
+            )
+            return budget.id
 
     def new_provider(self) -> str:
         context = self.people.context
@@ -258,6 +299,23 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("price", "update"): lambda w, r: Call("PATCH", "/api/v1/prices", json={}),
     ("price", "manage"): lambda w, r: Call("PUT", "/api/v1/prices", json={}),
     ("price", "delete"): lambda w, r: Call("DELETE", "/api/v1/prices"),
+    ("budget", "read"): lambda w, r: Call("GET", f"/api/v1/budgets?_={w.new_budget(w.person(r))}"),
+    ("budget", "create"): lambda w, r: Call(
+        "POST",
+        "/api/v1/budgets",
+        json={
+            "subject_type": "user",
+            "subject": w.person(r).email,
+            "unit": "usd",
+            "period": "day",
+            "amount": 5,
+        },
+    ),
+    ("budget", "update"): lambda w, r: Call(
+        "PATCH", f"/api/v1/budgets/{w.new_budget(w.person(r))}", json={"amount": 1}
+    ),
+    ("budget", "manage"): lambda w, r: Call("PUT", f"/api/v1/budgets/{w.new_budget(w.person(r))}", json={}),
+    ("budget", "delete"): lambda w, r: Call("DELETE", f"/api/v1/budgets/{w.new_budget(w.person(r))}"),
     ("provider", "read"): lambda w, r: Call("GET", "/api/v1/providers"),
     ("provider", "create"): lambda w, r: Call(
         "POST",
@@ -300,7 +358,7 @@ def send(client: TestClient, actor: Person, call: Call) -> tuple[int, Any]:
 
 
 def test_the_table_covers_every_role_resource_and_action() -> None:
-    for resource in ("organization", "team", "user", "api_key", "usage", "price", "provider"):
+    for resource in ("organization", "team", "user", "api_key", "usage", "price", "provider", "budget"):
         for action in ("read", "create", "update", "manage", "delete"):
             rows = [key for key in EXPECTED if key[:2] == (resource, action)]
             assert rows, f"no expectation for {resource} {action}"
@@ -335,6 +393,12 @@ def test_authorization_matrix(client: TestClient, people: People, role: Role) ->
             wanted = {world.person(r).id for r in VISIBLE_KEY_OWNERS[role][relation]}
             if owners != wanted:
                 mismatches.append(f"{where}: listed keys of users {owners}, expected {wanted}")
+        if (resource, action) == ("budget", "read") and status == 200:
+            listed = any(
+                b["subject_type"] == "user" and b["subject_id"] == world.person(relation).id for b in body
+            )
+            if listed != (relation in VISIBLE_BUDGETS[role]):
+                mismatches.append(f"{where}: budget of {relation} listed={listed}")
     assert not mismatches, "\n".join(mismatches)
 
 

@@ -114,3 +114,18 @@ def test_admins_configure_providers_and_auditors_only_read_them() -> None:
     admin_ro = principal(Role.ADMIN, scopes=frozenset({KeyScope.API_READ}))
     assert is_allowed(admin_ro, "read", Resource(kind="provider"))
     assert not is_allowed(admin_ro, "update", Resource(kind="provider"))
+
+
+def test_budgets_are_read_by_whom_they_apply_to_and_set_by_admins_only() -> None:
+    assert reach(principal(Role.MEMBER), "read", "budget") == "own"
+    assert reach(principal(Role.MANAGER), "read", "budget") == "team"
+    assert reach(principal(Role.AUDITOR), "read", "budget") == "all"
+    for role in Role:
+        for action in ("create", "update", "manage", "delete"):
+            assert is_allowed(principal(role), action, Resource(kind="budget")) == (role == Role.ADMIN)  # type: ignore[arg-type]
+    manager = principal(Role.MANAGER)
+    assert is_allowed(manager, "read", Resource(kind="budget", owner_user_id=REPORT, team_id=SUB_TEAM))
+    assert not is_allowed(manager, "read", Resource(kind="budget", owner_user_id=OTHER, team_id=OTHER_TEAM))
+    member = principal(Role.MEMBER)
+    assert is_allowed(member, "read", Resource(kind="budget", owner_user_id=ME, team_id=MY_TEAM))
+    assert not is_allowed(member, "read", Resource(kind="budget", owner_user_id=OTHER, team_id=MY_TEAM))
