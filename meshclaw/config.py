@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     """Structured JSON logs, one object per line."""
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     """Largest request body accepted; larger ones get 413 before they are read."""
+    gateway_timeout_s: float = Field(default=600.0, gt=0)
+    """How long the gateway waits for a provider to send the next bytes (504 after that)."""
     session_ttl_hours: int = Field(default=12, ge=1, le=24 * 30)
     """How long a web sign-in lasts without activity."""
     login_max_failures: int = Field(default=5, ge=1)

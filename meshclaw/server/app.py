@@ -6,15 +6,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 import meshclaw
 from meshclaw.api.routes import build_router as build_api_router
 from meshclaw.context import AppContext
+from meshclaw.gateway.asgi import GatewayFront
+from meshclaw.gateway.runtime import Gateway
 from meshclaw.ingest.errors import OTLP_ERROR_RENDERERS
 from meshclaw.ingest.import_routes import build_router as build_import_router
 from meshclaw.ingest.otlp_routes import build_router as build_otlp_router
 from meshclaw.limits.admission import Limiter
 from meshclaw.metering.recorder import Recorder
+from meshclaw.providers.live import LiveRoutes
 from meshclaw.server import ops
 from meshclaw.server.errors import ErrorRenderer, install_error_handlers
 from meshclaw.server.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
@@ -23,6 +27,20 @@ from meshclaw.web.headers import SecurityHeadersMiddleware
 from meshclaw.web.oidc import router as oidc_router
 from meshclaw.web.routes import WEB_PATH_PREFIXES
 from meshclaw.web.routes import build_router as build_web_router
+
+
+class MeshclawApp(FastAPI):
+    """FastAPI with a front door: the gateway's paths are answered before FastAPI's per-request wrapping
+    (telemetry, body limit, middleware, routing), which costs more than a whole gateway call."""
+
+    front: GatewayFront | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.front
+        if front is not None and scope["type"] == "http" and front.handles(scope["path"]):
+            await front(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(context: AppContext) -> FastAPI:
@@ -34,18 +52,22 @@ def create_app(context: AppContext) -> FastAPI:
     """
     recorder = Recorder(context.db, journal_dir=context.settings.data_dir / "metering-journal")
     limiter = Limiter(context.db, clock=context.clock)
+    gateway: Gateway | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         recorder.start()
         limiter.start()
+        assert gateway is not None
+        await gateway.start()
         try:
             yield
         finally:
+            await gateway.close()
             limiter.close()
             recorder.close()
 
-    app = FastAPI(
+    app = MeshclawApp(
         lifespan=lifespan,
         title="MeshClaw",
         version=meshclaw.__version__,
@@ -58,6 +80,9 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.recorder = recorder
     app.state.limiter = limiter
     app.state.metrics = Metrics()
+    app.state.provider_routes = LiveRoutes(context.db)
+    gateway = Gateway(context, app.state)
+    app.state.gateway = gateway
     renderers: dict[str, ErrorRenderer] = dict.fromkeys(WEB_PATH_PREFIXES, render_html_error)
     renderers.update(OTLP_ERROR_RENDERERS)
     app.include_router(ops.router)
@@ -70,4 +95,5 @@ def create_app(context: AppContext) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=context.settings.max_body_bytes)
+    app.front = GatewayFront(gateway)
     return app
