@@ -18,6 +18,8 @@ from meshclaw.providers.registry import ProviderConfig, ProviderKind
 
 ApiName = Literal["chat.completions", "responses", "embeddings", "messages"]
 
+ANTHROPIC_VERSION = "2023-06-01"
+"""Sent upstream when the client did not say which Messages API version it speaks."""
 _OPENAI_KINDS = frozenset({ProviderKind.OPENAI, ProviderKind.OPENAI_COMPATIBLE})
 
 
@@ -33,6 +35,22 @@ class Api:
     """Request fields that cap output tokens, first found wins; none for embeddings."""
     streams: bool
     buckets: Callable[[Mapping[str, Any]], TokenBuckets]
+
+    def upstream_headers(
+        self, provider: ProviderConfig, *, anthropic_version: str | None, anthropic_beta: str | None
+    ) -> dict[str, str]:
+        """The provider's own key (from its environment variable), never the client's."""
+        headers = {"content-type": "application/json", "accept-encoding": "identity"}
+        key = provider.api_key()
+        if self.style == "anthropic":
+            headers["anthropic-version"] = anthropic_version or ANTHROPIC_VERSION
+            if anthropic_beta:
+                headers["anthropic-beta"] = anthropic_beta
+            if key:
+                headers["x-api-key"] = key
+        elif key:
+            headers["authorization"] = f"Bearer {key}"
+        return headers
 
     def upstream_url(self, provider: ProviderConfig) -> str:
         base = provider.base_url

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 import orjson
 from starlette.types import Receive, Send
 
@@ -22,7 +21,7 @@ from meshclaw.gateway.prompt import request_prompt_hash
 from meshclaw.gateway.request import ClientRequest
 from meshclaw.gateway.runtime import Gateway
 from meshclaw.gateway.streams import EventSplitter, StreamWatcher, watcher_for
-from meshclaw.gateway.upstream import upstream_headers
+from meshclaw.gateway.upstream import Response, UpstreamError, UpstreamTimeout
 from meshclaw.limits.admission import LimitExceeded, Subject
 from meshclaw.metering.events import TokenBuckets
 from meshclaw.providers.registry import ProviderConfig
@@ -76,13 +75,12 @@ def _reserve(api: Api, request: dict[str, Any], body: bytes) -> tuple[int, int]:
     return len(body) // 4, output
 
 
-def _response_headers(upstream: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
-    headers = []
-    for name, value in upstream.raw_headers:
-        lower = name.lower()
-        if lower in _PASSED_HEADERS or lower.startswith(_PASSED_PREFIXES):
-            headers.append((lower, value))
-    return headers
+def _response_headers(upstream: Response) -> list[tuple[bytes, bytes]]:
+    return [
+        (name, value)
+        for name, value in upstream.headers
+        if name in _PASSED_HEADERS or name.startswith(_PASSED_PREFIXES)
+    ]
 
 
 def _scrub(body: bytes, provider: ProviderConfig) -> bytes:
@@ -165,45 +163,40 @@ async def _forward(
     receive: Receive,
     send: Send,
 ) -> None:
-    headers = upstream_headers(
-        api, provider, anthropic_version=client.anthropic_version, anthropic_beta=client.anthropic_beta
+    headers = api.upstream_headers(
+        provider, anthropic_version=client.anthropic_version, anthropic_beta=client.anthropic_beta
     )
-    url = api.upstream_url(provider)
     try:
-        upstream = await gateway.upstream.session().post(url, data=body, headers=headers)
-    except (TimeoutError, aiohttp.ServerTimeoutError):
+        upstream = await gateway.upstream.post(api.upstream_url(provider), body, headers)
+    except UpstreamTimeout:
         meter.fail(504, f"provider '{provider.name}' did not answer in time")
         raise GatewayError(
             504, f"the provider '{provider.name}' did not answer in time", code="upstream_timeout"
         ) from None
-    except aiohttp.ClientError as error:
-        meter.fail(502, f"could not reach provider '{provider.name}': {type(error).__name__}")
+    except UpstreamError as error:
+        meter.fail(502, f"provider '{provider.name}': {error}")
         raise GatewayError(
-            502,
-            f"could not reach the provider '{provider.name}' ({type(error).__name__})",
-            code="upstream_unreachable",
+            502, f"could not reach the provider '{provider.name}': {error}", code="upstream_unreachable"
         ) from None
     try:
         if stream and upstream.status == 200:
             await _relay_stream(api, upstream, meter, hide_usage, receive, send)
         else:
-            await _relay_body(api, provider, upstream, meter, send)
+            await _relay_body(provider, upstream, meter, send)
     finally:
         upstream.release()
 
 
-async def _relay_body(
-    api: Api, provider: ProviderConfig, upstream: aiohttp.ClientResponse, meter: CallMeter, send: Send
-) -> None:
+async def _relay_body(provider: ProviderConfig, upstream: Response, meter: CallMeter, send: Send) -> None:
     try:
         data = await upstream.read()
-    except (TimeoutError, aiohttp.ServerTimeoutError):
+    except UpstreamTimeout:
         meter.fail(504, f"provider '{provider.name}' did not finish its answer in time")
         raise GatewayError(
             504, f"the provider '{provider.name}' did not answer in time", code="upstream_timeout"
         ) from None
-    except aiohttp.ClientError as error:
-        meter.fail(502, f"provider '{provider.name}' broke off its answer: {type(error).__name__}")
+    except UpstreamError as error:
+        meter.fail(502, f"provider '{provider.name}' broke off its answer: {error}")
         raise GatewayError(
             502, f"the provider '{provider.name}' broke off its answer", code="upstream_unreachable"
         ) from None
@@ -233,7 +226,7 @@ async def _relay_body(
 
 async def _relay_stream(
     api: Api,
-    upstream: aiohttp.ClientResponse,
+    upstream: Response,
     meter: CallMeter,
     hide_usage: bool,
     receive: Receive,
@@ -246,20 +239,21 @@ async def _relay_stream(
     try:
         await send({"type": "http.response.start", "status": 200, "headers": _response_headers(upstream)})
         try:
-            async for chunk in upstream.content.iter_any():
+            async for chunk in upstream.chunks():
                 if hung_up.done():
+                    # Returning unfinished closes the provider connection (release()), which stops the
+                    # provider generating what nobody will read.
                     meter.fail(499, "the client disconnected mid-stream", status="cancelled")
-                    upstream.close()  # stop the provider generating what nobody will read
                     return
                 out = [kept for event in splitter.feed(chunk) if (kept := watcher.see(event)) is not None]
                 if out:
                     await send(
                         {"type": "http.response.body", "body": b"\n\n".join(out) + b"\n\n", "more_body": True}
                     )
-        except (TimeoutError, aiohttp.ServerTimeoutError):
+        except UpstreamTimeout:
             meter.fail(504, "the provider stopped sending mid-stream (timeout)")
-        except aiohttp.ClientError as error:
-            meter.fail(502, f"the provider broke off the stream: {type(error).__name__}")
+        except UpstreamError as error:
+            meter.fail(502, f"the provider broke off the stream: {error}")
         rest = splitter.rest()
         if rest:
             kept = watcher.see(rest)
