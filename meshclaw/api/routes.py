@@ -4,11 +4,35 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from meshclaw.api import budgets, keys, organization, prices, providers, teams, usage, users
+from meshclaw.api import (
+    budgets,
+    clarity,
+    clarity_flags,
+    clarity_settings,
+    keys,
+    organization,
+    prices,
+    providers,
+    teams,
+    usage,
+    users,
+)
 
 
 def build_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
-    for module in (users, teams, keys, organization, usage, prices, providers, budgets):
+    for module in (
+        users,
+        teams,
+        keys,
+        organization,
+        usage,
+        prices,
+        providers,
+        budgets,
+        clarity,
+        clarity_flags,
+        clarity_settings,
+    ):
         router.include_router(module.router)
     return router

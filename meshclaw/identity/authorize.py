@@ -25,7 +25,20 @@ Action = Literal["read", "create", "update", "manage", "delete"]
 """`update` changes ordinary fields (a name, one's own password); `manage` changes what grants power
 (role, team, manager, active) or acts for someone else."""
 
-ResourceKind = Literal["organization", "team", "user", "api_key", "usage", "price", "provider", "budget"]
+ResourceKind = Literal[
+    "organization",
+    "team",
+    "user",
+    "api_key",
+    "usage",
+    "price",
+    "provider",
+    "budget",
+    "clarity",
+    "clarity_team",
+    "clarity_flag",
+    "clarity_settings",
+]
 """`usage`: metered model calls, owned by the person they are attributed to (team: their team at the
 time of the call). `price`: the model price table, readable by everyone so costs can be explained.
 `provider`: the model upstreams; admins configure them, auditors may read them (names of key variables,
@@ -33,7 +46,13 @@ never key values); members and managers see models through the gateway's model l
 `budget`: a budget or rate limit on an API key, a person, a team or an agent. It belongs to the person it
 limits (a key's: the key's owner) and, for a team's budget, to each member of that team, since their calls
 count against it; `team` reach adds budgets on the managed teams, their people and their keys. Only admins
-set and remove budgets: a manager who could raise their own team's cap would make it no cap."""
+set and remove budgets: a manager who could raise their own team's cap would make it no cap.
+`clarity`: a person's Clarity numbers (adoption, outcomes, value), owned by that person.
+`clarity_team`: a team's Clarity aggregates, owned by each member of the team (members see their own
+team's; small teams are hidden further by `meshclaw.clarity.access`).
+`clarity_flag`: a tokenmaxxing flag, owned by the person it is about; only admins and auditors see
+others' flags and review them (managers do not: a flag is an invitation to review, not a team metric).
+`clarity_settings`: the adoption goal and rule and the per-team leaderboard switches; admins change them."""
 Reach = Literal["all", "team", "own"]
 
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "manage", "delete")
@@ -46,6 +65,10 @@ RESOURCE_KINDS: tuple[ResourceKind, ...] = (
     "price",
     "provider",
     "budget",
+    "clarity",
+    "clarity_team",
+    "clarity_flag",
+    "clarity_settings",
 )
 
 _ADMIN_ALL: dict[Action, Reach] = {action: "all" for action in ACTIONS}
@@ -61,6 +84,10 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "price": {"read": "all"},
         "provider": {"read": "all"},
         "budget": {"read": "all"},
+        "clarity": {"read": "all"},
+        "clarity_team": {"read": "all"},
+        "clarity_flag": {"read": "all", "update": "all"},
+        "clarity_settings": {"read": "all"},
     },
     Role.MANAGER: {
         "organization": {"read": "all"},
@@ -70,6 +97,10 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "usage": {"read": "team"},
         "price": {"read": "all"},
         "budget": {"read": "team"},
+        "clarity": {"read": "team"},
+        "clarity_team": {"read": "team"},
+        "clarity_flag": {"read": "own"},
+        "clarity_settings": {"read": "all"},
     },
     Role.MEMBER: {
         "organization": {"read": "all"},
@@ -79,6 +110,10 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "usage": {"read": "own"},
         "price": {"read": "all"},
         "budget": {"read": "own"},
+        "clarity": {"read": "own"},
+        "clarity_team": {"read": "own"},
+        "clarity_flag": {"read": "own"},
+        "clarity_settings": {"read": "all"},
     },
 }
 

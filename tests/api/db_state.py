@@ -9,7 +9,17 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from meshclaw.context import AppContext
-from meshclaw.db.models import ApiKey, Budget, ModelPrice, Organization, Provider, Team, User
+from meshclaw.db.models import (
+    ApiKey,
+    Budget,
+    ClarityFlag,
+    ClaritySettings,
+    ModelPrice,
+    Organization,
+    Provider,
+    Team,
+    User,
+)
 
 State = dict[str, list[tuple[object, ...]]]
 
@@ -69,6 +79,21 @@ def identity_state(context: AppContext) -> State:
                         Provider.models,
                         Provider.enabled,
                     ).order_by(Provider.id)
+                )
+            ],
+            # Changed by admins (PUT /clarity/settings) and reviewers (POST /clarity/flags/{id}/review).
+            "clarity_settings": [
+                tuple(row)
+                for row in session.execute(
+                    select(ClaritySettings.org_id, ClaritySettings.weekly_goal).order_by(ClaritySettings.id)
+                )
+            ],
+            "clarity_flags": [
+                tuple(row)
+                for row in session.execute(
+                    select(ClarityFlag.id, ClarityFlag.status, ClarityFlag.review_note).order_by(
+                        ClarityFlag.id
+                    )
                 )
             ],
             # Admin-only too (POST, DELETE /budgets).

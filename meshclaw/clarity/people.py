@@ -1,0 +1,49 @@
+"""Who counts: the organization's active people and their current team, and team names and sizes.
+
+Adoption's denominator is people, not events, so it comes from the user table. A person counts in the
+team they are in now (a reorganization moves their history with them in adoption views; usage and cost
+views keep the team at the time of each call, as metering stamped it).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meshclaw.db.models import Team, User
+
+MIN_TEAM_SIZE = 5
+"""Teams with fewer people are left out of organization-wide views: aggregates of 2 or 3 people are
+nearly individual numbers (SPACE's team-level privacy advice; Copilot's metrics use the same bar)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Roster:
+    team_of: dict[int, int | None]
+    """Active people: user id -> current team id."""
+    emails: dict[int, str]
+    team_names: dict[int, str]
+    team_sizes: dict[int, int]
+    """Active people per team (direct members)."""
+
+    def members(self, team_id: int) -> list[int]:
+        return [user_id for user_id, team in self.team_of.items() if team == team_id]
+
+
+def load_roster(session: Session, org_id: int) -> Roster:
+    team_of: dict[int, int | None] = {}
+    emails: dict[int, str] = {}
+    for user_id, team_id, email in session.execute(
+        select(User.id, User.team_id, User.email).where(User.org_id == org_id, User.active.is_(True))
+    ):
+        team_of[user_id] = team_id
+        emails[user_id] = email
+    names = {
+        team_id: name
+        for team_id, name in session.execute(select(Team.id, Team.name).where(Team.org_id == org_id))
+    }
+    sizes = Counter(team for team in team_of.values() if team is not None)
+    return Roster(team_of=team_of, emails=emails, team_names=names, team_sizes=dict(sizes))
