@@ -14,6 +14,7 @@ from meshclaw.web import (
     auth_pages,
     org_pages,
     prices_pages,
+    providers_pages,
     teams_pages,
     usage_pages,
     users_pages,
@@ -30,6 +31,7 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
     "/account",
     "/usage",
     "/prices",
+    "/providers",
     "/static/",
     "/auth/",
 )
@@ -38,7 +40,16 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
 
 def build_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (auth_pages, org_pages, teams_pages, users_pages, account_pages, usage_pages, prices_pages):
+    for module in (
+        auth_pages,
+        org_pages,
+        teams_pages,
+        users_pages,
+        account_pages,
+        usage_pages,
+        prices_pages,
+        providers_pages,
+    ):
         router.include_router(module.router)
     router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return router
