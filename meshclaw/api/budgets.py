@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.api.deps import Context, CurrentPrincipal
-from meshclaw.errors import InvalidInputError, NotFoundError
+from meshclaw.errors import NotFoundError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
 from meshclaw.identity.principal import Principal
 from meshclaw.limits import store
@@ -77,19 +77,6 @@ def _in_unit(unit: str, raw: int) -> float:
     return raw / MICROUSD_PER_USD if unit == "usd" else float(raw)
 
 
-def _raw_amount(unit: str, amount: float) -> int:
-    """The API takes USD; the table keeps micro-USD (and whole counts for everything else)."""
-    if amount != amount or amount in (float("inf"), float("-inf")):
-        raise InvalidInputError("amount must be a finite number", field="amount")
-    if amount <= 0:
-        raise InvalidInputError(f"amount must be greater than 0, not {amount:g}", field="amount")
-    if unit == "usd":
-        return round(amount * MICROUSD_PER_USD)
-    if amount != int(amount):
-        raise InvalidInputError(f"amount must be a whole number of {unit}, not {amount:g}", field="amount")
-    return int(amount)
-
-
 def budget_resource(principal: Principal, subject: SubjectRef) -> Resource:
     """A budget belongs to the person it limits, and a team's budget to each member of that team."""
     owner = subject.owner_user_id
@@ -142,7 +129,7 @@ def set_budget(principal: Principal, context: Context, body: BudgetCreate) -> tu
             unit=body.unit,
             period=body.period,
             enforcement=body.enforcement,
-            amount=_raw_amount(body.unit, body.amount),
+            amount=store.raw_amount(body.unit, body.amount),
             created_by_user_id=principal.user_id,
             now=now,
         )

@@ -22,6 +22,7 @@ from meshclaw.limits.alerts import SoftAlert
 from meshclaw.limits.rules import (
     ALLOWED_PERIODS,
     ENFORCEMENTS,
+    MICROUSD_PER_USD,
     SUBJECT_TYPES,
     UNITS,
     Enforcement,
@@ -195,6 +196,19 @@ def validate(
     if amount > MAX_AMOUNT:
         raise InvalidInputError("amount is implausibly large", field="amount")
     return unit, chosen, enforcement
+
+
+def raw_amount(unit: str, amount: float) -> int:
+    """An amount as people give it (USD for `usd`, e.g. 2.5) as the table keeps it (micro-USD; counts)."""
+    if amount != amount or amount in (float("inf"), float("-inf")):
+        raise InvalidInputError("amount must be a finite number", field="amount")
+    if amount <= 0:
+        raise InvalidInputError(f"amount must be greater than 0, not {amount:g}", field="amount")
+    if unit == "usd":
+        return round(amount * MICROUSD_PER_USD)
+    if amount != int(amount):
+        raise InvalidInputError(f"amount must be a whole number of {unit}, not {amount:g}", field="amount")
+    return int(amount)
 
 
 def set_budget(
