@@ -16,11 +16,13 @@ from meshclaw.api.clarity_shapes import (
     ForecastOut,
     LeaderboardOut,
     OutcomesOut,
+    ReactivityOut,
     UsageOut,
     adoption_out,
     forecast_out,
     leaderboard_out,
     outcomes_out,
+    reactivity_out,
     usage_out,
 )
 from meshclaw.api.deps import Context, CurrentPrincipal
@@ -160,3 +162,13 @@ def leaderboard(
             today=context.clock.now().date(),
         )
     return leaderboard_out(view)
+
+
+@router.get("/reactivity", response_model=list[ReactivityOut])
+def reactivity(principal: CurrentPrincipal, context: Context) -> list[ReactivityOut]:
+    """Per team with a target or leaderboard (and whose aggregates the caller may see): effective tokens
+    and value units per week in the 4 weeks before and after it was introduced, against teams without
+    one; `flagged` when tokens rose without outcomes."""
+    with context.db.session() as session:
+        names, answers = views.reactivity(session, principal.org_id, principal, now=context.clock.now())
+    return reactivity_out(names, answers)

@@ -16,6 +16,8 @@ from meshclaw.clarity.flag_store import StoredFlag
 from meshclaw.clarity.forecast import Forecast
 from meshclaw.clarity.leaderboard import Entry
 from meshclaw.clarity.outcomes import OutcomeReport
+from meshclaw.clarity.reactivity import Period as ReactivityPeriod
+from meshclaw.clarity.reactivity import Reactivity
 from meshclaw.clarity.views import AdoptionView, LeaderboardView, UsageView
 
 
@@ -381,3 +383,58 @@ def flag_out(stored: StoredFlag) -> FlagOut:
 
 def flags_out(since: date, until: date, stored: list[StoredFlag]) -> FlagsOut:
     return FlagsOut(since=since, until=until, flags=[flag_out(item) for item in stored])
+
+
+class PeriodOut(BaseModel):
+    since: date
+    until: date = Field(description="Exclusive")
+    effective_tokens: float
+    value_units: float
+
+
+class ReactivityOut(BaseModel):
+    team_id: int
+    team: str
+    introduced_at: datetime = Field(description="When the team got a target or leaderboard")
+    before: PeriodOut
+    after: PeriodOut | None = Field(description="Null until a whole week after the introduction has ended")
+    token_ratio: float | None = Field(description="Effective tokens per week, after / before")
+    value_ratio: float | None
+    control_token_ratio: float | None = Field(description="The same for teams without a target")
+    control_value_ratio: float | None
+    flagged: bool = Field(description="Tokens rose without outcomes after the introduction")
+    explanation: str
+
+
+def reactivity_out(names: dict[int, str], answers: list[Reactivity]) -> list[ReactivityOut]:
+    def period(value: ReactivityPeriod | None) -> PeriodOut | None:
+        if value is None:
+            return None
+        return PeriodOut(
+            since=value.since,
+            until=value.until,
+            effective_tokens=round(value.effective_tokens, 1),
+            value_units=round(value.value_units, 2),
+        )
+
+    return [
+        ReactivityOut(
+            team_id=answer.team_id,
+            team=names.get(answer.team_id, str(answer.team_id)),
+            introduced_at=answer.introduced_at,
+            before=PeriodOut(
+                since=answer.before.since,
+                until=answer.before.until,
+                effective_tokens=round(answer.before.effective_tokens, 1),
+                value_units=round(answer.before.value_units, 2),
+            ),
+            after=period(answer.after),
+            token_ratio=answer.token_ratio,
+            value_ratio=answer.value_ratio,
+            control_token_ratio=answer.control_token_ratio,
+            control_value_ratio=answer.control_value_ratio,
+            flagged=answer.flagged,
+            explanation=answer.explanation,
+        )
+        for answer in answers
+    ]

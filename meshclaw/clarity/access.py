@@ -50,6 +50,15 @@ def _team_resource(principal: Principal, team_id: int) -> Resource:
     return Resource(kind="clarity_team", team_id=team_id, owner_user_id=owner)
 
 
+def sees_team(principal: Principal | None, team_id: int, roster: Roster) -> bool:
+    """Whether the reader may see a team's aggregates (the rule `team()` enforces)."""
+    if principal is None or reach(principal, "read", "clarity_team") == "all":
+        return True
+    if not is_allowed(principal, "read", _team_resource(principal, team_id)):
+        return False
+    return roster.team_sizes.get(team_id, 0) >= MIN_TEAM_SIZE or sees_people_of(principal, team_id)
+
+
 def team(session: Session, org_id: int, ref: str, principal: Principal | None, roster: Roster) -> Team:
     """The team named by id or name, if the reader may see its aggregates; 403 otherwise, 404 unknown
     (only to readers who may see every team)."""
@@ -60,11 +69,9 @@ def team(session: Session, org_id: int, ref: str, principal: Principal | None, r
         found = found if found is not None and found.org_id == org_id else None
     else:
         found = store.team_by_name(session, org_id, ref)
-    if principal is not None and reach(principal, "read", "clarity_team") != "all":
-        if found is None or not is_allowed(principal, "read", _team_resource(principal, found.id)):
-            raise PermissionDeniedError(_TEAM_REFUSED)
-        if roster.team_sizes.get(found.id, 0) < MIN_TEAM_SIZE and not sees_people_of(principal, found.id):
-            raise PermissionDeniedError(_TEAM_REFUSED)
+    limited = principal is not None and reach(principal, "read", "clarity_team") != "all"
+    if limited and (found is None or not sees_team(principal, found.id, roster)):
+        raise PermissionDeniedError(_TEAM_REFUSED)
     if found is None:
         raise NotFoundError(f"no team with id or name {ref[:60]!r}", field="team")
     return found

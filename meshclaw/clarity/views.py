@@ -22,6 +22,7 @@ from meshclaw.clarity.leaderboard import RANK_BYS, Entry, people_board, teams_bo
 from meshclaw.clarity.outcomes import OutcomeReport, outcome_report
 from meshclaw.clarity.people import load_roster
 from meshclaw.clarity.ranges import DateRange, parse_day, parse_range
+from meshclaw.clarity.reactivity import Reactivity, team_reactivity
 from meshclaw.clarity.settings_store import load_config, team_settings
 from meshclaw.clarity.weeks import monday_of, weeks_between
 from meshclaw.errors import BadRequestError, PermissionDeniedError
@@ -259,3 +260,16 @@ def flags(
     first, last = monday_of(window.since), monday_of(window.until - timedelta(days=1))
     ensure_scored(session, first, last, now=now)
     return window, list_flags(session, first, last, user_id=None if reach.everyone else reach.user_id)
+
+
+def reactivity(
+    session: Session, org_id: int, principal: Principal | None, *, now: datetime
+) -> tuple[dict[int, str], list[Reactivity]]:
+    """Teams with a target or leaderboard, before and after, limited to teams the reader may see."""
+    roster = load_roster(session, org_id)
+    shown = [
+        answer
+        for answer in team_reactivity(session, now=now)
+        if answer.team_id in roster.team_names and access.sees_team(principal, answer.team_id, roster)
+    ]
+    return roster.team_names, shown

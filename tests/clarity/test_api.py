@@ -196,3 +196,19 @@ def test_other_bad_input(org: ApiOrg) -> None:
     assert org.get(f"/api/v1/clarity/usage?{RANGE}&team=99999999999999999999", org.admin)[0] == 404
     assert org.get("/api/v1/clarity/forecast?as_of=soon", org.admin)[0] == 400
     assert org.client.get("/api/v1/clarity/flags").status_code == 401
+
+
+@BOTH_BACKENDS
+def test_reactivity_lists_teams_with_a_target_the_reader_may_see(org: ApiOrg) -> None:
+    for team in ("Big", "Small"):
+        answer = org.client.put(
+            f"/api/v1/clarity/teams/{team}/settings",
+            json={"leaderboard_enabled": True},
+            headers=org.admin.auth,
+        )
+        assert answer.status_code == 200
+    status, body = org.get("/api/v1/clarity/reactivity", org.admin)
+    assert status == 200 and {team["team"] for team in body} == {"Big", "Small"}
+    assert all(team["after"] is None and team["flagged"] is False for team in body)
+    assert {team["team"] for team in org.get("/api/v1/clarity/reactivity", org.small_member)[1]} == set()
+    assert {team["team"] for team in org.get("/api/v1/clarity/reactivity", org.big_member)[1]} == {"Big"}
