@@ -1,4 +1,9 @@
-"""`meshclaw doctor`: check the configuration, the database, migrations and the port; say what to fix."""
+"""`meshclaw doctor`: check the configuration, the database, migrations, provider keys and the port; say
+what to fix.
+
+Provider keys are checked in the environment `doctor` runs in: run it where `meshclaw up` runs (same
+service environment), since that is where the server reads each provider's key variable.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from meshclaw.config import Settings
 from meshclaw.db.engine import Database
 from meshclaw.db.migrate import current_revision, head_revision
 from meshclaw.errors import MeshclawError
+from meshclaw.providers.registry import list_providers
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ def _checks(settings: Settings, *, check_port: bool) -> list[Check]:
         current, head = current_revision(db), head_revision()
         if current == head:
             results.append(Check("migrations", True, f"at {head}"))
+            results.extend(_provider_checks(db))
         else:
             results.append(
                 Check(
@@ -77,6 +84,27 @@ def _checks(settings: Settings, *, check_port: bool) -> list[Check]:
     return results
 
 
+def _provider_checks(db: Database) -> list[Check]:
+    """One failing check per enabled provider whose key variable is unset here, or one passing check."""
+    with db.session() as session:
+        enabled = [provider for provider in list_providers(session) if provider.enabled]
+    if not enabled:
+        return [Check("providers", True, "none enabled; add one with `meshclaw providers add`")]
+    missing = [provider for provider in enabled if provider.api_key_env and not provider.api_key()]
+    if not missing:
+        return [Check("providers", True, f"{len(enabled)} enabled; every key variable is set here")]
+    return [
+        Check(
+            f"provider {provider.name}",
+            False,
+            f"{provider.api_key_env} is not set in this environment, so calls to {provider.name} will fail; "
+            "set it in the environment `meshclaw up` runs in (e.g. systemd Environment=, the container's "
+            f"env) and restart it, or `meshclaw providers disable {provider.name}`",
+        )
+        for provider in missing
+    ]
+
+
 def _port_check(settings: Settings) -> Check:
     where = f"{settings.host}:{settings.port}"
     if port_is_free(settings.host, settings.port):
@@ -96,7 +124,7 @@ def doctor(
         bool, typer.Option("--skip-port", help="Do not check that the port is free")
     ] = False,
 ) -> None:
-    """Check config, database, migrations and port; exit 1 if something needs fixing."""
+    """Check config, database, migrations, provider keys and port; exit 1 if something needs fixing."""
     console = Console()
     try:
         settings = state_of(ctx).settings()
