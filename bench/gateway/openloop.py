@@ -22,6 +22,7 @@ import asyncio
 import json
 import resource
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
@@ -42,6 +43,8 @@ class OpenLoopResult:
     """Non-2xx, connection errors, or unfinished when the drain timeout ran out."""
     skipped: int
     """Not sent because `max_outstanding` requests were already in flight."""
+    failures: dict[str, int]
+    """Why requests failed: `HTTP <status>`, an exception's name, or `unfinished`."""
     achieved_rps: float
     p50_ms: float
     p90_ms: float
@@ -86,7 +89,8 @@ async def _run(
     idle: list[Connection] = []
     opened = 0
     latencies: list[float] = []
-    failed = skipped = outstanding = 0
+    skipped = outstanding = 0
+    failures: Counter[str] = Counter()
 
     async def connect() -> Connection:
         nonlocal opened
@@ -94,14 +98,14 @@ async def _run(
         return await asyncio.open_connection(host, port)
 
     async def one(due: float) -> None:
-        nonlocal failed, outstanding
+        nonlocal outstanding
         connection: Connection | None = None
         try:
             connection = idle.pop() if idle else await connect()
             connection[1].write(request)
             status, reusable = await _read_response(connection[0])
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-            failed += 1
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as error:
+            failures[type(error).__name__] += 1
             if connection is not None:
                 connection[1].close()
             return
@@ -110,7 +114,7 @@ async def _run(
         if 200 <= status < 300:
             latencies.append(time.perf_counter() - due)
         else:
-            failed += 1
+            failures[f"HTTP {status}"] += 1
         if reusable:
             idle.append(connection)
         else:
@@ -138,7 +142,7 @@ async def _run(
         _, pending = await asyncio.wait(tasks, timeout=10)
         for task in pending:
             task.cancel()
-        failed += len(pending)
+        failures["unfinished"] += len(pending)
     elapsed = time.perf_counter() - start
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
@@ -150,7 +154,7 @@ async def _run(
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else float("nan")
 
     return OpenLoopResult(
-        rate=rate, duration_s=round(elapsed, 3), due=total, ok=len(ordered), failed=failed, skipped=skipped,
+        rate=rate, duration_s=round(elapsed, 3), due=total, ok=len(ordered), failed=sum(failures.values()), skipped=skipped, failures=dict(failures),
         achieved_rps=round(len(ordered) / elapsed, 1), p50_ms=round(quantile(0.5), 3), p90_ms=round(quantile(0.9), 3),
         p99_ms=round(quantile(0.99), 3), max_ms=round(ordered[-1] * 1000, 3) if ordered else float("nan"),
         connections=opened, client_cpu_ms_per_request=round(cpu * 1000 / max(1, total), 4),

@@ -32,6 +32,8 @@ class Cell:
     upstream_served: int
     rss_peak_mib: float
     rss_peak_single_mib: float
+    failures: dict[str, int]
+    """Why requests failed (wrk: non-2xx and socket errors; open loop: status or exception)."""
 
 
 @dataclass
