@@ -34,6 +34,8 @@ class Nav:
     keys: bool
     usage: bool
     """"My usage": everyone whose role may read their own usage."""
+    budgets: bool
+    """The budgets page in the navigation: for those who set budgets (admins); others may still open it."""
     providers: bool
     """The model providers page: admins, who configure them, and auditors, who may read them."""
 
@@ -52,6 +54,7 @@ def _nav_for(principal: Principal) -> Nav:
         people=reach(principal, "read", "user") in ("all", "team"),
         keys=is_allowed(principal, "create", Resource(kind="api_key", owner_user_id=principal.user_id)),
         usage=is_allowed(principal, "read", Resource(kind="usage", owner_user_id=principal.user_id)),
+        budgets=is_allowed(principal, "create", Resource(kind="budget")),
         providers=is_allowed(principal, "read", Resource(kind="provider")),
     )
 

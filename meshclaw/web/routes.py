@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from meshclaw.web import (
     account_pages,
     auth_pages,
+    budgets_pages,
     org_pages,
     prices_pages,
     providers_pages,
@@ -31,6 +32,7 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
     "/account",
     "/usage",
     "/prices",
+    "/budgets",
     "/providers",
     "/static/",
     "/auth/",
@@ -49,6 +51,7 @@ def build_router() -> APIRouter:
         usage_pages,
         prices_pages,
         providers_pages,
+        budgets_pages,
     ):
         router.include_router(module.router)
     router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
