@@ -8,7 +8,7 @@ is sent; the CLI's changes reach a running server within 10 seconds.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -182,8 +182,11 @@ def delete_budget(
 def read_alerts(
     principal: CurrentPrincipal, context: Context, since: datetime | None = None
 ) -> list[AlertOut]:
-    """Soft budgets crossed, newest first (at most 500): one per budget and period."""
+    """Soft budgets crossed, newest first (at most 500): one per budget and period; `since` (ISO 8601,
+    UTC when it has no offset) keeps those recorded from then on."""
     authorize(principal, "read", Resource(kind="budget", owner_user_id=principal.user_id))
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # a date or time without offset is UTC, as everywhere in the API
     with context.db.session() as session:
         alerts = store.list_alerts(session, since=since)
         refs = store.subject_refs(session, alerts)

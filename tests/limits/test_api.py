@@ -139,5 +139,8 @@ def test_members_read_the_budgets_that_apply_to_them_and_their_alerts(
     alerts = client.get("/api/v1/budgets/alerts", headers=ada.auth).json()
     assert [(a["subject"], a["amount"], a["spent"]) for a in alerts] == [("user ada@example.org", 1.0, 2.0)]
     assert len(client.get("/api/v1/budgets/alerts", headers=admin.auth).json()) == 1
+    tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d")
+    assert client.get(f"/api/v1/budgets/alerts?since={tomorrow}", headers=admin.auth).json() == []
+    assert client.get("/api/v1/budgets/alerts?since=soon", headers=admin.auth).status_code == 422
     bob = people.add(team_id=sales, email="carol@example.org")
     assert client.get("/api/v1/budgets/alerts", headers=bob.auth).json() == []
