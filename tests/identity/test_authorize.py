@@ -129,3 +129,26 @@ def test_budgets_are_read_by_whom_they_apply_to_and_set_by_admins_only() -> None
     member = principal(Role.MEMBER)
     assert is_allowed(member, "read", Resource(kind="budget", owner_user_id=ME, team_id=MY_TEAM))
     assert not is_allowed(member, "read", Resource(kind="budget", owner_user_id=OTHER, team_id=MY_TEAM))
+
+
+def test_clarity_flags_are_seen_by_their_subject_auditors_and_admins_and_reviewed_by_the_last_two() -> None:
+    own = Resource(kind="clarity_flag", owner_user_id=ME, team_id=MY_TEAM)
+    report = Resource(kind="clarity_flag", owner_user_id=REPORT, team_id=SUB_TEAM)
+    for role in Role:
+        assert is_allowed(principal(role), "read", own)
+        assert is_allowed(principal(role), "read", report) == (role in (Role.ADMIN, Role.AUDITOR))
+        assert is_allowed(principal(role), "update", report) == (role in (Role.ADMIN, Role.AUDITOR))
+        assert is_allowed(principal(role), "manage", Resource(kind="clarity_settings")) == (
+            role == Role.ADMIN
+        )
+        assert is_allowed(principal(role), "read", Resource(kind="clarity_settings"))
+
+
+def test_clarity_team_aggregates_belong_to_each_member_of_the_team() -> None:
+    member, manager = principal(Role.MEMBER), principal(Role.MANAGER)
+    mine = Resource(kind="clarity_team", team_id=MY_TEAM, owner_user_id=ME)  # as clarity.access builds it
+    other = Resource(kind="clarity_team", team_id=OTHER_TEAM)
+    assert is_allowed(member, "read", mine) and not is_allowed(member, "read", other)
+    assert is_allowed(manager, "read", Resource(kind="clarity_team", team_id=SUB_TEAM))
+    assert not is_allowed(manager, "read", other)
+    assert reach(member, "read", "clarity") == "own" and reach(manager, "read", "clarity") == "team"
