@@ -29,6 +29,9 @@ from urllib.parse import urlsplit
 import uvloop
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+# uvicorn closes keep-alive connections idle for 5 s; reusing one as it closes fails the request, so
+# connections idle longer than this are closed here first.
+MAX_IDLE_S = 2.0
 
 
 @dataclass
@@ -78,6 +81,16 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
     return status, headers.get(b"connection") != b"close"
 
 
+def take(idle: list[tuple[Connection, float]]) -> Connection | None:
+    """The most recently used idle connection, closing any that idled too long."""
+    while idle:
+        connection, used_at = idle.pop()
+        if time.perf_counter() - used_at < MAX_IDLE_S:
+            return connection
+        connection[1].close()
+    return None
+
+
 async def _run(
     url: str, body: bytes, headers: list[str], rate: float, duration: float, max_outstanding: int
 ) -> OpenLoopResult:
@@ -86,7 +99,7 @@ async def _run(
     head = [f"POST {parts.path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
             f"Content-Length: {len(body)}", *headers]  # fmt: skip
     request = ("\r\n".join(head) + "\r\n\r\n").encode() + body
-    idle: list[Connection] = []
+    idle: list[tuple[Connection, float]] = []  # last used at; newest at the end, taken first
     opened = 0
     latencies: list[float] = []
     skipped = outstanding = 0
@@ -101,7 +114,7 @@ async def _run(
         nonlocal outstanding
         connection: Connection | None = None
         try:
-            connection = idle.pop() if idle else await connect()
+            connection = take(idle) or await connect()
             connection[1].write(request)
             status, reusable = await _read_response(connection[0])
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as error:
@@ -116,11 +129,13 @@ async def _run(
         else:
             failures[f"HTTP {status}"] += 1
         if reusable:
-            idle.append(connection)
+            idle.append((connection, time.perf_counter()))
         else:
             connection[1].close()
 
-    idle.extend([await connect() for _ in range(8)])  # handshakes before the clock starts
+    idle.extend(
+        [(await connect(), time.perf_counter()) for _ in range(8)]
+    )  # handshakes before the clock starts
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     total = int(rate * duration)
     tasks = set()
@@ -146,7 +161,7 @@ async def _run(
     elapsed = time.perf_counter() - start
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
-    for _, writer in idle:
+    for (_, writer), _ in idle:
         writer.close()
     ordered = sorted(latencies)
 
