@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meshclaw.clarity.detector import detect_flags
@@ -93,7 +94,13 @@ def ensure_scored(session: Session, first: date, last: date, *, now: datetime) -
         run = session.get(ClarityDetectionRun, monday)
         if run is not None and (run.ran_at >= end or now - run.ran_at < RESCORE_AFTER):
             continue
-        refresh_week(session, monday, now=now)
+        # Two readers (or server processes) may score the same week at once; the second one's insert
+        # then hits the unique keys. Its work is the same as the first's, so it gives way.
+        try:
+            with session.begin_nested():
+                refresh_week(session, monday, now=now)
+        except IntegrityError:
+            continue
 
 
 def _stored(row: ClarityFlag) -> StoredFlag:
