@@ -13,6 +13,10 @@ from meshclaw.web import (
     account_pages,
     auth_pages,
     budgets_pages,
+    clarity_exports,
+    clarity_flag_pages,
+    clarity_pages,
+    clarity_subject_pages,
     org_pages,
     prices_pages,
     providers_pages,
@@ -34,6 +38,7 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
     "/prices",
     "/budgets",
     "/providers",
+    "/clarity",
     "/static/",
     "/auth/",
 )
@@ -52,6 +57,10 @@ def build_router() -> APIRouter:
         prices_pages,
         providers_pages,
         budgets_pages,
+        clarity_pages,
+        clarity_subject_pages,
+        clarity_flag_pages,
+        clarity_exports,
     ):
         router.include_router(module.router)
     router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,0 +1,122 @@
+"""A Clarity table: columns with units and raw rows, shown on a page and exported as CSV or JSON.
+
+One definition serves the page, the export and the chart drawn from it, so the three never disagree.
+Rows hold raw values (costs in USD, rates as fractions); the page formats them (`cell`), the exports
+write them as they are.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+Unit = Literal["text", "count", "tokens", "usd", "rate", "minutes", "number", "date", "yes_no"]
+Value = str | int | float | bool | date | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Column:
+    key: str
+    """The CSV header and JSON field name."""
+    label: str
+    unit: Unit = "count"
+
+    @property
+    def numeric(self) -> bool:
+        return self.unit in ("count", "tokens", "usd", "rate", "minutes", "number")
+
+    @property
+    def heading(self) -> str:
+        """The label with its unit, for table headers."""
+        suffix = {"usd": " (USD)", "minutes": " (min)", "rate": " (%)"}.get(self.unit, "")
+        return self.label + suffix
+
+
+@dataclass(frozen=True, kw_only=True)
+class Table:
+    name: str
+    """Its export name: /clarity/export/<name>.csv."""
+    caption: str
+    columns: tuple[Column, ...]
+    rows: Sequence[tuple[Value, ...]]
+    empty: str
+    """What an empty table means, in words ("No AI use recorded ...")."""
+    api: str
+    """The /api/v1/clarity address with the same numbers."""
+    export_query: str = ""
+    """The page parameters the export repeats (range, team, person, agent)."""
+    hrefs: Sequence[str | None] = ()
+    """Per row, where its first cell links to (a team's, person's or agent's page), if anywhere."""
+    stream: Callable[[], Iterator[tuple[Value, ...]]] | None = field(default=None, compare=False)
+    """For exports too large for memory: rows generated from a server-side cursor instead of `rows`."""
+
+    def href(self, index: int) -> str | None:
+        return self.hrefs[index] if index < len(self.hrefs) else None
+
+    def export_url(self, fmt: Literal["csv", "json"]) -> str:
+        return f"/clarity/export/{self.name}.{fmt}" + (f"?{self.export_query}" if self.export_query else "")
+
+
+def cell(value: Value, unit: Unit) -> str:
+    """A value as a page shows it: thousands separators, dollars, percentages; a dash for none."""
+    if value is None:
+        return "—"
+    if unit == "yes_no":
+        return "yes" if value else "no"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value
+    if unit == "usd":
+        return f"${value:,.2f}" if abs(value) >= 1 or value == 0 else f"${value:,.4f}"
+    if unit == "rate":
+        return f"{value * 100:.1f}%"
+    if unit in ("count", "tokens"):
+        return f"{round(value):,}"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.3f}" if abs(value) < 1 else f"{value:,.1f}"
+    return f"{value:,.0f}"
+
+
+def _raw(value: Value) -> str | int | float | bool | None:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def rows_of(table: Table) -> Iterable[tuple[Value, ...]]:
+    return table.stream() if table.stream is not None else table.rows
+
+
+def csv_lines(table: Table) -> Iterator[str]:
+    """The header, then one line per row, generated as the rows arrive."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def line(values: Sequence[object]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(values)
+        return buffer.getvalue()
+
+    yield line([column.key for column in table.columns])
+    for row in rows_of(table):
+        yield line([_raw(value) for value in row])
+
+
+def json_chunks(table: Table) -> Iterator[str]:
+    """`{"name": ..., "columns": [...], "rows": [{...}, ...]}`, one row object per chunk."""
+    head = {
+        "name": table.name,
+        "caption": table.caption,
+        "columns": [{"key": c.key, "label": c.label, "unit": c.unit} for c in table.columns],
+    }
+    yield json.dumps(head)[:-1] + ', "rows": ['
+    keys = [column.key for column in table.columns]
+    for index, row in enumerate(rows_of(table)):
+        item = {key: _raw(value) for key, value in zip(keys, row, strict=True)}
+        yield ("," if index else "") + json.dumps(item)
+    yield "]}\n"
