@@ -42,8 +42,12 @@ class PeriodCounter:
     def roll(self, now: datetime) -> None:
         """Start the new period once `now` has left the current one. Reservations of calls admitted in
         the old period are dropped with it: their spend belongs to the old period (rollups count a call
-        in the period it started), and their tickets see the changed `start` and leave this one alone."""
-        if self.start <= now < self.end:
+        in the period it started), and their tickets see the changed `start` and leave this one alone.
+
+        Only forward: a call that took its `now` just before midnight but reaches the lock just after
+        another call rolled the counter is charged to the new period, rather than rolling it back (which
+        would wipe the new period's spend)."""
+        if now < self.end:
             return
         self.start, self.end = period_bounds(self.period, now)
         self.spent = 0

@@ -237,3 +237,17 @@ def test_soft_budget_never_refuses_and_alerts_once_per_period() -> None:
         tokens=0, cost_microusd=150, now=tomorrow
     )
     assert [a.period_start for a in limiter.take_alerts()] == [datetime(2026, 12, 3, tzinfo=UTC)]
+
+
+def test_a_late_arriving_call_from_before_midnight_does_not_roll_the_day_back() -> None:
+    limiter = limiter_with(rule("usd", "day", 1_000), now=T0)
+    after = T0 + timedelta(minutes=2)
+    limiter.admit(ADA, reserve_tokens=0, reserve_cost_microusd=0, now=after).settle(
+        tokens=0, cost_microusd=900, now=after
+    )
+    # Took its clock reading before midnight, reached the limiter after: charged to the new day.
+    with pytest.raises(LimitExceeded):
+        limiter.admit(ADA, reserve_tokens=0, reserve_cost_microusd=200, now=T0)
+    limiter.admit(ADA, reserve_tokens=0, reserve_cost_microusd=100, now=T0)
+    with pytest.raises(LimitExceeded):
+        limiter.admit(ADA, reserve_tokens=0, reserve_cost_microusd=1, now=after)
