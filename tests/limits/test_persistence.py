@@ -16,6 +16,7 @@ from meshclaw.db.models import ApiKey, BudgetAlert
 from meshclaw.limits import store
 from meshclaw.limits.admission import Limiter, LimitExceeded, Subject
 from meshclaw.limits.alerts import SoftAlert
+from meshclaw.limits.status import budget_status
 from meshclaw.metering.events import TokenBuckets, UsageEvent
 from meshclaw.metering.recorder import Recorder
 from tests.conftest import People
@@ -93,6 +94,18 @@ def test_a_restart_reloads_this_periods_spend_from_the_rollups(
         call(NOW - timedelta(days=1), cost_usd=2.5, agent_id=7),
         call(NOW - timedelta(days=2), cost_usd=9.0, agent_id=7, user_id=ada.id),  # 30 Nov: last month
     )
+    # What Clarity and the pages show: spend against the limit in the current period, from the rollups.
+    with context.db.session() as session:
+        status = {(s.subject.scope, s.unit, s.period): s for s in budget_status(session, now=NOW)}
+    ada_day = status[("user ada@example.org", "usd", "day")]
+    assert (ada_day.spent, ada_day.amount, ada_day.reached) == (600_000, 1_000_000, False)
+    assert (ada_day.period_start, ada_day.resets_at) == (
+        datetime(2026, 12, 2, tzinfo=UTC),
+        datetime(2026, 12, 3, tzinfo=UTC),
+    )
+    assert status[("team Platform", "tokens", "week")].spent == 9_000
+    assert status[("agent 7", "usd", "month")].spent == 2_500_000
+
     limiter = started(context)
     try:
         me = Subject(user_id=ada.id, team_id=team)
