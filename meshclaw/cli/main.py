@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from meshclaw.cli import budgets, identity, imports, prices, providers, serve, usage
+from meshclaw.cli import budgets, identity, imports, prices, providers, serve, simulate, usage
 from meshclaw.cli import doctor as doctor_cmd
 from meshclaw.cli.state import CliState
 
@@ -31,6 +31,8 @@ def main(
 
 app.command()(serve.up)
 app.command()(doctor_cmd.doctor)
+app.command("simulate")(simulate.simulate_command)
+app.command()(simulate.demo)
 app.add_typer(identity.users_app, name="users")
 app.add_typer(identity.teams_app, name="teams")
 app.add_typer(identity.keys_app, name="keys")
