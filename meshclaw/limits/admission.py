@@ -180,8 +180,8 @@ class Limiter:
                     found.append(limits)
         if not found:
             return Ticket()
-        tokens = max(0, reserve_tokens)
-        cost = max(0, reserve_cost_microusd)
+        tokens = reserve_tokens if reserve_tokens > 0 else 0
+        cost = reserve_cost_microusd if reserve_cost_microusd > 0 else 0
         ts = now.timestamp()
         with self._lock:
             # Check everything first, then reserve: a refusal by the last limit must leave no reservation
@@ -193,10 +193,10 @@ class Limiter:
             flights: list[InFlight] = []
             for limits in found:
                 for counter in limits.periods:
-                    counter.reserved += cost if counter.key[2] == "usd" else tokens
+                    counter.reserved += cost if counter.usd else tokens
                     periods.append((counter, counter.start))
                 for window in limits.windows:
-                    windows.append((window, window.add(ts, 1 if window.key[2] == "requests" else tokens)))
+                    windows.append((window, window.add(ts, 1 if window.per_request else tokens)))
                 if limits.in_flight is not None:
                     limits.in_flight.count += 1
                     flights.append(limits.in_flight)
@@ -209,11 +209,11 @@ class Limiter:
             if hard is None:
                 continue
             used = counter.spent + counter.reserved
-            if used >= hard.amount or used + (cost if hard.unit == "usd" else tokens) > hard.amount:
+            if used >= hard.amount or used + (cost if counter.usd else tokens) > hard.amount:
                 raise _refusal(hard, counter.end, now)
         for window in limits.windows:
             window.expire(ts)
-            needed = 1 if window.key[2] == "requests" else tokens
+            needed = 1 if window.per_request else tokens
             rule = window.rule
             if window.total >= rule.amount or window.total + needed > rule.amount:
                 reset = datetime.fromtimestamp(window.frees_at(ts, needed), UTC)
@@ -230,13 +230,13 @@ class Limiter:
                     counter.start != start
                 ):  # the period rolled over meanwhile; this call belongs to the old one
                     continue
-                usd = counter.key[2] == "usd"
+                usd = counter.usd
                 counter.reserved -= ticket._cost if usd else ticket._tokens
                 counter.spent += cost if usd else tokens
                 if counter.soft_crossed():
                     self._alert(counter, now)
             for window, entry in ticket._windows or ():
-                if window.key[2] == "tokens":
+                if not window.per_request:
                     window.replace(entry, tokens)
             for flight in ticket._flights or ():
                 flight.count -= 1

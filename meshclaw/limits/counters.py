@@ -27,10 +27,12 @@ CounterKey = tuple[SubjectType, int, Unit, str]
 
 
 class PeriodCounter:
-    __slots__ = ("end", "hard", "key", "period", "reserved", "soft", "soft_alerted", "spent", "start")
+    __slots__ = ("end", "hard", "key", "period", "reserved", "soft", "soft_alerted", "spent", "start", "usd")
 
     def __init__(self, key: CounterKey, period: CalendarPeriod, now: datetime) -> None:
         self.key = key
+        self.usd = key[2] == "usd"
+        """Counts cost (micro-USD) rather than tokens; decided once, read on every call."""
         self.period: CalendarPeriod = period
         self.start, self.end = period_bounds(period, now)
         self.spent = 0
@@ -59,10 +61,12 @@ class PeriodCounter:
 
 
 class MinuteWindow:
-    __slots__ = ("entries", "key", "rule", "total")
+    __slots__ = ("entries", "key", "per_request", "rule", "total")
 
     def __init__(self, key: CounterKey, rule: Rule) -> None:
         self.key = key
+        self.per_request = key[2] == "requests"
+        """Counts requests (1 each, never changed by settle) rather than tokens."""
         self.rule = rule
         self.entries: deque[list[float]] = deque()
         """[timestamp, amount]; a timestamp of -1 marks an entry already expired."""
