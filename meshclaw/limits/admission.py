@@ -8,7 +8,8 @@ Callers (the gateway, the agent runtime) do exactly this around every upstream c
     finally:
         ticket.settle(tokens=actual_tokens, cost_microusd=actual_cost, now=now)  # exactly once, 0 on failure
 
-`admit` is synchronous and touches only memory (no I/O on the request path). It reserves the request's
+`admit` is synchronous and touches only memory (no I/O on the request path). `now` is a timezone-aware
+datetime (the caller's clock reading when the call starts; `AppContext.clock.now()`). It reserves the request's
 worst case (tokens and cost) against every limit that applies to the subject, under one lock, so
 concurrent requests cannot together overshoot a hard limit; `settle` replaces the reservation with what
 was really used and releases the concurrency slot. A refusal raises `LimitExceeded` and reserves nothing.

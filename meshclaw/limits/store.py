@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meshclaw.db.models import ApiKey, Budget, BudgetAlert, Team, User
-from meshclaw.errors import InvalidInputError, NotFoundError
+from meshclaw.errors import ConflictError, InvalidInputError, NotFoundError
 from meshclaw.limits.alerts import SoftAlert
 from meshclaw.limits.rules import (
     ALLOWED_PERIODS,
@@ -251,7 +251,12 @@ def set_budget(
         updated_at=now,
     )
     session.add(budget)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the same budget created by someone else a moment ago
+        raise ConflictError(
+            "this budget was just created by another request; send it again to replace its amount"
+        ) from None
     return budget, True
 
 
