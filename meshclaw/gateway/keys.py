@@ -7,6 +7,9 @@ key revoked or expired elsewhere (the CLI, another server process) stops working
 and a person moved to another team is attributed to it from then on. The same refresh writes last-used
 times for the keys used since the previous one, in one statement. Unknown keys are remembered until the
 next refresh, so a client retrying a bad key does not hit the database on every request.
+
+Revocations and deactivations made in this process (the API, the web pages) take effect at once: while the
+gateway runs, SQLAlchemy attribute events on `ApiKey.revoked_at` and `User.active` drop the cached keys.
 """
 
 from __future__ import annotations
@@ -15,8 +18,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import event
 
 from meshclaw.context import AppContext
+from meshclaw.db.models import ApiKey, User
 from meshclaw.gateway.errors import GatewayError
 from meshclaw.gateway.key_store import KeyState, load_key, recheck_keys, touch_keys
 from meshclaw.identity.tokens import digest, key_prefix
@@ -70,9 +77,27 @@ class KeyCache:
         self._used.add(state.key_id)
         return state
 
-    def forget(self, key_id: int) -> None:
-        """Drop a key at once (for a revocation made in this process)."""
-        self._known = {d: s for d, s in self._known.items() if s.key_id != key_id}
+    def forget(self, *, key_id: int | None = None, user_id: int | None = None) -> None:
+        """Drop a key, or every key of a person, at once. May run on any thread: the table is replaced,
+        never changed in place."""
+        self._known = {d: s for d, s in self._known.items() if s.key_id != key_id and s.user_id != user_id}
+
+    def watch(self) -> None:
+        event.listen(ApiKey.revoked_at, "set", self._on_revoked)
+        event.listen(User.active, "set", self._on_active)
+
+    def unwatch(self) -> None:
+        for attribute, listener in ((ApiKey.revoked_at, self._on_revoked), (User.active, self._on_active)):
+            if event.contains(attribute, "set", listener):
+                event.remove(attribute, "set", listener)
+
+    def _on_revoked(self, target: ApiKey, value: Any, *_: Any) -> None:
+        if value is not None and target.id is not None:
+            self.forget(key_id=target.id)
+
+    def _on_active(self, target: User, value: Any, *_: Any) -> None:
+        if value is False and target.id is not None:
+            self.forget(user_id=target.id)
 
     def _load(self, secret_digest: str) -> KeyState | None:
         with self._context.db.session() as session:

@@ -59,6 +59,7 @@ class Gateway:
 
     async def start(self) -> None:
         if self._task is None:
+            self.keys.watch()
             await asyncio.to_thread(self.live_routes().reload)
             self._task = asyncio.create_task(self.keys.run(), name="meshclaw-gateway-keys")
 
@@ -68,5 +69,6 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self.keys.unwatch()
         await self.keys.close()
         await self.upstream.close()

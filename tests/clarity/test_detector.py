@@ -86,3 +86,21 @@ def test_flag_explains_itself(session: Session) -> None:
 
 def test_signal_names_are_the_rules() -> None:
     assert set(SIGNAL_NAMES) == {rule.__name__ for rule in RULES}
+
+
+def test_a_productive_heavy_user_with_scripted_repetitive_calls_is_not_flagged(world: World) -> None:
+    """Signals that would flag a low-yield user count half for someone whose outcomes keep pace."""
+    cast.peers(world)
+    person = world.person("productive-scripter@example.org")
+    moments = world.working_hours(WEEK, 5, 60)
+    for index, moment in enumerate(moments):
+        world.call(
+            person, moment, prompt_hash=f"{index % 3:032x}", initiator="automation", client="python-sdk"
+        )
+    for moment in moments[::2]:
+        world.outcome(person, moment, "commit.created")
+    world.flush()
+    with world.context.db.session() as session:
+        subjects = collect(session, WEEK)
+        assert fired(subjects, person.id) == {"prompt_repetition", "personal_key_automation"}
+        assert detect_flags(session, WEEK) == []
