@@ -12,7 +12,3 @@ from tests.web.conftest import WebPeople
 @pytest.fixture
 def web_people(context: AppContext, people: People) -> WebPeople:
     return WebPeople(context, people)
-
-
-# The live gateway against the stub upstream, for budgets enforced end to end.
-from tests.gateway.conftest import gateway, gateway_settings  # noqa: E402, F401

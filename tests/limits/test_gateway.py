@@ -9,7 +9,13 @@ import pytest
 
 from meshclaw.limits import store
 from meshclaw.limits.admission import Limiter
+from tests.gateway import conftest as live
 from tests.gateway.conftest import Gateway
+
+# The live server with the stub upstream, from the gateway's tests (here only, so the other budget tests
+# do not depend on the gateway's test fixtures).
+gateway = live.gateway
+gateway_settings = live.gateway_settings
 
 HELLO = [{"role": "user", "content": "hello"}]
 
