@@ -76,7 +76,7 @@ def test_demo_seeds_a_fresh_directory_serves_it_and_prints_working_credentials(d
         env={**environment(data_dir / "elsewhere"), "MESHCLAW_DATABASE_URL": "sqlite:///nowhere.db"},
     )  # fmt: skip
     try:
-        assert process.stdout is not None
+        assert process.stdout is not None and process.stderr is not None
         output = ""
         deadline = time.monotonic() + 180
         while "Sign in at" not in output and time.monotonic() < deadline and process.poll() is None:

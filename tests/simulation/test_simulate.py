@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from sqlalchemy import func, select
@@ -29,6 +30,7 @@ from meshclaw.errors import ConflictError
 from meshclaw.identity import store
 from meshclaw.simulation.behaviours import AgentLabel, PersonLabel
 from meshclaw.simulation.run import LABELS_FILE, SimulationOptions, SimulationSummary, simulate
+from tests.conftest import LiveServer
 from tests.postgres import BOTH_BACKENDS
 
 OPTIONS = SimulationOptions(people=40, days=7, seed=3, last_day=date(2026, 11, 29))
@@ -183,3 +185,24 @@ def test_refuses_a_data_directory_with_people_unless_forced(context: AppContext,
     assert forced.usage_events > 0
     again = simulate(context, org_id, replace(OPTIONS, force=True))
     assert (again.usage_events, again.outcome_events, again.activity_events) == (0, 0, 0)
+
+
+def test_a_running_server_sees_the_simulation_at_once(live_server: LiveServer) -> None:
+    context = live_server.context
+    with context.db.session() as session:
+        org_id = store.ensure_org(session, name="Test Org", now=context.clock.now())[0].id
+    summary = simulate(context, org_id, OPTIONS)
+    with context.db.session() as session:
+        admin = session.scalars(select(User).where(User.role == "admin")).first()
+        assert admin is not None
+        _, key = store.create_key(
+            session, org_id=org_id, owner_user_id=admin.id, name="t", now=context.clock.now()
+        )
+    answer = httpx.get(
+        f"{live_server.url}/api/v1/usage/summary",
+        params={"since": OPTIONS.first_day.isoformat(), "until": "2026-11-30", "group_by": "source"},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["totals"]["requests"] == summary.usage_events
