@@ -18,7 +18,9 @@ from meshclaw.api.clarity_shapes import usd
 from meshclaw.clarity import access, views
 from meshclaw.clarity.adoption import COHORTS, GroupAdoption, cohort_of, is_active
 from meshclaw.clarity.costs import UsageRow
+from meshclaw.clarity.flag_store import StoredFlag, list_flags
 from meshclaw.clarity.outcomes import OutcomeReport
+from meshclaw.clarity.weeks import monday_of
 from meshclaw.context import AppContext
 from meshclaw.errors import BadRequestError
 from meshclaw.identity.principal import Principal
@@ -349,9 +351,9 @@ def leaderboard(ask: Ask) -> Table:
     )
 
 
-def flags(ask: Ask, *, user_id: int | None = None) -> Table:
-    """The flags the reader may see (their own, or everyone's for admins and auditors); `user_id`:
-    only those about that person."""
+def flags(ask: Ask) -> Table:
+    """The flags the reader may see (their own, or everyone's for admins and auditors), scoring the
+    weeks of the range that need it first (`views.flags`)."""
     _, listed = views.flags(
         ask.session,
         ask.principal,
@@ -359,7 +361,18 @@ def flags(ask: Ask, *, user_id: int | None = None) -> Table:
         until=ask.window.until,
         now=ask.context.clock.now(),
     )
-    stored = [item for item in listed if user_id is None or item.flag.user_id == user_id]
+    return flag_table(ask, listed)
+
+
+def person_flags(ask: Ask, user_id: int) -> Table:
+    """The stored flags about one person, for their page. It does not score weeks: opening a person's
+    page must not start the detector over the whole organization (the flags page and API do that).
+    The caller decides whether the reader may see them (the person, admins, auditors)."""
+    first, last = monday_of(ask.window.first), monday_of(ask.window.last)
+    return flag_table(ask, list_flags(ask.session, first, last, user_id=user_id))
+
+
+def flag_table(ask: Ask, stored: list[StoredFlag]) -> Table:
     return Table(
         name="flags",
         caption="Patterns to review",

@@ -18,7 +18,7 @@ from meshclaw.clarity import access, views
 from meshclaw.clarity.flag_store import get_flag, review_flag
 from meshclaw.errors import NotFoundError
 from meshclaw.identity.authorize import Resource, is_allowed
-from meshclaw.web.clarity_builders import Ask, flags
+from meshclaw.web.clarity_builders import Ask, flag_table
 from meshclaw.web.clarity_page import RangeQuery, show
 from meshclaw.web.deps import FormActor, PageViewer, safe_next
 
@@ -38,7 +38,7 @@ def _flags(ask: Ask) -> dict[str, Any]:
     )
     return {
         "stored": stored,
-        "table": flags(ask),
+        "table": flag_table(ask, stored),
         "everyone": reach.everyone,
         "may_review": is_allowed(ask.principal, "update", Resource(kind="clarity_flag")),
         "status_words": STATUS_WORDS,

@@ -106,7 +106,7 @@ def _person(ask: Ask) -> dict[str, Any]:
     own = person.id == ask.principal.user_id
     # Flags go to the person concerned, admins and auditors only: a manager never sees a report's.
     shows_flags = own or reach(ask.principal, "read", "clarity_flag") == "all"
-    flags = tables.flags(ask, user_id=person.id) if shows_flags else None
+    flags = tables.person_flags(ask, person.id) if shows_flags else None
     return {
         "person": person,
         "own": own,

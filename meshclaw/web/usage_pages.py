@@ -2,9 +2,9 @@
 
 Everything on the page comes from the rollups through `metering.summary` (one summary per breakdown),
 scoped to the signed-in person whatever their role: this is their own page, the organization-wide views
-belong to the Clarity dashboard. The chart is an inline SVG whose bar sizes are attributes, not styles,
-so it works under the Content-Security-Policy (no inline style, no script) and needs no chart library;
-the same numbers are in the tables below it for screen readers and for copying.
+belong to the Clarity dashboard. The chart is drawn by the vendored Chart.js from a JSON data block, as
+on the Clarity pages (`clarity_charts.py`), so it works under the Content-Security-Policy; the same
+numbers are in the tables below it for screen readers and for copying.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from meshclaw.api.deps import Context
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
 from meshclaw.metering.queries import Dimension, Scope, UsageFilters
 from meshclaw.metering.summary import Group, Measures, summarize
+from meshclaw.web.clarity_charts import Chart, Dataset
 from meshclaw.web.deps import PageViewer
 from meshclaw.web.render import render
 
 router = APIRouter(include_in_schema=False)
 
 DAYS = 30
-CHART_WIDTH, CHART_HEIGHT, BAR_GAP = 900, 120, 6
 SOURCE_NAMES = {
     "gateway": "MeshClaw gateway",
     "agent": "MeshClaw agents",
@@ -67,16 +67,6 @@ class Row:
     """Percent of the period's cost (or of its tokens when nothing was priced)."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Bar:
-    day: date
-    x: float
-    y: float
-    width: float
-    height: float
-    label: str
-
-
 def _row(name: str, measures: Measures, total: Measures) -> Row:
     if total.cost_microusd:
         share = round(100 * measures.cost_microusd / total.cost_microusd)
@@ -101,29 +91,20 @@ def _name(dimension: Dimension, group: Group) -> str:
     return group.label or str(group.key)
 
 
-def _bars(first: date, per_day: dict[date, Measures]) -> list[Bar]:
-    peak = max((m.total_tokens for m in per_day.values()), default=0)
-    slot = CHART_WIDTH / DAYS
-    bars = []
-    for index in range(DAYS):
-        day = first + timedelta(days=index)
-        measures = per_day.get(day, Measures())
-        height = CHART_HEIGHT * measures.total_tokens / peak if peak else 0
-        if measures.total_tokens and height < 2:
-            height = 2  # a day with usage is never invisible
-        label = f"{day:%a %d %b}: {measures.total_tokens:,} tokens, {measures.requests:,} requests, "
-        label += usd_text(measures.cost_microusd)
-        bars.append(
-            Bar(
-                day=day,
-                x=round(index * slot + BAR_GAP / 2, 1),
-                y=round(CHART_HEIGHT - height, 1),
-                width=round(slot - BAR_GAP, 1),
-                height=round(height, 1),
-                label=label,
-            )
-        )
-    return bars
+def _chart(first: date, per_day: dict[date, Measures], user_id: int) -> Chart:
+    days = [first + timedelta(days=index) for index in range(DAYS)]
+    until = first + timedelta(days=DAYS)
+    return Chart(
+        id="chart-usage-daily",
+        title="Tokens per day",
+        kind="bar",
+        unit="tokens",
+        labels=[f"{day:%a %d %b}" for day in days],
+        datasets=[
+            Dataset(label="Tokens", data=[float(per_day.get(day, Measures()).total_tokens) for day in days])
+        ],
+        api=f"/api/v1/usage/summary?group_by=user&series=true&since={first}&until={until}&user={user_id}",
+    )
 
 
 @router.get("/usage")
@@ -169,9 +150,7 @@ def my_usage(request: Request, viewer: PageViewer, context: Context) -> Response
         total_cost=usd_text(total.cost_microusd),
         active_days=len(per_day),
         busiest=(busiest[0], f"{busiest[1].total_tokens:,}") if busiest else None,
-        bars=_bars(first, per_day),
-        chart_width=CHART_WIDTH,
-        chart_height=CHART_HEIGHT,
+        chart=_chart(first, per_day, principal.user_id),
         day_rows=[_row(f"{day:%a %d %b}", per_day[day], total) for day in sorted(per_day, reverse=True)],
         tables=tables,
         buckets=[(name, help, f"{value:,}") for name, help, value in buckets],

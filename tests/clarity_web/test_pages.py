@@ -97,7 +97,8 @@ def test_flags_for_admins_and_the_person_concerned_and_review_with_a_note(web_or
     assert page.status_code == 200
     assert org.grinder.email in page.text and "to review" in page.text
     flag_id = int(re.search(r'action="/clarity/flags/(\d+)/review"', page.text).group(1))  # type: ignore[union-attr]
-    assert org.grinder.email in admin.get(f"/clarity/people/{org.grinder.id}?{RANGE}").text
+    person = admin.get(f"/clarity/people/{org.grinder.id}?{RANGE}").text
+    assert "Patterns to review</h2>" in person and "low_yield" in person
 
     grinder = web_org.as_(org.grinder)
     own = grinder.get(f"/clarity/flags?{RANGE}")

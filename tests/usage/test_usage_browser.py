@@ -90,7 +90,19 @@ def test_admin_reads_their_usage_and_adds_a_price(
         page.get_by_role("navigation", name="Main").get_by_role("link", name="My usage").click()
         expect(page.get_by_role("heading", name="My usage", level=1)).to_be_visible()
         expect(page.get_by_role("img", name="Tokens per day")).to_be_visible()
-        expect(page.locator("svg.bars rect")).to_have_count(30)
+        # Drawn by the vendored Chart.js: a chart instance on the canvas, and painted pixels.
+        page.wait_for_function(
+            """() => {
+              const canvas = document.getElementById("chart-usage-daily");
+              if (!canvas || typeof Chart === "undefined" || !Chart.getChart(canvas)) { return false; }
+              const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+              return pixels.some((value, index) => index % 4 === 3 && value !== 0);
+            }"""
+        )
+        assert (
+            page.evaluate("Chart.getChart(document.getElementById('chart-usage-daily')).data.labels.length")
+            == 30
+        )
         by_model = page.locator("article", has=page.get_by_role("heading", name="By model"))
         expect(by_model.get_by_role("row", name="gpt-4o")).to_contain_text("3")  # three calls
         expect(page.get_by_text("python-openai").first).to_be_visible()

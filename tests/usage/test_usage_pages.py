@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -108,9 +109,11 @@ def test_my_usage_shows_my_last_30_days_only(site: Site) -> None:
     assert "claude-code" in text and "curl/8" in text
     assert "Tool telemetry (OpenTelemetry)" in text and "MeshClaw gateway" in text
     assert "Input read at the full price 3,000" in text
-    # One bar per day, each with a readable label; the chart is described for screen readers.
-    assert html.count("<rect ") == 30
-    assert 'role="img" aria-labelledby="chart-title chart-desc"' in html
+    # One bar per day in the chart's JSON data block (drawn by Chart.js), named for screen readers.
+    data = re.search(r'<script type="application/json" id="chart-usage-daily-data">(.*?)</script>', html)
+    assert data is not None
+    assert len(json.loads(data.group(1))["labels"]) == 30
+    assert '<canvas id="chart-usage-daily" data-chart="chart-usage-daily-data" role="img"' in html
     # Nobody else's usage, and no link to edit prices for a member.
     assert "777" not in text and "python-openai" not in text
     assert 'href="/prices"' not in html

@@ -47,7 +47,7 @@
         aspectRatio: 3,
         interaction: { mode: "index", intersect: false },
         scales: {
-          x: { stacked: spec.stacked, grid: { display: false } },
+          x: { stacked: spec.stacked, grid: { display: false }, ticks: { maxRotation: 0, autoSkip: true } },
           y: { stacked: spec.stacked, beginAtZero: true, ticks: ticks, max: spec.unit === "rate" ? 1 : undefined },
         },
         plugins: {
