@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from meshclaw.cli import budgets, identity, imports, prices, providers, serve, simulate, usage
+from meshclaw.cli import budgets, clarity, identity, imports, prices, providers, serve, simulate, usage
 from meshclaw.cli import doctor as doctor_cmd
 from meshclaw.cli.state import CliState
 
@@ -39,6 +39,7 @@ app.add_typer(identity.keys_app, name="keys")
 app.add_typer(identity.org_app, name="org")
 app.add_typer(imports.import_app, name="import")
 app.add_typer(usage.usage_app, name="usage")
+app.add_typer(clarity.clarity_app, name="clarity")
 app.add_typer(prices.prices_app, name="prices")
 app.add_typer(budgets.budgets_app, name="budgets")
 app.add_typer(providers.providers_app, name="providers")
