@@ -17,4 +17,10 @@ the next Monday). The function only reads: it scores every person and every agen
 and returns the flags (subject, kind `person|agent`, score, signals with value and peer baseline,
 explanation, evidence links), most suspicious first. It leaves out subjects whose same pattern a
 reviewer dismissed before; storing them for review, and reviews, are `meshclaw.clarity.flag_store`.
+
+Modules: `measures` (effective tokens and value units, the shared yardsticks), `adoption`, `costs`,
+`forecast`, `outcomes`, `leaderboard`, `reactivity` (team level), `features`/`signals`/`scoring`/`detector`
+(tokenmaxxing), `flag_store` (stored flags and reviews), `config`/`settings_store` (settings), `access`
+(who sees what, through `identity.authorize`), `views` (reader input in, checked; shared by API, CLI, web),
+`people` (roster and the 5-person bar), `ranges` and `weeks` (dates).
 """
