@@ -14,11 +14,18 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from meshclaw.clarity import access
+from meshclaw.clarity.people import MIN_TEAM_SIZE
 from meshclaw.context import AppContext
+from meshclaw.db.models import User
 from meshclaw.errors import BadRequestError
+from meshclaw.identity.authorize import reach
+from meshclaw.identity.principal import Principal
 from meshclaw.web.clarity_builders import Ask
-from meshclaw.web.clarity_range import MAX_DAYS, PRESETS, PickedRange, pick_range
+from meshclaw.web.clarity_range import MAX_DAYS, PRESETS, pick_range
 from meshclaw.web.clarity_tables import cell
 from meshclaw.web.deps import Viewer
 from meshclaw.web.render import render
@@ -48,11 +55,20 @@ class Section:
     label: str
 
 
-def sections(viewer: Viewer) -> list[Section]:
-    """The Clarity sub-navigation: every role has its own numbers, its team's and its own patterns."""
+def _my_team_visible(session: Session, principal: Principal, team_id: int) -> bool:
+    """Whether "My team" leads to a page rather than a 403: a team of fewer than 5 people is shown
+    only to those who may see its people (`clarity.access.team`)."""
+    if access.sees_people_of(principal, team_id):
+        return True
+    size = session.scalar(select(func.count(User.id)).where(User.team_id == team_id, User.active.is_(True)))
+    return (size or 0) >= MIN_TEAM_SIZE
+
+
+def sections(session: Session, viewer: Viewer) -> list[Section]:
+    """The Clarity sub-navigation: every role has its own numbers and its own patterns to review."""
     principal = viewer.principal
     links = [Section(href="/clarity", label="Overview"), Section(href="/clarity/me", label="My numbers")]
-    if principal.team_id is not None:
+    if principal.team_id is not None and _my_team_visible(session, principal, principal.team_id):
         links.append(Section(href=f"/clarity/teams/{principal.team_id}", label="My team"))
     links += [
         Section(href="/clarity/models", label="Models and cost"),
@@ -77,7 +93,6 @@ def show(
 ) -> Response:
     common: dict[str, Any] = {
         "title": title,
-        "sections": sections(viewer),
         "presets": PRESETS,
         "max_days": MAX_DAYS,
         "path": request.url.path,
@@ -86,6 +101,8 @@ def show(
     try:
         window = pick_range(params.first, params.last, params.days, today=context.clock.now().date())
     except BadRequestError as error:
+        with context.db.session() as session:
+            links = sections(session, viewer)
         return render(
             request,
             "clarity/range_error.html",
@@ -93,6 +110,7 @@ def show(
             window=None,
             asked=params,
             range_error=error.message,
+            sections=links,
             **common,
         )
     with context.db.session() as session:
@@ -106,20 +124,17 @@ def show(
             agent=agent,
         )
         values = build(ask)
-    return render(request, template, window=window, asked=params, range_error=None, **common, **values)
+        links = sections(session, viewer)
+    return render(
+        request, template, window=window, asked=params, range_error=None, sections=links, **common, **values
+    )
 
 
 def scope_words(ask: Ask) -> str:
     """Whose individual numbers an unnamed view sums, in words, for captions."""
-    from meshclaw.identity.authorize import reach
-
     granted = reach(ask.principal, "read", "clarity")
     if granted == "all":
         return "the whole organization"
     if granted == "team":
         return "you and the people of the teams you manage"
     return "your own use"
-
-
-def picked(window: PickedRange) -> str:
-    return f"{window.first:%d %b %Y} to {window.last:%d %b %Y}"

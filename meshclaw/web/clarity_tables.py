@@ -87,6 +87,18 @@ def _raw(value: Value) -> str | int | float | bool | None:
     return value.isoformat() if isinstance(value, date) else value
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Value) -> str | int | float | bool | None:
+    """Text that a spreadsheet would run as a formula (a team named "=HYPERLINK(...)") is written with a
+    leading apostrophe, the usual defence against CSV injection; numbers are left as they are."""
+    raw = _raw(value)
+    if isinstance(raw, str) and raw.startswith(_FORMULA_STARTS):
+        return "'" + raw
+    return raw
+
+
 def rows_of(table: Table) -> Iterable[tuple[Value, ...]]:
     return table.stream() if table.stream is not None else table.rows
 
@@ -104,7 +116,7 @@ def csv_lines(table: Table) -> Iterator[str]:
 
     yield line([column.key for column in table.columns])
     for row in rows_of(table):
-        yield line([_raw(value) for value in row])
+        yield line([_csv_cell(value) for value in row])
 
 
 def json_chunks(table: Table) -> Iterator[str]:

@@ -80,3 +80,21 @@ def test_every_table_on_a_page_links_to_a_working_export(web_org: WebOrg) -> Non
         for link in links:
             answer = admin.get(link.replace("&amp;", "&"))
             assert answer.status_code == 200, (link, answer.text[:300])
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralized() -> None:
+    from meshclaw.web.clarity_tables import Column, Table, csv_lines
+
+    table = Table(
+        name="t",
+        caption="t",
+        columns=(Column(key="name", label="Name", unit="text"), Column(key="n", label="N")),
+        rows=[('=HYPERLINK("http://x")', -3), ("plain, with comma", 4)],
+        empty="",
+        api="/api",
+    )
+    assert _csv("".join(csv_lines(table))) == [
+        ["name", "n"],
+        ['\'=HYPERLINK("http://x")', "-3"],
+        ["plain, with comma", "4"],
+    ]

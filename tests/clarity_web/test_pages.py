@@ -175,3 +175,13 @@ def test_presets_and_empty_range(web_org: WebOrg) -> None:
     empty = member.get("/clarity/models?from=2026-01-05&to=2026-01-11").text
     assert "No AI use recorded in this range." in empty
     assert "Nothing to draw in this range." in empty
+
+
+def test_my_team_link_only_where_the_team_page_opens(web_org: WebOrg) -> None:
+    org = web_org.org
+    big = web_org.as_(org.big_member).get(f"/clarity?{RANGE}").text
+    assert f'<a href="/clarity/teams/{org.big}">My team</a>' in big
+    small = web_org.as_(org.small_member).get(f"/clarity?{RANGE}").text
+    assert "My team</a>" not in small  # two people: their team page would be a 403
+    manager = web_org.as_(org.small_manager).get(f"/clarity?{RANGE}").text
+    assert f'<a href="/clarity/teams/{org.small}">My team</a>' in manager  # they see its people anyway
