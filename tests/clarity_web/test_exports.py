@@ -8,12 +8,14 @@ import io
 import json
 
 from tests.clarity_web.conftest import RANGE, WebOrg
+from tests.postgres import BOTH_BACKENDS
 
 
 def _csv(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
+@BOTH_BACKENDS
 def test_csv_export_of_usage_by_team(web_org: WebOrg) -> None:
     member = web_org.as_(web_org.org.big_member)
     answer = member.get(f"/clarity/export/usage-team.csv?{RANGE}")
@@ -35,6 +37,7 @@ def test_json_export_of_weekly_adoption(web_org: WebOrg) -> None:
     assert (week["week_start"], week["people"], week["active"]) == ("2026-11-09", 10, 8)
 
 
+@BOTH_BACKENDS
 def test_daily_records_export_covers_what_the_role_may_see_of_individuals(web_org: WebOrg) -> None:
     org = web_org.org
     header, *rows = _csv(web_org.as_(org.big_member).get(f"/clarity/export/usage-records.csv?{RANGE}").text)
@@ -54,6 +57,7 @@ def test_daily_records_export_covers_what_the_role_may_see_of_individuals(web_or
     assert year.status_code == 200 and json.loads(year.text)["name"] == "usage-records"
 
 
+@BOTH_BACKENDS
 def test_exports_are_refused_like_the_pages(web_org: WebOrg) -> None:
     org = web_org.org
     member = web_org.as_(org.big_member)

@@ -8,8 +8,10 @@ import re
 import pytest
 
 from tests.clarity_web.conftest import RANGE, WebOrg
+from tests.postgres import BOTH_BACKENDS
 
 
+@BOTH_BACKENDS
 def test_overview_shows_org_adoption_and_only_teams_of_five_or_more(web_org: WebOrg) -> None:
     org = web_org.org
     for person in (org.small_member, org.big_member, org.admin):
@@ -90,6 +92,7 @@ def test_manager_sees_the_people_of_their_team_but_not_their_flags(web_org: WebO
     assert flags.status_code == 200 and org.grinder.email not in flags.text
 
 
+@BOTH_BACKENDS
 def test_flags_for_admins_and_the_person_concerned_and_review_with_a_note(web_org: WebOrg) -> None:
     org = web_org.org
     admin = web_org.as_(org.admin)
