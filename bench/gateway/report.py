@@ -93,7 +93,7 @@ def report(
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     title = f"## Gateway: MeshClaw vs LiteLLM vs the stub directly ({when})"
     if partial:
-        title += " (PARTIAL: direct and LiteLLM only, MeshClaw's gateway has not landed yet)"
+        title += " (PARTIAL: MeshClaw not measured in this run)"
     lines = [
         title,
         "",

@@ -107,7 +107,7 @@ def measure(scenarios: list[Scenario], running: list[Target], stub: RunningStub,
             raw: TextIO) -> tuple[list[Cell], list[str]]:  # fmt: skip
     """All rounds, the targets interleaved scenario by scenario."""
     cells: list[Cell] = []
-    notes: dict[tuple[str, int], list[str]] = {}
+    notes: dict[tuple[str, int], dict[int, str]] = {}  # (target, rate) -> round -> capacity that round
     for round_number in range(options.rounds):
         # A fixed rate above what a target served closed-loop this round would only measure its growing
         # queue (and leave it working for a minute after), so such cells are skipped and said so.
@@ -115,9 +115,8 @@ def measure(scenarios: list[Scenario], running: list[Target], stub: RunningStub,
         for scenario in scenarios:
             for target in running:
                 if scenario.load == "rate" and scenario.level > capacity.get(target.name, math.inf):
-                    notes.setdefault((target.name, scenario.level), []).append(
-                        f"{capacity[target.name]:,.0f}"
-                    )
+                    seen = notes.setdefault((target.name, scenario.level), {})
+                    seen[round_number] = f"{capacity[target.name]:,.0f}"
                     continue
                 cell = run_cell(scenario, target, stub, stub_pid, options)
                 if scenario.load == "closed" and scenario.level > 1:
@@ -132,7 +131,7 @@ def measure(scenarios: list[Scenario], running: list[Target], stub: RunningStub,
                 settle(target)
     skipped = [
         f"{name} was not run at {rate} req/s in {len(seen)} of {options.rounds} rounds: its closed-loop "
-        f"capacity that round was lower ({', '.join(seen)} req/s), and an open-loop test would only measure its queue"
+        f"capacity that round was lower ({', '.join(seen.values())} req/s), and an open-loop test would only measure its queue"
         for (name, rate), seen in notes.items()
     ]
     return cells, skipped
@@ -146,6 +145,21 @@ def warm_up(target: Target, seconds: float) -> None:
             wrk.run(target.base + path, script=script, key=target.key, connections=8, seconds=seconds)
         except (subprocess.CalledProcessError, RuntimeError) as error:
             print(f"warm-up of {target.name} failed: {error}", flush=True)
+
+
+def _revision() -> str:
+    """Which MeshClaw was measured: the commit, and whether the shared working tree differed from it."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "meshclaw"], capture_output=True, text=True, cwd=ROOT,
+                           check=False).stdout.splitlines()  # fmt: skip
+    state = (
+        f"with {len(dirty)} uncommitted changes under meshclaw/ (others' work in progress)"
+        if dirty
+        else "clean"
+    )
+    return f"MeshClaw code: commit {head.stdout.strip()}, working tree {state}."
 
 
 def main() -> None:
@@ -193,6 +207,7 @@ def main() -> None:
         with (logs / "cells.jsonl").open("w") as raw:
             cells, skipped = measure(scenarios, running, stub, direct.pid, options, raw)
         notes += skipped
+    notes.append(_revision())
     notes.append(f"Load average (1 min) of this shared machine: {load_before:.1f} at the start, "
                  f"{os.getloadavg()[0]:.1f} at the end (2 cores).")  # fmt: skip
     text = report(command=command, cells=cells, idle_rss={t.name: t.idle_rss_mib for t in running}, notes=notes,
