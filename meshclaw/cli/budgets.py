@@ -104,7 +104,9 @@ def budgets_set(
         )
         out = budget_out(budget_status(session, now=now, budgets=[budget])[0])
     verb = "Added" if created else "Changed"
-    console.print(f"{verb} budget {out.id}: {out.subject}, {out.description}.", highlight=False)
+    console.print(
+        f"{verb} budget {out.id}: {out.subject}, {out.description}.", highlight=False, soft_wrap=True
+    )
     err_console.print(
         "note: a running `meshclaw up` applies this within 10 seconds.",
         highlight=False,
