@@ -246,6 +246,10 @@ async def _relay_stream(
                     meter.fail(499, "the client disconnected mid-stream", status="cancelled")
                     return
                 out = [kept for event in splitter.feed(chunk) if (kept := watcher.see(event)) is not None]
+                if watcher.completed:
+                    # Metered before the last event goes out, so a client that saw the end is in the journal.
+                    _conclude(meter, watcher)
+                    meter.finish()
                 if out:
                     await send(
                         {"type": "http.response.body", "body": b"\n\n".join(out) + b"\n\n", "more_body": True}
