@@ -74,13 +74,26 @@ def series(
     kind: Kind = "line",
     stacked: bool = False,
     goal: tuple[str, float] | None = None,
+    every: list[date] | None = None,
 ) -> Chart:
-    """One dataset per column in `ys` (key, label) over the column `x`; `goal`: a dashed flat line."""
+    """One dataset per column in `ys` (key, label) over the column `x`; `goal`: a dashed flat line;
+    `every`: all the days of the range, so days without use show as zero rather than disappearing."""
     index = {column.key: position for position, column in enumerate(table.columns)}
-    labels = [_text(row[index[x]]) for row in table.rows]
-    datasets = [
-        Dataset(label=label, data=[_number(row[index[key]]) for row in table.rows]) for key, label in ys
-    ]
+    if every is None:
+        labels = [_text(row[index[x]]) for row in table.rows]
+        datasets = [
+            Dataset(label=label, data=[_number(row[index[key]]) for row in table.rows]) for key, label in ys
+        ]
+    else:
+        labels = [day.isoformat() for day in every]
+        by_day = {_text(row[index[x]]): row for row in table.rows}
+        datasets = [
+            Dataset(
+                label=label,
+                data=[_number(by_day[day][index[key]]) if day in by_day else 0.0 for day in labels],
+            )
+            for key, label in ys
+        ]
     if goal is not None:
         datasets.append(Dataset(label=goal[0], data=[goal[1]] * len(labels), dashed=True))
     return Chart(
@@ -105,6 +118,7 @@ def pivot(
     value: str,
     unit: Unit,
     top: int = 6,
+    every: list[date] | None = None,
 ) -> Chart:
     """A stacked bar per `x` with one dataset per `group` value: the `top` largest, the rest as
     "others", so a chart stays readable with fifty models."""
@@ -118,7 +132,7 @@ def pivot(
             labels.append(at)
         totals[name] = totals.get(name, 0.0) + amount
         cells[(at, name)] = cells.get((at, name), 0.0) + amount
-    labels.sort()
+    labels = [day.isoformat() for day in every] if every is not None else sorted(labels)
     ranked = sorted(totals, key=lambda name: -totals[name])
     shown, others = ranked[:top], ranked[top:]
     datasets = [Dataset(label=name, data=[cells.get((at, name), 0.0) for at in labels]) for name in shown]

@@ -113,6 +113,7 @@ def _models(ask: Ask) -> dict[str, Any]:
                 group="model",
                 value="cost_usd",
                 unit="usd",
+                every=ask.window.every_day,
             ),
             "models": series(
                 by_model,

@@ -48,6 +48,11 @@ class PickedRange:
     def days(self) -> int:
         return (self.last - self.first).days + 1
 
+    @property
+    def every_day(self) -> list[date]:
+        """Each day of the range, for charts that show days without use as zero."""
+        return [self.first + timedelta(days=offset) for offset in range(self.days)]
+
     def query(self, **extra: str | int | None) -> str:
         """The page's own query string (for exports and links), with `extra` parameters that are set."""
         values: dict[str, str | int] = {"from": self.since, "to": self.last.isoformat()}

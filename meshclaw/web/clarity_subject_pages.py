@@ -44,6 +44,7 @@ def _daily_chart(ask: Ask, chart_id: str, title: str) -> tuple[Table, Chart]:
         ys=[("effective_tokens", "Effective tokens")],
         unit="tokens",
         kind="bar",
+        every=ask.window.every_day,
     )
     return daily, chart
 

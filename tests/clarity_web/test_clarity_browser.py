@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from meshclaw.identity.principal import Role
 from meshclaw.metering.recorder import Recorder
 from tests.clarity import cast
-from tests.clarity.conftest import World
+from tests.clarity.conftest import WEEK, World
 from tests.clarity_web.conftest import RANGE, give_passwords
 from tests.conftest import LiveServer, People, Person
 from tests.web.conftest import PASSWORD
@@ -75,7 +75,7 @@ def test_member_manager_and_admin_see_what_their_role_allows(
     for person in [manager, member, *others, small_member]:
         world.steady(person)
     cast._busy(world, grinder)
-    world.outcome(grinder, cast.monday(cast.WEEK))
+    world.outcome(grinder, cast.monday(WEEK))
     recorder.close()
     give_passwords(context, org_id, world.people_added)
 
