@@ -42,6 +42,8 @@ def test_daily_records_export_covers_what_the_role_may_see_of_individuals(web_or
     org = web_org.org
     header, *rows = _csv(web_org.as_(org.big_member).get(f"/clarity/export/usage-records.csv?{RANGE}").text)
     assert header[:4] == ["day", "team", "person", "model"]
+    streamed = web_org.as_(org.big_member).get(f"/clarity/export/usage-records.csv?{RANGE}")
+    assert "content-length" not in streamed.headers  # written as generated, not measured first
     assert {row[2] for row in rows} == {org.big_member.email}
     assert [row[0] for row in rows] == sorted(row[0] for row in rows)
     manager = web_org.as_(org.big_manager)
