@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Literal
 
 from meshclaw.simulation.behaviours import (
@@ -159,9 +160,12 @@ def build_org(people: int, *, seed: int, domain: str) -> SimOrg:
     finance = next((lead for path, department, lead in leads if department == "Finance"), ceo)
     for _ in range(2 if people >= 100 else 1):
         person(finance.team or "Finance", "Finance", "auditor", finance)
-    weights = [DEPARTMENTS[department] / len(leaves[department]) for _, department, _ in leads]
+    # Cumulative once: `choices(weights=...)` would re-add them for every person.
+    cumulative = list(
+        accumulate(DEPARTMENTS[department] / len(leaves[department]) for _, department, _ in leads)
+    )
     while len(everyone) < people:
-        path, department, lead = rng.choices(leads, weights=weights)[0]
+        path, department, lead = rng.choices(leads, cum_weights=cumulative)[0]
         person(path, department, "member", lead)
     everyone = everyone[:people]
     _assign_behaviours(everyone, ceo, rng)
