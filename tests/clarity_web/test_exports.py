@@ -79,7 +79,17 @@ def test_every_table_on_a_page_links_to_a_working_export(web_org: WebOrg) -> Non
     import re
 
     admin = web_org.as_(web_org.org.admin)
-    for path in ("/clarity", "/clarity/models", f"/clarity/teams/{web_org.org.big}", "/clarity/flags"):
+    org = web_org.org
+    pages = (
+        "/clarity",
+        "/clarity/models",
+        f"/clarity/teams/{org.big}",
+        f"/clarity/people/{org.grinder.id}",
+        "/clarity/agents",
+        "/clarity/agents/7",
+        "/clarity/flags",
+    )
+    for path in pages:
         page = admin.get(f"{path}?{RANGE}").text
         links = set(re.findall(r'href="(/clarity/export/[^"]+)"', page))
         assert links, path
