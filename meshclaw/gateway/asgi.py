@@ -9,9 +9,10 @@ to the FastAPI app untouched (`handles()` says which).
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import unquote
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from meshclaw.gateway.apis import APIS
 from meshclaw.gateway.calls import model_call
@@ -51,25 +52,35 @@ class GatewayFront:
 
     async def _model_call(self, style: Style, scope: Scope, receive: Receive, send: Send) -> None:
         api = APIS[scope["path"]]
+        started = time.perf_counter()
+        status = 0
+
+        async def tracked(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
             if scope["method"] != "POST":
                 raise GatewayError(405, f"use POST for {api.path}", code="method_not_allowed")
             request = read_headers(scope)
             await read_body(request, receive, max_bytes=self.gateway.max_body_bytes)
-            await model_call(self.gateway, api, request, receive, send)
+            await model_call(self.gateway, api, request, receive, tracked)
         except GatewayError as error:
-            await _answer(
-                send, error.status, error_body(style, error.status, error.message, error.code), error.headers
-            )
+            body = error_body(style, error.status, error.message, error.code)
+            await _answer(tracked, error.status, body, error.headers)
         except ClientGone:
-            return
+            status = 499
         except Exception:
             log.exception("gateway call to %s failed", api.path)
-            await _answer(
-                send,
-                500,
-                error_body(style, 500, "internal error in the gateway; see the server log", "internal_error"),
-            )
+            if status == 0:  # once an answer has started, the connection can only be closed
+                body = error_body(
+                    style, 500, "internal error in the gateway; see the server log", "internal_error"
+                )
+                await _answer(tracked, 500, body)
+        finally:
+            self.gateway.metrics.observe(api.name, status, time.perf_counter() - started)
 
     async def _models(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = read_headers(scope)

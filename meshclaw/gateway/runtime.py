@@ -11,8 +11,11 @@ import contextlib
 import time
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from meshclaw.context import AppContext
 from meshclaw.gateway.keys import KeyCache
+from meshclaw.gateway.metrics import GatewayMetrics
 from meshclaw.gateway.upstream import Upstream
 from meshclaw.limits.admission import Limiter
 from meshclaw.metering.recorder import Recorder
@@ -23,7 +26,14 @@ ROUTES_REFRESH_S = 5.0
 
 
 class Gateway:
-    def __init__(self, context: AppContext, state: Any, *, key_refresh_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        context: AppContext,
+        state: Any,
+        *,
+        registry: CollectorRegistry | None = None,
+        key_refresh_s: float = 1.0,
+    ) -> None:
         self.context = context
         self.clock = context.clock
         self.max_body_bytes = context.settings.max_body_bytes
@@ -31,6 +41,7 @@ class Gateway:
         self.keys = KeyCache(context, refresh_s=key_refresh_s)
         self.keys.after_refresh.append(self._refresh_routes)
         self.upstream = Upstream(timeout_s=context.settings.gateway_timeout_s)
+        self.metrics = GatewayMetrics(registry)
         self._task: asyncio.Task[None] | None = None
         self._routes_loaded = 0.0
 

@@ -81,7 +81,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.limiter = limiter
     app.state.metrics = Metrics()
     app.state.provider_routes = LiveRoutes(context.db)
-    gateway = Gateway(context, app.state)
+    gateway = Gateway(context, app.state, registry=app.state.metrics.registry)
     app.state.gateway = gateway
     renderers: dict[str, ErrorRenderer] = dict.fromkeys(WEB_PATH_PREFIXES, render_html_error)
     renderers.update(OTLP_ERROR_RENDERERS)

@@ -126,7 +126,8 @@ def test_malformed_json_missing_model_and_wrong_api_are_400(gateway: Gateway) ->
 def test_oversized_bodies_are_413(gateway: Gateway) -> None:
     big = b'{"model": "stub-small", "messages": [{"role": "user", "content": "' + b"x" * 70_000 + b'"}]}'
     key = gateway.person.key
-    assert post(gateway, "/v1/chat/completions", big, key=key).status_code == 413
+    by_length = post(gateway, "/v1/chat/completions", big, key=key)
+    assert by_length.status_code == 413, by_length.text
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
         for start in range(0, len(big), 8192):
@@ -135,7 +136,7 @@ def test_oversized_bodies_are_413(gateway: Gateway) -> None:
     streamed = httpx.post(
         f"{gateway.url}/v1/messages", content=chunks(), headers={"x-api-key": key}, timeout=10
     )
-    assert streamed.status_code == 413
+    assert streamed.status_code == 413, streamed.text
     assert streamed.json()["error"]["type"] == "request_too_large"
     assert gateway.usage() == []
 

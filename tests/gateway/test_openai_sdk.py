@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import base64
 
+import httpx
 import openai
+import pytest
 
 from tests.gateway.conftest import PROVIDER_KEY, Gateway
 from tests.postgres import BOTH_BACKENDS
@@ -117,3 +119,13 @@ def test_models_list_and_retrieve(gateway: Gateway) -> None:
     assert "stub-small" in ids and "stub-large" in ids and ids == sorted(ids)
     assert sdk.models.retrieve("stub-small").owned_by == "stub"
     assert gateway.usage() == []  # listing models is not a model call
+
+
+def test_gateway_calls_are_counted_in_the_prometheus_metrics(gateway: Gateway) -> None:
+    client(gateway).chat.completions.create(model="stub-small", messages=[{"role": "user", "content": "hi"}])
+    with pytest.raises(openai.NotFoundError):
+        client(gateway).chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
+    text = httpx.get(f"{gateway.url}/metrics").text
+    assert 'meshclaw_gateway_calls_total{api="chat.completions",status="200"} 1.0' in text
+    assert 'meshclaw_gateway_calls_total{api="chat.completions",status="404"} 1.0' in text
+    assert 'meshclaw_gateway_call_duration_seconds_count{api="chat.completions"} 2.0' in text
