@@ -33,7 +33,7 @@ from meshclaw.web.clarity_builders import (
 from meshclaw.web.clarity_page import RangeQuery
 from meshclaw.web.clarity_range import MAX_DAYS, pick_range
 from meshclaw.web.clarity_records import usage_records
-from meshclaw.web.clarity_tables import Table, csv_lines, json_chunks
+from meshclaw.web.clarity_tables import Table, chunked, csv_lines, json_chunks
 from meshclaw.web.deps import PageViewer
 
 router = APIRouter(include_in_schema=False)
@@ -91,7 +91,7 @@ def export(
             )
         )
     filename = f"clarity-{table.name}-{window.first}-{window.last}.{fmt}"
-    chunks = csv_lines(table) if fmt == "csv" else json_chunks(table)
+    chunks = chunked(csv_lines(table) if fmt == "csv" else json_chunks(table))
     return StreamingResponse(
         chunks, media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )

@@ -114,3 +114,10 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_neutralized() -> None:
         ['\'=HYPERLINK("http://x")', "-3"],
         ["plain, with comma", "4"],
     ]
+
+
+def test_rows_are_sent_in_bounded_chunks_not_one_per_row() -> None:
+    from meshclaw.web.clarity_tables import chunked
+
+    assert [len(chunk) for chunk in chunked(["x" * 10] * 10, size=25)] == [30, 30, 30, 10]
+    assert list(chunked([])) == []
