@@ -194,8 +194,9 @@ class PersonDays:
         activity = profile.weekend_activity if weekend else profile.weekday_activity
         sessions_scale = 1.0
         if profile.period_spikes:
+            # Binges before the snapshot: every Friday, and the month's last three days, weekend or not.
             month_end = day.day > calendar.monthrange(day.year, day.month)[1] - 3
-            if (day.weekday() == 4 or month_end) and not weekend:
+            if month_end or day.weekday() == 4:
                 activity, sessions_scale = 1.0, 5.0
             else:
                 activity *= 0.5
