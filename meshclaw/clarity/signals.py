@@ -7,7 +7,7 @@ volume alone never fires anything, so a heavy user whose outcomes keep pace with
 clear. Weights (`WEIGHTS`) feed `scoring.py`: `low_yield` alone makes a flag; the others need company.
 
 Catalogue (research/metering.md (c)) and what is computed here:
-  1 outcome yield per token       low_yield
+  1 outcome yield per token       low_yield (heavy use), below_peer_yield (average use, weaker)
   2 prompt repetition             prompt_repetition
   3 machine-regular cadence       machine_cadence (gap regularity, or calls in 18+ hours a day)
   5 read-only sessions            read_only (tool results: reads vs writes, no outcome)
@@ -37,6 +37,7 @@ MIN_EFFECTIVE_TOKENS = 20_000.0
 
 WEIGHTS: dict[str, float] = {
     "low_yield": 1.0,
+    "below_peer_yield": 0.5,
     "prompt_repetition": 0.5,
     "machine_cadence": 0.5,
     "personal_key_automation": 0.5,
@@ -72,6 +73,7 @@ class Peers:
     median_yield: float
     heavy_tokens: float
     """The 75th percentile of effective tokens: 'heavy use' for the yield rule."""
+    median_tokens: float
     median_repetition: float
     median_cv: float
     median_read_share: float
@@ -86,6 +88,7 @@ class Peers:
             count=len(judged),
             median_yield=_median(s.yield_per_1k for s in judged),
             heavy_tokens=_quantile((s.effective_tokens for s in judged), 0.75),
+            median_tokens=_median(s.effective_tokens for s in judged),
             median_repetition=_median(
                 _share(s.repeated_prompts, s.hashed_requests) for s in judged if s.hashed_requests
             ),
@@ -127,6 +130,27 @@ def low_yield(s: SubjectWeek, peers: Peers, config: ClarityConfig) -> Signal | N
         description=(
             f"{s.value_units:g} outcomes for {s.effective_tokens:,.0f} effective tokens (among the heaviest "
             f"quarter): {s.yield_per_1k:.3f} per 1,000 vs the peer median {peers.median_yield:.3f}"
+        ),
+    )
+
+
+def below_peer_yield(s: SubjectWeek, peers: Peers, config: ClarityConfig) -> Signal | None:
+    """The weaker tier of `low_yield`: at least the median use (not the heaviest quarter) with under a
+    third of the peers' yield. Alone it flags nobody; it gives company to a pattern signal (discards,
+    a month-end binge, bunching at a target) from someone whose use is not heavy."""
+    if peers.count < 3 or peers.median_yield <= 0 or low_yield(s, peers, config) is not None:
+        return None
+    if s.effective_tokens < max(MIN_EFFECTIVE_TOKENS, peers.median_tokens):
+        return None
+    if s.yield_per_1k >= peers.median_yield / 3:
+        return None
+    return Signal(
+        name="below_peer_yield",
+        value=round(s.yield_per_1k, 4),
+        baseline=round(peers.median_yield, 4),
+        description=(
+            f"{s.value_units:g} outcomes for {s.effective_tokens:,.0f} effective tokens (at least the median "
+            f"use): {s.yield_per_1k:.3f} per 1,000 vs the peer median {peers.median_yield:.3f}"
         ),
     )
 
@@ -268,6 +292,7 @@ def error_loop(s: SubjectWeek, peers: Peers, config: ClarityConfig) -> Signal | 
 
 RULES: tuple[Rule, ...] = (
     low_yield,
+    below_peer_yield,
     prompt_repetition,
     machine_cadence,
     personal_key_automation,

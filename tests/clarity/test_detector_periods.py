@@ -83,3 +83,23 @@ def test_an_agent_burning_tokens_without_outcomes_is_flagged_as_an_agent(world: 
     ]
     assert flags[0].signals[0].name == "low_yield"
     assert flags[0].evidence[0].startswith("/api/v1/usage?agent=9")
+
+
+def test_average_use_with_little_value_gives_company_to_a_pattern(world: World) -> None:
+    """Someone using AI about as much as their peers (not the heaviest quarter) who throws away most edits
+    is flagged by `discard_rate` with `below_peer_yield`; either alone would not be enough."""
+    cast.peers(world)
+    for index in range(6):  # heavier steady people, so the heaviest quarter starts above the subject
+        world.steady(world.person(f"big-steady{index}@example.org"), days=4, calls_per_day=15)
+    discarder = world.person("quiet-discarder@example.org")
+    moments = world.working_hours(WEEK, 4, 10)  # 40 calls: 160,000 effective tokens
+    for moment in moments:
+        world.call(discarder, moment)
+    for index, moment in enumerate(moments[:20]):
+        world.outcome(discarder, moment, "code_edit.decided", accepted=index < 2)
+    world.flush()
+    with world.context.db.session() as session:
+        flags = detect_flags(session, WEEK)
+    assert [(flag.subject, {s.name for s in flag.signals}) for flag in flags] == [
+        ("quiet-discarder@example.org", {"discard_rate", "below_peer_yield"})
+    ]
