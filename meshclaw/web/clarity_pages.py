@@ -8,6 +8,7 @@ team leaderboard). Outcomes, the month-end forecast and budgets cover what the r
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -38,10 +39,16 @@ def _overview(ask: Ask) -> dict[str, Any]:
     by_team = tables.usage(ask, "team")
     outcome_table, report = tables.outcomes(ask)
     weeks = adoption.weeks
-    last = weeks.rows[-1] if weeks.rows else None
+    # The headline is the last whole week of the range: a week still under way (two days of five)
+    # would read as a collapse in adoption every Monday.
+    complete = [
+        row for row in weeks.rows if isinstance(row[0], date) and row[0] + timedelta(days=7) <= ask.today
+    ]
+    last = complete[-1] if complete else (weeks.rows[-1] if weeks.rows else None)
     return {
         "adoption": adoption,
         "last_week": last,
+        "last_week_partial": bool(last) and not complete,
         "charts": {
             "active": series(
                 weeks,

@@ -188,3 +188,15 @@ def test_my_team_link_only_where_the_team_page_opens(web_org: WebOrg) -> None:
     assert "My team</a>" not in small  # two people: their team page would be a 403
     manager = web_org.as_(org.small_manager).get(f"/clarity?{RANGE}").text
     assert f'<a href="/clarity/teams/{org.small}">My team</a>' in manager  # they see its people anyway
+
+
+def test_headline_is_the_last_whole_week(web_org: WebOrg) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    member = web_org.as_(web_org.org.big_member)
+    whole = member.get(f"/clarity?{RANGE}").text
+    assert "8 of 10 people, week of 2026-11-09</p>" in whole and "met that week" in whole
+    today = datetime.now(UTC).date()
+    monday = today - timedelta(days=today.weekday())
+    under_way = member.get(f"/clarity?from={monday}&to={today}").text
+    assert f"week of {monday} (still under way)" in under_way and "not met yet this week" in under_way
