@@ -88,6 +88,10 @@ class SubjectWeek:
     """Effective tokens per day with use, in the four weeks before."""
     weekly_history: list[float] = field(default_factory=list)
     """Effective tokens per week, oldest first, the four weeks before and this one."""
+    ordinary_day_history: list[float] = field(default_factory=list)
+    """The same, Monday to Thursday outside a month's last three days: the baseline for snapshot spikes."""
+    friday_effective_tokens: float = 0.0
+    """This week's Friday, the last working day before a weekly leaderboard snapshot."""
     month_end_effective_tokens: float = 0.0
     month_end_days: int = 0
     """Days of this week among the last three of a calendar month."""
@@ -303,10 +307,16 @@ def _history(
         tokens = float(value)
         index = (day_start - first).days // 7
         weekly[key][index] += tokens
+        ordinary = day_start.weekday() < 4 and not _is_month_end(day_start.date())
         if day_start < start:
             subject.daily_history.append(tokens)
-        elif _is_month_end(day_start.date()):
-            subject.month_end_effective_tokens += tokens
+            if ordinary:
+                subject.ordinary_day_history.append(tokens)
+        else:
+            if _is_month_end(day_start.date()):
+                subject.month_end_effective_tokens += tokens
+            if day_start.weekday() == 4:
+                subject.friday_effective_tokens += tokens
     for key, subject in subjects.items():
         subject.weekly_history = weekly.get(key, [0.0] * (_HISTORY_WEEKS + 1))
         week_days = [start.date() + timedelta(days=offset) for offset in range(7)]

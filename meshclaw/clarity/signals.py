@@ -12,7 +12,8 @@ Catalogue (research/metering.md (c)) and what is computed here:
   3 machine-regular cadence       machine_cadence (gap regularity, or calls in 18+ hours a day)
   5 read-only sessions            read_only (tool results: reads vs writes, no outcome)
   6 discard rate                  discard_rate (rejected / decided)
- 10 end-of-period spikes          month_end_spike (last three days of a month vs own daily median)
+ 10 end-of-period spikes          month_end_spike (last three days of a month vs own daily median),
+                                 week_end_spike (Friday, before a weekly snapshot, vs own usual weekday)
  11 bunching above a target       target_bunching (3 of the last 5 weeks within +15% above the target)
  12 fan-out without outcomes      fan_out (peak concurrent sessions, no outcome)
  13 retry and error loops         error_loop (labelled waste, not gaming)
@@ -44,6 +45,7 @@ WEIGHTS: dict[str, float] = {
     "read_only": 0.5,
     "discard_rate": 0.5,
     "month_end_spike": 0.5,
+    "week_end_spike": 0.5,
     "target_bunching": 0.5,
     "fan_out": 0.5,
     "error_loop": 0.5,
@@ -250,6 +252,21 @@ def month_end_spike(s: SubjectWeek, peers: Peers, config: ClarityConfig) -> Sign
     )
 
 
+def week_end_spike(s: SubjectWeek, peers: Peers, config: ClarityConfig) -> Signal | None:
+    if len(s.ordinary_day_history) < 5 or s.friday_effective_tokens < MIN_EFFECTIVE_TOKENS / 4:
+        return None
+    usual = _median(s.ordinary_day_history)
+    if usual <= 0 or s.friday_effective_tokens < 4 * usual:
+        return None
+    ratio = s.friday_effective_tokens / usual
+    return Signal(
+        name="week_end_spike",
+        value=round(ratio, 2),
+        baseline=4.0,
+        description=f"{s.friday_effective_tokens:,.0f} effective tokens on Friday, {ratio:.1f}x the usual weekday",
+    )
+
+
 def target_bunching(s: SubjectWeek, peers: Peers, config: ClarityConfig) -> Signal | None:
     target = float(config.weekly_token_target or peers.previous_week_mean)
     if target <= 0 or s.kind != "person":
@@ -299,6 +316,7 @@ RULES: tuple[Rule, ...] = (
     read_only,
     discard_rate,
     month_end_spike,
+    week_end_spike,
     target_bunching,
     fan_out,
     error_loop,

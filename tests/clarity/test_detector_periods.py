@@ -10,7 +10,7 @@ from sqlalchemy import select
 from meshclaw.clarity.config import ClarityConfig
 from meshclaw.clarity.detector import detect_flags
 from meshclaw.clarity.features import collect
-from meshclaw.clarity.signals import Peers, month_end_spike, target_bunching
+from meshclaw.clarity.signals import Peers, month_end_spike, target_bunching, week_end_spike
 from meshclaw.db.models import User
 from tests.clarity import cast
 from tests.clarity.conftest import WEEK, World
@@ -103,3 +103,27 @@ def test_average_use_with_little_value_gives_company_to_a_pattern(world: World) 
     assert [(flag.subject, {s.name for s in flag.signals}) for flag in flags] == [
         ("quiet-discarder@example.org", {"discard_rate", "below_peer_yield"})
     ]
+
+
+def test_friday_binge_before_a_weekly_snapshot(world: World) -> None:
+    cast.peers(world)
+    binger = world.person("friday@example.org")
+    even = world.person("even@example.org")
+    for day in range(33):  # four weeks before and this week, Monday to Friday
+        at = cast.monday(WEEK - timedelta(weeks=4)) + timedelta(days=day, hours=10)
+        if at.weekday() >= 5:
+            continue
+        calls = 100 if at.weekday() == 4 else 5
+        for index in range(calls):
+            world.call(binger, at + timedelta(minutes=3 * index + index % 5))
+        for index in range(5):
+            world.call(even, at + timedelta(minutes=37 * index))
+    world.flush()
+    with world.context.db.session() as session:
+        subjects = collect(session, WEEK)
+        peers = Peers.of(s for s in subjects.values() if s.kind == "person")
+        ids = {email: user_id for email, user_id in session.execute(select(User.email, User.id))}
+        spike = week_end_spike(subjects[("person", ids["friday@example.org"])], peers, ClarityConfig())
+        calm = week_end_spike(subjects[("person", ids["even@example.org"])], peers, ClarityConfig())
+    assert spike is not None and spike.value == 20.0
+    assert calm is None
