@@ -253,7 +253,7 @@ def month_end_spike(s: SubjectWeek, peers: Peers, config: ClarityConfig) -> Sign
 
 
 def week_end_spike(s: SubjectWeek, peers: Peers, config: ClarityConfig) -> Signal | None:
-    if len(s.ordinary_day_history) < 5 or s.friday_effective_tokens < MIN_EFFECTIVE_TOKENS / 4:
+    if len(s.ordinary_day_history) < 3 or s.friday_effective_tokens < MIN_EFFECTIVE_TOKENS / 4:
         return None
     usual = _median(s.ordinary_day_history)
     if usual <= 0 or s.friday_effective_tokens < 4 * usual:
