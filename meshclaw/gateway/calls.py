@@ -118,6 +118,9 @@ async def model_call(gateway: Gateway, api: Api, client: ClientRequest, receive:
             }
             body = orjson.dumps(request)
 
+    # Everything that could fail on odd input happens before admission: once admitted, the reservation
+    # must be settled, which only the metered call below guarantees.
+    prompt = request_prompt_hash(api.operation, request)
     now = gateway.clock.now()
     reserve_in, reserve_out = _reserve(api, request, body)
     recorder = gateway.recorder()
@@ -138,7 +141,7 @@ async def model_call(gateway: Gateway, api: Api, client: ClientRequest, receive:
         requested_model=model,
         key=key,
         client=client.user_agent,
-        prompt_hash=request_prompt_hash(api.operation, request),
+        prompt_hash=prompt,
         stream=stream,
         started_at=now,
         ticket=ticket,
