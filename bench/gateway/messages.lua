@@ -1,7 +1,7 @@
--- Non-streaming Anthropic message, authenticated the way Anthropic's API is (x-api-key).
+-- Non-streaming Anthropic message, authenticated the way Anthropic's API is (x-api-key). WRK_MODEL: stub-claude.
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["x-api-key"] = os.getenv("WRK_KEY") or ""
 wrk.headers["anthropic-version"] = "2023-06-01"
-wrk.body = '{"model":"' .. (os.getenv("WRK_MODEL") or "stub-small") ..
+wrk.body = '{"model":"' .. (os.getenv("WRK_MODEL") or "stub-claude") ..
   '","max_tokens":64,"messages":[{"role":"user","content":"Say hello in five words."}]}'

@@ -122,6 +122,12 @@ def report(
             added = "-"
             if direct is not None and target != DIRECT:
                 added = f"+{row.p50_ms - direct.p50_ms:.2f} / +{row.p99_ms - direct.p99_ms:.2f}"
+            if row.ok == 0:
+                # wrk times error answers like any other: with no success there is nothing to report
+                failed = f"{row.failed:,}"
+                lines.append(f"| {scenario.name} | {scenario.load_label} | {target} | all {failed} failed | "
+                             f"- | - | - | - | - | {failed} |")  # fmt: skip
+                continue
             lines.append(
                 f"| {scenario.name} | {scenario.load_label} | {target} | {_rps(row.rps)} ({_runs(row.runs)}) | "
                 f"{row.p50_ms:.2f} | {row.p99_ms:.2f} | {added} | {row.cpu_ms:.2f} | {row.rss_mib:.0f} | {row.failed} |"

@@ -57,6 +57,7 @@ def run_cell(scenario: Scenario, target: Target, stub: RunningStub, stub_pid: in
             closed = wrk.run(
                 url,
                 script=scenario.script,
+                model=scenario.model,
                 key=target.key,
                 connections=scenario.level,
                 seconds=options.seconds,
@@ -72,7 +73,7 @@ def run_cell(scenario: Scenario, target: Target, stub: RunningStub, stub_pid: in
             failures = {"non-2xx": closed.non_2xx, "socket errors": closed.socket_errors}
         else:
             command = [sys.executable, "-m", "bench.gateway.openloop", "--url", url, "--rate", str(scenario.level),
-                       "--duration", str(options.seconds), "--body", scenario.body("stub-small")]  # fmt: skip
+                       "--duration", str(options.seconds), "--body", scenario.body()]  # fmt: skip
             for header in scenario.headers(target.key):
                 command += ["--header", header]
             done = subprocess.run(
@@ -139,10 +140,10 @@ def measure(scenarios: list[Scenario], running: list[Target], stub: RunningStub,
 
 def warm_up(target: Target, seconds: float) -> None:
     # Every route once before measuring: LiteLLM imports modules on the first call of each route.
-    for script, path in (("chat.lua", "/v1/chat/completions"), ("chat_stream.lua", "/v1/chat/completions"),
-                         ("messages.lua", "/v1/messages"), ("messages_stream.lua", "/v1/messages")):  # fmt: skip
+    for scenario in matrix(high=8, rates=[])[:4]:
         try:
-            wrk.run(target.base + path, script=script, key=target.key, connections=8, seconds=seconds)
+            wrk.run(target.base + scenario.path, script=scenario.script, key=target.key, connections=8,
+                    seconds=seconds, model=scenario.model)  # fmt: skip
         except (subprocess.CalledProcessError, RuntimeError) as error:
             print(f"warm-up of {target.name} failed: {error}", flush=True)
 
@@ -183,6 +184,7 @@ def main() -> None:
     logs.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
     load_before = os.getloadavg()[0]
+    revision = _revision()  # now, as `meshclaw up` loads it: others commit to the shared tree during a run
     with ExitStack() as stack:
         stub, direct = stack.enter_context(targets.stub())
         running = [direct]
@@ -207,7 +209,7 @@ def main() -> None:
         with (logs / "cells.jsonl").open("w") as raw:
             cells, skipped = measure(scenarios, running, stub, direct.pid, options, raw)
         notes += skipped
-    notes.append(_revision())
+    notes.append(revision)
     notes.append(f"Load average (1 min) of this shared machine: {load_before:.1f} at the start, "
                  f"{os.getloadavg()[0]:.1f} at the end (2 cores).")  # fmt: skip
     text = report(command=command, cells=cells, idle_rss={t.name: t.idle_rss_mib for t in running}, notes=notes,

@@ -34,13 +34,20 @@ class Scenario:
         return "/v1/chat/completions" if self.api == "chat" else "/v1/messages"
 
     @property
+    def model(self) -> str:
+        """Each API on its own upstream model: MeshClaw serves /v1/messages only from an Anthropic-kind
+        provider (it does not translate between APIs), so Anthropic messages go to `stub-claude`, which every
+        target routes to the stub's /v1/messages, and chat to `stub-small` on its /v1/chat/completions."""
+        return "stub-small" if self.api == "chat" else "stub-claude"
+
+    @property
     def script(self) -> str:
         return f"{self.api}{'_stream' if self.stream else ''}.lua"
 
-    def body(self, model: str) -> str:
+    def body(self) -> str:
         if self.api == "chat":
-            return json.dumps({"model": model, "messages": ASK, "stream": self.stream})
-        return json.dumps({"model": model, "max_tokens": 64, "stream": self.stream, "messages": ASK})
+            return json.dumps({"model": self.model, "messages": ASK, "stream": self.stream})
+        return json.dumps({"model": self.model, "max_tokens": 64, "stream": self.stream, "messages": ASK})
 
     def headers(self, key: str) -> list[str]:
         if self.api == "chat":

@@ -95,6 +95,7 @@ def litellm(upstream: RunningStub, *, bench_dir: Path, logs: Path) -> Iterator[T
         **os.environ,
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no outbound network: use the bundled cost map
         "BENCH_STUB_BASE_URL": upstream.url,
+        "BENCH_STUB_ROOT_URL": upstream.url.removesuffix("/v1"),
         "BENCH_UPSTREAM_KEY": UPSTREAM_KEY,
         "BENCH_LITELLM_MASTER_KEY": LITELLM_MASTER_KEY,
     }
@@ -139,6 +140,9 @@ def meshclaw(upstream: RunningStub, *, logs: Path) -> Iterator[Target]:
         _meshclaw(data_dir, "users", "add", "bench-admin@example.com", "--role", "admin", env=env)
         _meshclaw(data_dir, "providers", "add", "stub", "--kind", "openai-compatible", "--base-url", upstream.url,
                   "--models", "stub-small", "--api-key-env", "MESHCLAW_BENCH_UPSTREAM_KEY", env=env)  # fmt: skip
+        _meshclaw(data_dir, "providers", "add", "stub-anthropic", "--kind", "anthropic", "--base-url",
+                  upstream.url.removesuffix("/v1"), "--models", "stub-claude", "--api-key-env",
+                  "MESHCLAW_BENCH_UPSTREAM_KEY", env=env)  # fmt: skip
         created = _meshclaw(data_dir, "keys", "create", "--user", "bench-admin@example.com", "--name", "bench",
                             "--scope", "gateway", env=env)  # fmt: skip
         key = created.strip().splitlines()[-1].strip()
