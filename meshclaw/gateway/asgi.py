@@ -16,6 +16,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from meshclaw.gateway.apis import APIS
 from meshclaw.gateway.calls import model_call
+from meshclaw.gateway.count_tokens import PATH as COUNT_TOKENS
+from meshclaw.gateway.count_tokens import count_tokens
 from meshclaw.gateway.errors import GatewayError, Style, error_body
 from meshclaw.gateway.models import models_body
 from meshclaw.gateway.request import ClientGone, read_body, read_headers
@@ -41,12 +43,14 @@ class GatewayFront:
 
     @staticmethod
     def handles(path: str) -> bool:
-        return path in APIS or path == "/v1/models" or path.startswith("/v1/models/")
+        return path in APIS or path == COUNT_TOKENS or path == "/v1/models" or path.startswith("/v1/models/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         api = APIS.get(scope["path"])
         if api is not None:
             await self._model_call(api.style, scope, receive, send)
+        elif scope["path"] == COUNT_TOKENS:
+            await self._count_tokens(scope, receive, send)
         else:
             await self._models(scope, receive, send)
 
@@ -81,6 +85,19 @@ class GatewayFront:
                 await _answer(tracked, 500, body)
         finally:
             self.gateway.metrics.observe(api.name, status, time.perf_counter() - started)
+
+    async def _count_tokens(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            if scope["method"] != "POST":
+                raise GatewayError(405, f"use POST for {COUNT_TOKENS}", code="method_not_allowed")
+            request = read_headers(scope)
+            await read_body(request, receive, max_bytes=self.gateway.max_body_bytes)
+            await count_tokens(self.gateway, request, send)
+        except GatewayError as error:
+            body = error_body("anthropic", error.status, error.message, error.code)
+            await _answer(send, error.status, body, error.headers)
+        except ClientGone:
+            return
 
     async def _models(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = read_headers(scope)

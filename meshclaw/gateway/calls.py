@@ -33,7 +33,7 @@ _PASSED_HEADERS = (b"content-type", b"retry-after", b"x-request-id", b"request-i
 _PASSED_PREFIXES = (b"x-ratelimit-", b"anthropic-ratelimit-")
 
 
-def _parse(body: bytes) -> dict[str, Any]:
+def parse_request(body: bytes) -> dict[str, Any]:
     try:
         request = orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -43,7 +43,7 @@ def _parse(body: bytes) -> dict[str, Any]:
     return request
 
 
-def _route(gateway: Gateway, api: Api, request: dict[str, Any]) -> tuple[str, ProviderConfig]:
+def route_model(gateway: Gateway, api: Api, request: dict[str, Any]) -> tuple[str, ProviderConfig]:
     model = request.get("model")
     if not isinstance(model, str) or not model:
         raise GatewayError(
@@ -75,7 +75,7 @@ def _reserve(api: Api, request: dict[str, Any], body: bytes) -> tuple[int, int]:
     return len(body) // 4, output
 
 
-def _response_headers(upstream: Response) -> list[tuple[bytes, bytes]]:
+def response_headers(upstream: Response) -> list[tuple[bytes, bytes]]:
     return [
         (name, value)
         for name, value in upstream.headers
@@ -83,7 +83,7 @@ def _response_headers(upstream: Response) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def _scrub(body: bytes, provider: ProviderConfig) -> bytes:
+def scrub_key(body: bytes, provider: ProviderConfig) -> bytes:
     """Upstream error bodies may echo the key they were sent; never pass a provider key on."""
     key = provider.api_key()
     if key and key.encode() in body:
@@ -103,8 +103,8 @@ def _upstream_error(body: bytes, status: int) -> str:
 
 async def model_call(gateway: Gateway, api: Api, client: ClientRequest, receive: Receive, send: Send) -> None:
     key = await gateway.keys.authenticate(client.secret)
-    request = _parse(client.body)
-    model, provider = _route(gateway, api, request)
+    request = parse_request(client.body)
+    model, provider = route_model(gateway, api, request)
     body = client.body
     stream = api.streams and request.get("stream") is True
     hide_usage = False
@@ -217,11 +217,11 @@ async def _relay_body(provider: ProviderConfig, upstream: Response, meter: CallM
         else:
             meter.fail(200, "the provider's answer is not a JSON object")
     else:
-        data = _scrub(data, provider)
+        data = scrub_key(data, provider)
         meter.fail(status, _upstream_error(data, status))
     # Metered before the client has the answer, so an answer a client received is always in the journal.
     meter.finish()
-    headers = _response_headers(upstream)
+    headers = response_headers(upstream)
     headers.append((b"content-length", str(len(data)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": data})
@@ -240,7 +240,7 @@ async def _relay_stream(
     # The body is read; receive() now returns only when the client hangs up.
     hung_up = asyncio.ensure_future(receive())
     try:
-        await send({"type": "http.response.start", "status": 200, "headers": _response_headers(upstream)})
+        await send({"type": "http.response.start", "status": 200, "headers": response_headers(upstream)})
         try:
             async for chunk in upstream.chunks():
                 if hung_up.done():

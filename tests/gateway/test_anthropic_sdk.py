@@ -4,6 +4,7 @@ list, cache buckets, and the provider key (not the client's) sent upstream as x-
 from __future__ import annotations
 
 import anthropic
+import pytest
 
 from tests.gateway.conftest import PROVIDER_KEY, Gateway
 from tests.postgres import BOTH_BACKENDS
@@ -65,3 +66,16 @@ def test_x_api_key_works_for_openai_routes_too(gateway: Gateway) -> None:
         json={"model": "stub-small", "messages": [{"role": "user", "content": "hi"}]},
     )
     assert answer.status_code == 200, answer.text
+
+
+def test_count_tokens_is_passed_through_unmetered(gateway: Gateway) -> None:
+    # The stub has no count_tokens route: its own 404 coming back shows the request reached the provider.
+    with pytest.raises(anthropic.NotFoundError) as failure:
+        client(gateway).messages.count_tokens(
+            model="stub-large", messages=[{"role": "user", "content": "hi"}]
+        )
+    assert "no route POST /v1/messages/count_tokens" in str(failure.value)
+    with pytest.raises(anthropic.NotFoundError) as unknown:
+        client(gateway).messages.count_tokens(model="nope", messages=[{"role": "user", "content": "hi"}])
+    assert "GET /v1/models" in str(unknown.value)
+    assert gateway.usage() == []
