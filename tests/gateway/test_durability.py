@@ -127,6 +127,8 @@ def test_usage_matches_what_the_upstream_served_after_kill_9(tmp_path: Path, dat
             restarted.wait(timeout=30)
     context.db.dispose()
     assert recorded is not None
-    print(f"served by the stub {served}, recorded {recorded}, answered to clients {answered}")  # shown with -s
+    print(
+        f"served by the stub {served}, recorded {recorded}, answered to clients {answered}"
+    )  # shown with -s
     assert answered <= recorded <= served, (answered, recorded, served)
     assert served - recorded <= CONCURRENCY, (served, recorded)
