@@ -42,7 +42,9 @@ class Gateway:
         self.keys.after_refresh.append(self._refresh_routes)
         self.upstream = Upstream(timeout_s=context.settings.gateway_timeout_s)
         self.metrics = GatewayMetrics(registry)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        """The key refresher of each event loop the app was started on: one in a server; a test may run
+        two TestClients, each with its own loop, on one app, and a task can only be awaited on its loop."""
         self._routes_loaded = 0.0
 
     def recorder(self) -> Recorder:
@@ -69,17 +71,22 @@ class Gateway:
             self._routes_loaded = now
 
     async def start(self) -> None:
-        if self._task is None:
+        loop = asyncio.get_running_loop()
+        if loop in self._tasks:
+            return
+        if not self._tasks:
             self.keys.watch()
-            await asyncio.to_thread(self.live_routes().reload)
-            self._task = asyncio.create_task(self.keys.run(), name="meshclaw-gateway-keys")
+        await asyncio.to_thread(self.live_routes().reload)
+        self._tasks[loop] = asyncio.create_task(self.keys.run(), name="meshclaw-gateway-keys")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        task = self._tasks.pop(asyncio.get_running_loop(), None)
+        if task is not None:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        if self._tasks:
+            return  # still serving on another loop; the last one to close releases what is shared
         self.keys.unwatch()
         await self.keys.close()
         await self.upstream.close()
