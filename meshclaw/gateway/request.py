@@ -57,6 +57,9 @@ async def read_body(request: ClientRequest, receive: Receive, *, max_bytes: int)
     if message["type"] == "http.disconnect":
         raise ClientGone
     body: bytes = message.get("body", b"")
+    # A body without Content-Length (chunked upload) may arrive whole in this first message when the
+    # server had buffered all of it, so the limit is checked here too, not only on later parts.
+    _check_size(len(body), max_bytes)
     if not message.get("more_body"):
         request.body = body
         return
@@ -67,11 +70,15 @@ async def read_body(request: ClientRequest, receive: Receive, *, max_bytes: int)
             raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > max_bytes:
-            raise GatewayError(
-                413, f"the request body is larger than {max_bytes} bytes", code="request_too_large"
-            )
+        _check_size(size, max_bytes)
         parts.append(chunk)
         if not message.get("more_body"):
             request.body = b"".join(parts)
             return
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise GatewayError(
+            413, f"the request body is larger than {max_bytes} bytes", code="request_too_large"
+        )
