@@ -13,6 +13,7 @@ JSON-parsed; every other event is matched with a byte search and passed on untou
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import orjson
@@ -33,8 +34,9 @@ def _data(event: bytes) -> Any:
         return None
 
 
-class StreamWatcher:
-    """Sees each complete event; returns the bytes to forward (None drops the event)."""
+class StreamWatcher(ABC):
+    """Sees each complete event; returns the bytes to forward (None drops the event). One subclass per
+    API's stream format."""
 
     def __init__(self) -> None:
         self.usage: dict[str, Any] | None = None
@@ -42,8 +44,8 @@ class StreamWatcher:
         self.completed = False
         self.error: str | None = None
 
-    def see(self, event: bytes) -> bytes | None:
-        raise NotImplementedError
+    @abstractmethod
+    def see(self, event: bytes) -> bytes | None: ...
 
 
 class ChatWatcher(StreamWatcher):
