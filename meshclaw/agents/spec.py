@@ -1,0 +1,202 @@
+"""The agent definition: one validated shape for files (TOML/YAML), the API and the web form.
+
+A definition is data, never code. Every field is checked here, with `extra="forbid"` so a misspelt key is
+an error instead of a silently ignored setting. Saving a changed definition creates a new immutable
+version (agents.store); a run records the version it ran.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_TOOL = re.compile(r"^[a-z][a-z0-9_]{0,99}(\*)?$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone '{value}': use an IANA name such as 'Europe/Berlin' or 'UTC'"
+        ) from None
+    return value
+
+
+class ModelChoice(_Strict):
+    """Which configured model the agent thinks with (see `meshclaw providers list`)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    """A model a configured provider serves, e.g. `gpt-4.1-mini` or `claude-sonnet-4-5`."""
+    provider: str | None = None
+    """The provider's name, when more than one serves the model; otherwise the routing table decides."""
+
+
+class ToolGrant(_Strict):
+    """One tool (or a family, `email_*`) the agent may call, on one connector account, within scopes."""
+
+    tool: str
+    """A registered tool name (`email_send_message`) or a prefix ending in `*` (`email_*`)."""
+    account: str | None = None
+    """The connector account the tool acts through (e.g. `work-mail`); None for tools without accounts."""
+    scopes: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    """Narrowing per scope kind, e.g. {"folders": ["INBOX"], "recipient_domains": ["example.com"]}."""
+
+    @field_validator("tool")
+    @classmethod
+    def _tool_name(cls, value: str) -> str:
+        if not _TOOL.match(value):
+            raise ValueError(
+                f"'{value}' is not a tool name: use lower-case <domain>_<verb>_<object>, optionally ending in '*'"
+            )
+        return value
+
+
+class McpServer(_Strict):
+    """An MCP server whose tools become a toolset of the agent. Exactly one of `command` or `url`."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    """Stable id; the server's tools are exposed as `<name>_<tool>`."""
+    command: tuple[str, ...] | None = None
+    """stdio transport: the program and its arguments, run without a shell."""
+    url: str | None = None
+    """Streamable HTTP transport: the server's endpoint URL."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """Extra environment for a stdio server (names of vault secrets are resolved by the runtime)."""
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    """How long one tool call may take before it fails the step."""
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServer:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("give exactly one of 'command' (stdio) or 'url' (streamable HTTP)")
+        if self.command is not None and not self.command:
+            raise ValueError("'command' is empty: give the program and its arguments as a list")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"'url' must start with http:// or https://, not '{self.url}'")
+        return self
+
+
+Condition = Literal["owner_in_meeting", "owner_not_in_meeting"]
+"""A guard answered at fire time (by the calendar connector); a trigger whose condition is false is skipped."""
+
+
+class CronTrigger(_Strict):
+    kind: Literal["cron"] = "cron"
+    cron: str
+    """Five-field cron (`0 7 * * 1-5`) or the short form `weekdays 07:00` / `daily 03:00` / `mondays 09:30`."""
+    timezone: str = "UTC"
+    condition: Condition | None = None
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+
+class IntervalTrigger(_Strict):
+    kind: Literal["interval"] = "interval"
+    every_seconds: int = Field(ge=60, le=31 * 86400)
+    """At least a minute: an agent that wakes every second is a runaway, not a schedule."""
+    condition: Condition | None = None
+
+
+class OnceTrigger(_Strict):
+    kind: Literal["once"] = "once"
+    at: datetime
+    """When to run, with a UTC offset (`2026-12-24T09:00:00+01:00`)."""
+
+    @field_validator("at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("'at' needs a UTC offset or 'Z', e.g. 2026-12-24T09:00:00+01:00")
+        return value
+
+
+class EventTrigger(_Strict):
+    kind: Literal["event"] = "event"
+    event: str = Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+    """`noun.past_verb` as connectors emit them: `email.received`, `chat.mentioned`, `chat.dm_received`,
+    `webhook.received`, `deployment.started`."""
+    match: dict[str, str] = Field(default_factory=dict)
+    """Equality filters on the event's fields, e.g. {"account": "work-mail"} or {"service": "web"}."""
+    condition: Condition | None = None
+
+
+Trigger = Annotated[CronTrigger | IntervalTrigger | OnceTrigger | EventTrigger, Field(discriminator="kind")]
+
+
+class RunLimits(_Strict):
+    """Per-run ceilings; a run that reaches one ends with status `budget_exceeded`."""
+
+    max_steps: int = Field(default=20, ge=1, le=1000)
+    """Model requests in one run."""
+    max_tool_calls: int = Field(default=30, ge=0, le=5000)
+    max_tokens: int = Field(default=200_000, ge=1)
+    max_cost_usd: float = Field(default=1.0, gt=0)
+    max_seconds: int = Field(default=600, ge=1, le=7 * 86400)
+    """Wall time of the run's own work; time spent waiting for an approval does not count."""
+
+
+class DailyLimits(_Strict):
+    """Per-agent caps per UTC day: the guards against runaway automation."""
+
+    max_runs: int = Field(default=48, ge=1, le=100_000)
+    max_cost_usd: float = Field(default=10.0, gt=0)
+    max_tokens: int = Field(default=2_000_000, ge=1)
+
+
+class AgentSpec(_Strict):
+    """Everything that defines an agent. Its owner is not here: the owner is who applies it (or, for an
+    admin, the `owner` given to the API), so a file cannot claim someone else's rights."""
+
+    name: str
+    """Unique per owner: lower-case letters, digits, '-' and '_' (`inbox-triage`)."""
+    purpose: str = Field(default="", max_length=2000)
+    """One or two sentences people read in lists and approvals."""
+    instructions: str = Field(default="", max_length=100_000)
+    """The system prompt, for model steps."""
+    model: ModelChoice | None = None
+    """None for purely deterministic playbooks: such an agent never calls a model."""
+    tools: tuple[ToolGrant, ...] = ()
+    mcp_servers: tuple[McpServer, ...] = ()
+    skills: tuple[str, ...] = ()
+    """Agent Skills folders (each holds a SKILL.md), by installed skill name."""
+    triggers: tuple[Trigger, ...] = ()
+    """Besides these, an agent can always be run by hand ("run now")."""
+    limits: RunLimits = RunLimits()
+    daily: DailyLimits = DailyLimits()
+    allow_overlap: bool = False
+    """Whether a new run may start while one of this agent's runs is still going."""
+    memory: bool = True
+    """Whether the agent gets `remember` and `recall` and its own memory store."""
+    template: str | None = None
+    """The template (Playbooks issue) this agent was created from, if any; the runtime dispatches on it."""
+    settings: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)
+    """Template-specific settings (VIP senders, watched services, digest time)."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                f"'{value}' is not an agent name: use 1-63 lower-case letters, digits, '-' or '_', "
+                "starting with a letter or digit"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> AgentSpec:
+        seen: set[str] = set()
+        for server in self.mcp_servers:
+            if server.name in seen:
+                raise ValueError(f"two MCP servers are named '{server.name}': names must be unique")
+            seen.add(server.name)
+        return self
