@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from meshclaw.db.models.agents import Agent, AgentVersion
 from meshclaw.db.models.clarity import (
     ClarityDetectionRun,
     ClarityFlag,
@@ -50,4 +51,6 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "ClarityFlag",
     "ClaritySettings",
     "ClarityTeamSettings",
+    "Agent",
+    "AgentVersion",
 ]
