@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from meshclaw.cli import budgets, clarity, identity, imports, prices, providers, serve, simulate, usage
+from meshclaw.cli import (
+    budgets,
+    clarity,
+    identity,
+    imports,
+    prices,
+    providers,
+    serve,
+    simulate,
+    skills,
+    usage,
+)
 from meshclaw.cli import doctor as doctor_cmd
 from meshclaw.cli.state import CliState
 
@@ -43,6 +54,7 @@ app.add_typer(clarity.clarity_app, name="clarity")
 app.add_typer(prices.prices_app, name="prices")
 app.add_typer(budgets.budgets_app, name="budgets")
 app.add_typer(providers.providers_app, name="providers")
+app.add_typer(skills.skills_app, name="skills")
 
 
 def run() -> None:
