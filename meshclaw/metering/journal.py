@@ -56,8 +56,9 @@ class Journal:
         self._sequence += 1
         return Segment(self.directory, self._prefix, self._sequence)
 
-    def append(self, record: object) -> None:
-        self.current.append(orjson.dumps(record) + b"\n")
+    def append(self, line: bytes) -> None:
+        """Append one encoded record (journal_records), newline included."""
+        self.current.append(line)
 
     def rotate(self) -> Segment:
         """Start a new segment and return the previous one (closed for writing, still on disk)."""
@@ -71,7 +72,7 @@ class Journal:
             self.current.remove()
 
 
-def orphaned_segments(directory: Path) -> Iterator[tuple[Path, list[dict[str, object]]]]:
+def orphaned_segments(directory: Path) -> Iterator[tuple[Path, list[object]]]:
     """Segments no live process holds, with their records. A torn last line (killed mid-write) is skipped."""
     if not directory.is_dir():
         return
@@ -85,15 +86,14 @@ def orphaned_segments(directory: Path) -> Iterator[tuple[Path, list[dict[str, ob
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 continue  # its writer is alive
-            records: list[dict[str, object]] = []
+            records: list[object] = []
             with os.fdopen(os.dup(fd), "rb") as handle:
                 for line in handle:
                     try:
                         record = orjson.loads(line)
                     except orjson.JSONDecodeError:
                         continue
-                    if isinstance(record, dict):
-                        records.append(record)
+                    records.append(record)
             yield path, records
         finally:
             os.close(fd)

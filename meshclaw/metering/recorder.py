@@ -24,6 +24,7 @@ from meshclaw.db.engine import Database
 from meshclaw.db.models import User
 from meshclaw.metering.events import ActivityEvent, OutcomeEvent, TokenBuckets, UsageEvent
 from meshclaw.metering.journal import Journal, Segment, orphaned_segments
+from meshclaw.metering.journal_records import decode, encode_other, encode_usage
 from meshclaw.metering.prices import PriceBook
 from meshclaw.metering.writer import write_batch
 
@@ -120,15 +121,16 @@ class Recorder:
     # --- recording (the hot path) ---------------------------------------------------------------
 
     def record_usage(self, event: UsageEvent) -> None:
-        self._record(event, "usage")
+        self._record(event, "usage", encode_usage(event))
 
     def record_outcome(self, event: OutcomeEvent) -> None:
-        self._record(event, "outcome")
+        self._record(event, "outcome", encode_other("o", event))
 
     def record_activity(self, event: ActivityEvent) -> None:
-        self._record(event, "activity")
+        self._record(event, "activity", encode_other("a", event))
 
-    def _record(self, event: UsageEvent | OutcomeEvent | ActivityEvent, kind: str) -> None:
+    def _record(self, event: UsageEvent | OutcomeEvent | ActivityEvent, kind: str, line: bytes) -> None:
+        # Encoded before taking the lock: concurrent recorders serialize only on the write itself.
         with self._lock:
             if self._journal is None:
                 raise RuntimeError("Recorder.start() must be called before recording")
@@ -137,7 +139,7 @@ class Recorder:
             queue: list[Any] = (
                 self._usage if kind == "usage" else self._outcomes if kind == "outcome" else self._activities
             )
-            self._journal.append({"kind": kind, "event": event})
+            self._journal.append(line)
             queue.append(event)
             self._enqueued += 1
             if len(queue) == self.max_batch:  # wake the writer once, when the batch fills
@@ -280,28 +282,3 @@ class Recorder:
         if replayed:
             log.info("replayed %d metering events from the crash journal", replayed)
         return replayed
-
-
-def _time(value: Any) -> datetime:
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
-
-
-def decode(record: dict[str, Any]) -> UsageEvent | OutcomeEvent | ActivityEvent | None:
-    """Rebuild an event from its journal record."""
-    kind, data = record.get("kind"), record.get("event")
-    if not isinstance(data, dict):
-        return None
-    if kind == "usage":
-        return UsageEvent(
-            **{
-                **data,
-                "started_at": _time(data["started_at"]),
-                "ended_at": _time(data["ended_at"]),
-                "tokens": TokenBuckets(**data.get("tokens", {})),
-            }
-        )
-    if kind == "outcome":
-        return OutcomeEvent(**{**data, "occurred_at": _time(data["occurred_at"])})
-    if kind == "activity":
-        return ActivityEvent(**{**data, "occurred_at": _time(data["occurred_at"])})
-    return None
