@@ -8,7 +8,7 @@ version (agents.store); a run records the version it ran.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -93,11 +93,95 @@ Condition = Literal["owner_in_meeting", "owner_not_in_meeting"]
 class CronTrigger(_Strict):
     kind: Literal["cron"] = "cron"
     cron: str
-    """Five-field cron (`0 7 * * 1-5`) or the short form `weekdays 07:00` / `daily 03:00` / `mondays 09:30`."""
+    """Five-field cron (`0 7 * * 1-5`) or the short form `weekdays 07:00` / `daily 03:00` / `mondays 09:30`.
+    A short form may end in a time zone (`weekdays 07:00 Europe/Berlin`), which then fills `timezone`."""
     timezone: str = "UTC"
     condition: Condition | None = None
 
     _tz = field_validator("timezone")(_check_timezone)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _zone_in_short_form(cls, data: object) -> object:
+        # "weekdays 07:00 Europe/Berlin" is how people write it (and how the issue does): move the zone to
+        # its field, so the stored definition has one place for it.
+        if not isinstance(data, dict) or not isinstance(data.get("cron"), str):
+            return data
+        parts = data["cron"].split()
+        if len(parts) == 3 and parts[0].lower() in _SHORT_DAYS:
+            if "timezone" in data and data["timezone"] != parts[2]:
+                raise ValueError(
+                    f"the cron names time zone '{parts[2]}' and 'timezone' says '{data['timezone']}': "
+                    "give it once"
+                )
+            return {**data, "cron": " ".join(parts[:2]), "timezone": parts[2]}
+        return data
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        cron_expression(value)
+        return value
+
+    def expression(self) -> str:
+        """The five-field cron expression this trigger fires on (the short form translated)."""
+        return cron_expression(self.cron)
+
+
+_SHORT_DAYS = {
+    "daily": "*",
+    "weekdays": "1-5",
+    "weekends": "6,0",
+    **{
+        f"{day}s": str(number)
+        for number, day in enumerate(
+            ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday")
+        )
+    },
+}
+"""Short forms and the day-of-week field each stands for (cron counts Sunday as 0)."""
+_SHORT_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_NEVER_BEFORE = datetime(2026, 1, 1, tzinfo=UTC)
+"""A fixed start for the "does it ever fire" check, so validation does not depend on today's date."""
+
+
+def cron_expression(text: str) -> str:
+    """Translate a short form (`weekdays 07:00`) to cron and check the result: five fields, a valid
+    expression, and one that fires at all. Raises ValueError with a message saying how to fix it."""
+    parts = text.split()
+    if parts and parts[0].lower() in _SHORT_DAYS:
+        time = _SHORT_TIME.match(parts[1]) if len(parts) == 2 else None
+        if time is None:
+            raise ValueError(
+                f"'{text}' is not a short schedule: write '{parts[0]} HH:MM' (24-hour), e.g. '{parts[0]} 07:00'"
+            )
+        return f"{int(time.group(2))} {int(time.group(1))} * * {_SHORT_DAYS[parts[0].lower()]}"
+    if len(parts) == 6:
+        raise ValueError(
+            f"'{text}' has six fields (a seconds field): a schedule fires at most once a minute; "
+            "use five fields: minute hour day-of-month month day-of-week"
+        )
+    if len(parts) != 5:
+        raise ValueError(
+            f"'{text}' is not a schedule: use five cron fields (minute hour day-of-month month "
+            "day-of-week, e.g. '0 7 * * 1-5') or a short form such as 'weekdays 07:00' or 'daily 03:00'"
+        )
+    # croniter is imported here: only validation and the scheduler need it, not every importer of the spec.
+    from croniter import CroniterBadDateError, croniter
+
+    expression = " ".join(parts)
+    if not croniter.is_valid(expression):
+        raise ValueError(
+            f"'{text}' is not a valid cron expression: use five fields (minute hour day-of-month month "
+            "day-of-week), e.g. '0 7 * * 1-5'"
+        )
+    try:
+        croniter(expression, _NEVER_BEFORE).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(
+            f"'{text}' never fires (no such date, e.g. 30 February): check day and month"
+        ) from None
+    return expression
 
 
 class IntervalTrigger(_Strict):

@@ -38,6 +38,7 @@ ResourceKind = Literal[
     "clarity_team",
     "clarity_flag",
     "clarity_settings",
+    "agent",
 ]
 """`usage`: metered model calls, owned by the person they are attributed to (team: their team at the
 time of the call). `price`: the model price table, readable by everyone so costs can be explained.
@@ -52,7 +53,10 @@ set and remove budgets: a manager who could raise their own team's cap would mak
 team's; small teams are hidden further by `meshclaw.clarity.access`).
 `clarity_flag`: a tokenmaxxing flag, owned by the person it is about; only admins and auditors see
 others' flags and review them (managers do not: a flag is an invitation to review, not a team metric).
-`clarity_settings`: the adoption goal and rule and the per-team leaderboard switches; admins change them."""
+`clarity_settings`: the adoption goal and rule and the per-team leaderboard switches; admins change them.
+`agent`: an agent definition and its versions, owned by the person it acts for. Everyone creates and
+changes their own (`update` also enables and disables); managers read their teams' agents, auditors all;
+admins manage everyone's, and only `create` with reach `all` lets one act for another owner."""
 Reach = Literal["all", "team", "own"]
 
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "manage", "delete")
@@ -69,6 +73,7 @@ RESOURCE_KINDS: tuple[ResourceKind, ...] = (
     "clarity_team",
     "clarity_flag",
     "clarity_settings",
+    "agent",
 )
 
 _ADMIN_ALL: dict[Action, Reach] = {action: "all" for action in ACTIONS}
@@ -88,6 +93,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "clarity_team": {"read": "all"},
         "clarity_flag": {"read": "all", "update": "all"},
         "clarity_settings": {"read": "all"},
+        "agent": {"read": "all", "create": "own", "update": "own"},
     },
     Role.MANAGER: {
         "organization": {"read": "all"},
@@ -101,6 +107,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "clarity_team": {"read": "team"},
         "clarity_flag": {"read": "own"},
         "clarity_settings": {"read": "all"},
+        "agent": {"read": "team", "create": "own", "update": "own"},
     },
     Role.MEMBER: {
         "organization": {"read": "all"},
@@ -114,6 +121,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "clarity_team": {"read": "own"},
         "clarity_flag": {"read": "own"},
         "clarity_settings": {"read": "all"},
+        "agent": {"read": "own", "create": "own", "update": "own"},
     },
 }
 
