@@ -20,6 +20,7 @@ from meshclaw.db.models.identity import (
     WebSession,
 )
 from meshclaw.db.models.limits import Budget, BudgetAlert
+from meshclaw.db.models.memory import MemoryItem, MemoryRecall, MemorySnapshot
 from meshclaw.db.models.metering import (
     ActivityEventRow,
     ModelPrice,
@@ -53,4 +54,7 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "ClarityTeamSettings",
     "Agent",
     "AgentVersion",
+    "MemoryItem",
+    "MemoryRecall",
+    "MemorySnapshot",
 ]
