@@ -66,23 +66,6 @@ class ResumeState:
     """One per pending call; a pending call without a decision is treated as denied."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class RunRequest:
-    run_id: str
-    agent_id: int
-    agent_version_id: int
-    owner_user_id: int
-    team_id: int | None = None
-    """The owner's team when the run started (stamped on usage); None if unknown."""
-    spec: AgentSpec
-    input: str = ""
-    """The task or message; ignored when resuming."""
-    mode: RunMode = "unattended"
-    resume: ResumeState | None = None
-    output_schema: Mapping[str, Any] | None = None
-    """A JSON Schema (an object) for a structured answer; then `RunResult.output` is a dict."""
-
-
 # --- output -------------------------------------------------------------------------------------------
 
 
@@ -135,6 +118,29 @@ class RunResult:
     pending: tuple[PendingApproval, ...] = ()
     history: bytes | None = None
     """The message history to store for resuming (set with waiting_approval, and on success for chats)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunRequest:
+    run_id: str
+    agent_id: int
+    agent_version_id: int
+    owner_user_id: int
+    team_id: int | None = None
+    """The owner's team when the run started (stamped on usage); None if unknown."""
+    spec: AgentSpec
+    input: str = ""
+    """The task or message; ignored when resuming."""
+    mode: RunMode = "unattended"
+    resume: ResumeState | None = None
+    output_schema: Mapping[str, Any] | None = None
+    """A JSON Schema (an object) for a structured answer; then `RunResult.output` is a dict."""
+    spent: UsageTotals = UsageTotals()
+    """What the run's earlier segments used: counted against the per-run limits of this one."""
+    spent_seconds: float = 0.0
+    """Wall time of the earlier segments' own work (time waiting for approval excluded)."""
+    mcp_effects: Mapping[str, EffectClass] = field(default_factory=dict)
+    """An admin's classification of MCP tools by exposed name (`<server>_<tool>`); others are UNCLASSIFIED."""
 
 
 # --- callbacks ------------------------------------------------------------------------------------
@@ -217,7 +223,9 @@ class ToolGate(Protocol):
 
 class RunToolSource(Protocol):
     """Tools that exist per run rather than in the registry (memory's `remember`/`recall`, bound to the
-    agent): the runtime asks each source once per segment; tools it returns count as granted."""
+    agent): the runtime asks each source once per segment and shows the model what it returns; the gate
+    still decides each call (the default gate grants tools whose origin is `memory`). A source returns
+    nothing when the spec does not want its tools (memory off)."""
 
     def tools_for(self, request: RunRequest) -> Sequence[ToolSpec]: ...
 

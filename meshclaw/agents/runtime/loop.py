@@ -1,18 +1,106 @@
-"""`execute`: one segment of a run (see `contract`)."""
+"""`execute`: one segment of a run (see `contract`), over pydantic-ai's `Agent.iter`.
+
+Stepping through the graph node by node, rather than `Agent.run`, is what lets the runtime record each
+model call as it happens (tokens, cost, latency), stop on the cost limit right after the response that
+crossed it, and check the kill switch before every model request. pydantic-ai's own `UsageLimits` enforce
+steps, tool calls and tokens; the wall-time limit is an `asyncio.timeout` around the segment.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic_ai import (
+    Agent,
+    AgentRunResult,
+    DeferredToolRequests,
+    DeferredToolResults,
+    StructuredDict,
+    ToolDenied,
+    UsageLimits,
+    capture_run_messages,
+)
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    ModelHTTPError,
+    UnexpectedModelBehavior,
+    UsageLimitExceeded,
+    UserError,
+)
+from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.toolsets import AbstractToolset
+
+from meshclaw.agents.runtime import history
 from meshclaw.agents.runtime.contract import (
+    LimitName,
+    ModelCallStep,
     ModelFactory,
+    ModelUnavailable,
+    PendingApproval,
     RunRequest,
     RunResult,
+    RunStatus,
     RunToolSource,
     StepSink,
+    TokenCounts,
+    ToolCallStep,
     ToolGate,
+    UsageTotals,
 )
+from meshclaw.agents.runtime.gated import RunStopped, SegmentState, ToolBroke
+from meshclaw.agents.runtime.models import open_model
+from meshclaw.agents.runtime.toolsets import function_toolset, gated_mcp, mcp_toolset, registry_tools
+from meshclaw.agents.runtime.usage import add_tokens, limit_named, remaining_limits, token_counts
+from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolRegistry
+
+log = logging.getLogger("meshclaw.agents.runtime")
+
+TOOL_RETRIES = 2
+"""How often the model may retry a tool call whose arguments fail the schema before the run fails."""
+
+NO_MODEL = (
+    "the agent '{name}' has no model, so it cannot run a model step; set `model` in its definition to a "
+    "model a provider serves (`meshclaw providers list`), or add one with "
+    "`meshclaw providers add NAME --kind openai|anthropic|openai-compatible --base-url URL --models MODEL`"
+)
+
+
+class CostExceeded(Exception):
+    pass
+
+
+@dataclass(kw_only=True)
+class _Meter:
+    """What the segment's model calls used, kept as they happen so a run that fails midway reports it."""
+
+    tokens: TokenCounts = field(default_factory=TokenCounts)
+    cost_usd: float | None = None
+    requests: int = 0
+
+    def totals(self, tool_calls: int) -> UsageTotals:
+        return UsageTotals(
+            tokens=self.tokens, cost_usd=self.cost_usd, requests=self.requests, tool_calls=tool_calls
+        )
+
+
+@dataclass(kw_only=True)
+class _Segment:
+    request: RunRequest
+    state: SegmentState
+    model_factory: ModelFactory
+    meter: _Meter = field(default_factory=_Meter)
+    recorded: set[int] = field(default_factory=set)
+    """ids of the responses already recorded as steps."""
+
+    def result(self, status: RunStatus, **fields: Any) -> RunResult:
+        return RunResult(status=status, usage=self.meter.totals(self.state.tool_calls), **fields)
 
 
 async def execute(
@@ -29,4 +117,214 @@ async def execute(
     a per-run limit trips, a tool call needs approval, or `should_stop()` (the kill switch, checked before
     every model and tool call) says stop. Never raises for what the agent or its tools did: every outcome
     is a `RunResult`; only cancellation of the calling task propagates."""
-    raise NotImplementedError("the agent loop lands in the next commit")
+    approvals = {d.tool_call_id: d for d in request.resume.decisions} if request.resume else {}
+    state = SegmentState(request=request, sink=sink, gate=gate, should_stop=should_stop, approvals=approvals)
+    segment = _Segment(request=request, state=state, model_factory=model_factory)
+    spec = request.spec
+    if spec.model is None:
+        return segment.result("failed", error=NO_MODEL.format(name=spec.name))
+    limits, used_up = remaining_limits(spec.limits, request.spent)
+    seconds = spec.limits.max_seconds - request.spent_seconds
+    if used_up is None and seconds <= 0:
+        used_up = "max_seconds"
+    if used_up is None and (request.spent.cost_usd or 0.0) >= spec.limits.max_cost_usd:
+        used_up = "max_cost_usd"
+    if used_up is not None:
+        return _over(segment, used_up)
+    try:
+        async with asyncio.timeout(seconds):
+            return await _segment(segment, tools, run_tools, limits)
+    except TimeoutError:
+        return _over(segment, "max_seconds")
+    except UsageLimitExceeded as error:
+        return _over(segment, limit_named(str(error)) or "max_steps", detail=error.message)
+    except CostExceeded:
+        return _over(segment, "max_cost_usd")
+    except RunStopped:
+        return segment.result("cancelled", error="the run was stopped (kill switch) before its next step")
+    except ModelUnavailable as error:
+        return segment.result("failed", error=str(error))
+    except ToolBroke as error:
+        return segment.result("failed", error=str(error))
+    except history.HistoryError as error:
+        return segment.result("failed", error=str(error))
+    except ModelHTTPError as error:
+        return _model_refused(segment, error)
+    except ModelAPIError as error:
+        return segment.result("failed", error=f"the model could not be reached: {type(error).__name__}")
+    except UnexpectedModelBehavior as error:
+        return segment.result("failed", error=f"the model misbehaved: {error.message}")
+    except (UserError, ValueError, TypeError, KeyError, RuntimeError, OSError, ExceptionGroup) as error:
+        log.exception("agent run %s failed in the runtime", request.run_id)
+        return segment.result(
+            "failed",
+            error=f"the run failed in the agent runtime ({type(error).__name__}); see the server log",
+        )
+
+
+def _over(segment: _Segment, limit: LimitName, *, detail: str | None = None) -> RunResult:
+    limits = segment.request.spec.limits
+    value = {"max_steps": limits.max_steps, "max_tool_calls": limits.max_tool_calls,
+             "max_tokens": limits.max_tokens, "max_cost_usd": limits.max_cost_usd,
+             "max_seconds": limits.max_seconds}[limit]  # fmt: skip
+    message = f"the run reached its limit {limit} = {value:g}"
+    return segment.result(
+        "budget_exceeded", limit=limit, error=f"{message} ({detail})" if detail else message
+    )
+
+
+def _model_refused(segment: _Segment, error: ModelHTTPError) -> RunResult:
+    message, code = _error_body(error.body)
+    if error.status_code == 429 and code == "budget_exceeded":
+        return segment.result("budget_exceeded", error=f"a budget refused the model call: {message}")
+    shown = f": {message}" if message else ""
+    return segment.result("failed", error=f"the model call failed with HTTP {error.status_code}{shown}")
+
+
+def _error_body(body: object) -> tuple[str | None, str | None]:
+    """The message and code of an OpenAI- or Anthropic-shaped error body (the gateway's own errors)."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict):
+            message, code = inner.get("message"), inner.get("code") or inner.get("type")
+            return (str(message)[:500] if message else None, str(code) if code else None)
+    return None, None
+
+
+async def _segment(
+    segment: _Segment, registry: ToolRegistry, sources: Sequence[RunToolSource], limits: UsageLimits
+) -> RunResult:
+    request, state = segment.request, segment.state
+    spec = request.spec
+    async with AsyncExitStack() as stack:
+        endpoint = segment.model_factory.endpoint(request)
+        model = await open_model(endpoint, stack)
+        specs, metas = registry_tools(request, registry, sources)
+        toolsets: list[AbstractToolset[None]] = [function_toolset(specs, metas, state)] if specs else []
+        for server in spec.mcp_servers:
+            raw = mcp_toolset(server, request)
+            try:
+                await stack.enter_async_context(raw)
+            except Exception as error:
+                raise ToolBroke(
+                    f"MCP server '{server.name}' could not be started or reached ({type(error).__name__})"
+                ) from error
+            toolsets.append(gated_mcp(server, raw, request, state))
+        output: Any = (
+            StructuredDict(dict(request.output_schema), name="answer")
+            if request.output_schema is not None
+            else str
+        )
+        agent: Agent[None, Any] = Agent(
+            model,
+            output_type=[output, DeferredToolRequests],
+            instructions=spec.instructions or None,
+            toolsets=toolsets,
+            retries=TOOL_RETRIES,
+            name=spec.name,
+        )
+        messages: list[ModelMessage] | None = None
+        deferred: DeferredToolResults | None = None
+        prompt: str | None = request.input
+        if request.resume is not None:
+            envelope = history.load(request.resume.history)
+            messages, prompt = envelope.messages, None
+            deferred = await _decisions(envelope.pending, state)
+        with capture_run_messages() as captured:
+            try:
+                result = await _drive(segment, agent, prompt, messages, deferred, limits)
+            except UsageLimitExceeded:
+                # A token limit trips after the response that crossed it arrived (and was billed): that
+                # call is still one of the run's steps.
+                for message in captured[len(messages or ()) :]:
+                    if isinstance(message, ModelResponse) and id(message) not in segment.recorded:
+                        await _model_called(segment, message, None, check_cost=False)
+                raise
+        return _finish(segment, result.output, result.all_messages())
+
+
+async def _drive(
+    segment: _Segment,
+    agent: Agent[None, Any],
+    prompt: str | None,
+    messages: list[ModelMessage] | None,
+    deferred: DeferredToolResults | None,
+    limits: UsageLimits,
+) -> AgentRunResult[Any]:
+    state = segment.state
+    async with agent.iter(
+        prompt, message_history=messages, deferred_tool_results=deferred, usage_limits=limits
+    ) as run:
+        requested_at: float | None = None
+        async for node in run:
+            if Agent.is_model_request_node(node):
+                state.check_stop()
+                requested_at = time.perf_counter()
+            elif Agent.is_call_tools_node(node) and requested_at is not None:
+                # A resumed segment starts at the stored response's tool calls: that model call belongs
+                # to the earlier segment, so only responses requested here are counted.
+                await _model_called(segment, node.model_response, requested_at)
+                requested_at = None
+        result = run.result
+    assert result is not None
+    return result
+
+
+async def _decisions(pending: list[history.PendingCall], state: SegmentState) -> DeferredToolResults:
+    """pydantic-ai's results for the calls that waited: approved ones run (the gate re-checks them when
+    pydantic-ai calls the tool), the others are denied, and the model reads why."""
+    approvals: dict[str, bool | ToolDenied] = {}
+    for call in pending:
+        decision = state.approvals.get(call.tool_call_id)
+        if decision is not None and decision.approved:
+            approvals[call.tool_call_id] = True
+            continue
+        reason = (decision.reason if decision else None) or "no person approved this call"
+        approvals[call.tool_call_id] = ToolDenied(f"A person denied this tool call: {reason}")
+        await state.sink.tool_call(
+            ToolCallStep(tool_call_id=call.tool_call_id, name=call.name, args_digest=call.args_digest,
+                         effect=call.effect, decision="deny", reason=f"denied by a person: {reason}",
+                         status="denied", approval_id=decision.approval_id if decision else None)
+        )  # fmt: skip
+    return DeferredToolResults(approvals=dict(approvals))
+
+
+async def _model_called(
+    segment: _Segment, response: ModelResponse, requested_at: float | None, *, check_cost: bool = True
+) -> None:
+    request, meter = segment.request, segment.meter
+    segment.recorded.add(id(response))
+    assert request.spec.model is not None
+    tokens = token_counts(response.usage)
+    priced = request.spec.model.name
+    cost = segment.model_factory.price_usd(priced, tokens)
+    meter.tokens = add_tokens(meter.tokens, tokens)
+    meter.requests += 1
+    if cost is not None:
+        meter.cost_usd = (meter.cost_usd or 0.0) + cost
+    latency_ms = int((time.perf_counter() - requested_at) * 1000) if requested_at is not None else 0
+    await segment.state.sink.model_call(
+        ModelCallStep(
+            model=response.model_name or priced, tokens=tokens, cost_usd=cost, latency_ms=latency_ms
+        )
+    )
+    spent = (request.spent.cost_usd or 0.0) + (meter.cost_usd or 0.0)
+    if check_cost and spent > request.spec.limits.max_cost_usd:
+        raise CostExceeded
+
+
+def _finish(segment: _Segment, output: Any, messages: list[ModelMessage]) -> RunResult:
+    if not isinstance(output, DeferredToolRequests):
+        return segment.result("succeeded", output=output, history=history.dump(messages, []))
+    pending: list[PendingApproval] = []
+    stored: list[history.PendingCall] = []
+    for part in output.approvals:
+        meta = output.metadata.get(part.tool_call_id, {})
+        effect = EffectClass(meta.get("effect", EffectClass.DESTRUCTIVE.value))
+        pending.append(
+            PendingApproval(tool_call_id=part.tool_call_id, tool_name=part.tool_name, args=meta.get("args", {}),
+                            args_digest=meta.get("args_digest", ""), effect=effect, reason=meta.get("reason", ""))
+        )  # fmt: skip
+        stored.append(history.PendingCall(tool_call_id=part.tool_call_id, name=part.tool_name, effect=effect,
+                                          args_digest=meta.get("args_digest", "")))  # fmt: skip
+    return segment.result("waiting_approval", pending=tuple(pending), history=history.dump(messages, stored))

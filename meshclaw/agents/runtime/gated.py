@@ -1,0 +1,198 @@
+"""Every tool call of a run passes here: the gate decides, the sink records, then (maybe) the tool runs.
+
+One wrapper around each toolset (registry tools, each MCP server), after pydantic-ai validated the
+arguments against the tool's schema (invalid arguments go back to the model as a retry and never reach
+the gate). Then:
+
+- deny: the tool does not run; the model reads why, as the tool's result;
+- needs_approval: the call is deferred (`ApprovalRequired`) with the exact arguments and their digest; the
+  segment ends `waiting_approval`, and on resume pydantic-ai calls the tool again with the approval, which
+  the gate re-checks against the digest before anything runs;
+- allow: the tool runs under its timeout. An error the tool reports (`ToolError`, an MCP tool's error
+  result) goes back to the model; a tool that hangs or whose server is gone ends the run (`ToolBroke`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_ai import RunContext
+from pydantic_ai.exceptions import ApprovalRequired, CallDeferred, ModelRetry, ToolFailed
+from pydantic_ai.toolsets import AbstractToolset, WrapperToolset
+from pydantic_ai.toolsets.abstract import ToolsetTool
+from pydantic_core import to_jsonable_python
+
+from meshclaw.agents.runtime.contract import (
+    ApprovalDecision,
+    GateDecision,
+    RunInfo,
+    RunRequest,
+    StepSink,
+    ToolCall,
+    ToolCallStep,
+    ToolGate,
+    ToolOrigin,
+    ToolStatus,
+    args_digest,
+)
+from meshclaw.tools.effects import EffectClass
+from meshclaw.tools.registry import ToolError
+
+
+class ToolBroke(Exception):
+    """A tool could not be run at all (it hung, its server crashed): the run fails with this message."""
+
+
+class RunStopped(Exception):
+    """The kill switch said stop before the next call."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ToolMeta:
+    effect: EffectClass
+    origin: ToolOrigin
+    scopes: tuple[str, ...] = ()
+    timeout_s: float | None = None
+    label: str = ""
+    """How errors name the tool's source, e.g. "MCP server 'chat'"."""
+
+
+@dataclass(kw_only=True)
+class SegmentState:
+    """What the wrappers of one segment share: the run, its callbacks and what has happened so far."""
+
+    request: RunRequest
+    sink: StepSink
+    gate: ToolGate
+    should_stop: Callable[[], bool] | None = None
+    approvals: Mapping[str, ApprovalDecision] = field(default_factory=dict)
+    effects_seen: set[EffectClass] = field(default_factory=set)
+    tool_calls: int = 0
+
+    def run_info(self) -> RunInfo:
+        request = self.request
+        return RunInfo(
+            run_id=request.run_id,
+            agent_id=request.agent_id,
+            owner_user_id=request.owner_user_id,
+            mode=request.mode,
+            spec=request.spec,
+            effects_seen=frozenset(self.effects_seen),
+        )
+
+    def check_stop(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise RunStopped
+
+
+def shown_args(tool_args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as JSON, as the model gave them: a registry tool's single pydantic model is unwrapped."""
+    if len(tool_args) == 1:
+        (value,) = tool_args.values()
+        if isinstance(value, BaseModel):
+            dumped: dict[str, Any] = value.model_dump(mode="json")
+            return dumped
+    jsonable: dict[str, Any] = to_jsonable_python(tool_args)
+    return jsonable
+
+
+@dataclass
+class GatedToolset(WrapperToolset[None]):
+    state: SegmentState = field(kw_only=True)
+    meta: Callable[[str], ToolMeta] = field(kw_only=True)
+
+    async def call_tool(
+        self, name: str, tool_args: dict[str, Any], ctx: RunContext[None], tool: ToolsetTool[None]
+    ) -> Any:
+        state = self.state
+        state.check_stop()
+        meta = self.meta(name)
+        args = shown_args(tool_args)
+        digest = args_digest(args)
+        call_id = ctx.tool_call_id or ""
+        approval = state.approvals.get(call_id) if ctx.tool_call_approved else None
+        call = ToolCall(tool_call_id=call_id, name=name, args=args, args_digest=digest, effect=meta.effect,
+                        origin=meta.origin, scopes=meta.scopes, approval=approval)  # fmt: skip
+        decision = await state.gate.decide(call, state.run_info())
+        if decision.decision == "needs_approval" and approval is not None:
+            # Approved, yet the gate still asks: an approval can only be used for what it was given for.
+            decision = GateDecision(
+                decision="deny", reason=f"not allowed despite the approval: {decision.reason}"
+            )
+
+        async def record(status: ToolStatus, error: str | None = None, latency_ms: int = 0) -> None:
+            await state.sink.tool_call(
+                ToolCallStep(tool_call_id=call_id, name=name, args_digest=digest, effect=meta.effect,
+                             decision=decision.decision, reason=decision.reason, status=status, error=error,
+                             latency_ms=latency_ms, approval_id=approval.approval_id if approval else None)
+            )  # fmt: skip
+
+        if decision.decision == "deny":
+            await record("denied")
+            return f"The tool call was denied by policy: {decision.reason}"
+        if decision.decision == "needs_approval":
+            await record("pending")
+            raise ApprovalRequired(
+                metadata={"args": args, "args_digest": digest, "effect": meta.effect.value,
+                          "reason": decision.reason}
+            )  # fmt: skip
+        return await self._run(name, tool_args, ctx, tool, meta, record)
+
+    async def _run(
+        self,
+        name: str,
+        tool_args: dict[str, Any],
+        ctx: RunContext[None],
+        tool: ToolsetTool[None],
+        meta: ToolMeta,
+        record: Callable[..., Any],
+    ) -> Any:
+        started = time.perf_counter()
+
+        def elapsed() -> int:
+            return int((time.perf_counter() - started) * 1000)
+
+        try:
+            async with asyncio.timeout(meta.timeout_s):
+                result = await super().call_tool(name, tool_args, ctx, tool)
+        except ToolError as error:
+            await record("error", str(error), elapsed())
+            self._ran(meta)
+            return f"The tool failed: {error}"
+        except (ModelRetry, ToolFailed) as error:
+            await record("error", _message(error), elapsed())
+            self._ran(meta)
+            raise
+        except (ApprovalRequired, CallDeferred):
+            raise
+        except TimeoutError:
+            message = f"the tool '{name}' did not answer within {meta.timeout_s:g} s"
+            await record("error", message, elapsed())
+            raise ToolBroke(f"{message} ({meta.label})" if meta.label else message) from None
+        except Exception as error:
+            message = f"the tool '{name}' could not be run ({type(error).__name__})"
+            await record("error", message, elapsed())
+            raise ToolBroke(f"{message}; {meta.label}" if meta.label else message) from error
+        await record("ok", None, elapsed())
+        self._ran(meta)
+        return result
+
+    def _ran(self, meta: ToolMeta) -> None:
+        self.state.tool_calls += 1
+        self.state.effects_seen.add(meta.effect)
+
+
+def _message(error: Exception) -> str:
+    text = getattr(error, "message", None)
+    return str(text if text is not None else error)[:500]
+
+
+def gated(
+    toolset: AbstractToolset[None], state: SegmentState, meta: Callable[[str], ToolMeta]
+) -> GatedToolset:
+    return GatedToolset(toolset, state=state, meta=meta)

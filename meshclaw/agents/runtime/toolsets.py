@@ -1,0 +1,104 @@
+"""The toolsets of one segment: the registry tools the spec grants plus the run's own tools (memory), and
+one MCP toolset per server in the spec, each behind the gate (`gated`).
+
+Only granted registry tools are shown to the model (a tool it cannot see it cannot be talked into
+calling); the gate still checks every call. MCP tools are named `<server>_<tool>`; their effect class is
+the admin's classification (`RunRequest.mcp_effects`) or UNCLASSIFIED, the most dangerous class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic_ai import Tool
+from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
+
+from meshclaw.agents.runtime.contract import RunRequest, RunToolSource, ToolOrigin
+from meshclaw.agents.runtime.gated import SegmentState, ToolMeta, gated
+from meshclaw.agents.spec import McpServer
+from meshclaw.tools.effects import UNCLASSIFIED
+from meshclaw.tools.registry import ToolFunction, ToolRegistry, ToolSpec, grant_matches
+
+if TYPE_CHECKING:
+    from pydantic_ai.mcp import MCPToolset
+
+
+def _tool(spec: ToolSpec) -> Tool[None]:
+    function: ToolFunction = spec.function
+
+    async def call(args: Any) -> Any:
+        return await function(args)
+
+    # pydantic-ai builds the schema from the annotation: one pydantic model parameter is flattened into
+    # the tool's schema, and it validates the model's arguments against it (a retry on failure).
+    call.__annotations__ = {"args": spec.args, "return": Any}
+    return Tool(call, name=spec.name, description=spec.description, takes_ctx=False)
+
+
+def registry_tools(
+    request: RunRequest, registry: ToolRegistry, sources: Sequence[RunToolSource]
+) -> tuple[list[ToolSpec], dict[str, ToolMeta]]:
+    """The granted registry tools and the run's own tools, with what the gate needs to know of each."""
+    patterns = [grant.tool for grant in request.spec.tools]
+    chosen = [spec for spec in registry if any(grant_matches(p, spec.name) for p in patterns)]
+    metas = {spec.name: _meta(spec) for spec in chosen}
+    for source in sources:
+        for spec in source.tools_for(request):
+            if spec.name in metas:
+                raise ValueError(f"two tools are named '{spec.name}'")
+            chosen.append(spec)
+            metas[spec.name] = _meta(spec)
+    return chosen, metas
+
+
+def _meta(spec: ToolSpec) -> ToolMeta:
+    origin: ToolOrigin = (
+        "builtin" if spec.origin == "builtin" else "memory" if spec.origin == "memory" else "connector"
+    )
+    return ToolMeta(effect=spec.effect, origin=origin, scopes=spec.scopes)
+
+
+def function_toolset(
+    specs: Sequence[ToolSpec], metas: dict[str, ToolMeta], state: SegmentState
+) -> AbstractToolset[None]:
+    def meta(name: str) -> ToolMeta:
+        return metas[name]
+
+    return gated(FunctionToolset([_tool(spec) for spec in specs], id="meshclaw-tools"), state, meta)
+
+
+def mcp_toolset(server: McpServer, request: RunRequest) -> MCPToolset[None]:
+    """The raw MCP toolset (not entered, not gated, not prefixed)."""
+    # Imported here: the MCP client stack takes seconds to import, and most agents have no MCP server.
+    from fastmcp.client.transports import StdioTransport
+    from pydantic_ai.mcp import MCPToolset
+
+    client: Any
+    if server.command is not None:
+        client = StdioTransport(
+            command=server.command[0], args=list(server.command[1:]), env=dict(server.env) or None
+        )
+    else:
+        client = server.url
+    return MCPToolset(
+        client,
+        id=f"mcp-{server.name}",
+        # An MCP tool's error result goes back to the model; a broken connection raises (the run fails).
+        tool_error_behavior="failed",
+        init_timeout=server.timeout_seconds,
+        read_timeout=server.timeout_seconds,
+        include_instructions=False,
+    )
+
+
+def gated_mcp(
+    server: McpServer, toolset: MCPToolset[None], request: RunRequest, state: SegmentState
+) -> AbstractToolset[None]:
+    label = f"MCP server '{server.name}'"
+
+    def meta(name: str) -> ToolMeta:
+        effect = request.mcp_effects.get(name, UNCLASSIFIED)
+        return ToolMeta(effect=effect, origin="mcp", timeout_s=server.timeout_seconds, label=label)
+
+    return gated(toolset.prefixed(server.name), state, meta)
