@@ -3,7 +3,6 @@ once), approval bound to the exact arguments, and arguments that fail their sche
 
 from __future__ import annotations
 
-
 from pydantic import BaseModel
 
 from meshclaw.agents.runtime.contract import (
