@@ -3,9 +3,6 @@ from the same database, and clean errors for bad ranges."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,30 +13,15 @@ from fastapi.testclient import TestClient
 from meshclaw.context import AppContext
 from tests.clarity.api_org import ApiOrg, build
 from tests.clarity.conftest import WEEK
+from tests.cli_runner import Done, run_cli
 from tests.conftest import People
 from tests.postgres import BOTH_BACKENDS
 
-MESHCLAW = Path(sys.executable).with_name("meshclaw")
 SINCE, UNTIL = str(WEEK), str(WEEK + timedelta(days=7))
 
 
-def run(data_dir: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MESHCLAW_")}
-    env = {
-        **clean,
-        "MESHCLAW_DATA_DIR": str(data_dir),
-        "MESHCLAW_DATABASE_URL": database_url,
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [str(MESHCLAW), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=data_dir,
-        env=env,
-        check=False,
-    )
+def run(data_dir: Path, database_url: str, *args: str) -> Done:
+    return run_cli(data_dir, *args, database_url=database_url)
 
 
 @pytest.fixture

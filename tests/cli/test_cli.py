@@ -1,9 +1,8 @@
-"""The `meshclaw` command as an operator runs it: the installed entry point in a subprocess, with
-MESHCLAW_DATA_DIR pointing at a temporary directory. Results are checked in the database and through the
-HTTP API, not only in the printed text.
+"""The `meshclaw` command as an operator runs it, with MESHCLAW_DATA_DIR pointing at a temporary directory.
+Results are checked in the database and through the HTTP API, not only in the printed text.
 
-Each run of the command costs about two seconds of Python imports on this machine, so setup that is not
-under test (creating a person to own a key, migrating for `doctor`) is done in-process.
+Commands run in-process (tests.cli_runner: the same Typer app, arguments, environment and exit codes);
+`meshclaw up` runs through the installed entry point in a subprocess, which also covers the script itself.
 """
 
 from __future__ import annotations
@@ -31,26 +30,15 @@ from meshclaw.identity import store
 from meshclaw.identity.passwords import verify_password
 from meshclaw.identity.tokens import digest
 from meshclaw.server.app import create_app
+from tests.cli_runner import Done, run_cli
 from tests.conftest import free_port
 
 MESHCLAW = Path(sys.executable).with_name("meshclaw")
 HEADER = "email,name,team,manager_email,role\n"
 
 
-def run(
-    data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MESHCLAW_")}
-    return subprocess.run(
-        [str(MESHCLAW), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        cwd=data_dir,
-        env={**clean, "MESHCLAW_DATA_DIR": str(data_dir), "COLUMNS": "200", **(env or {})},
-        check=False,
-    )
+def run(data_dir: Path, *args: str, stdin: str | None = None, env: dict[str, str] | None = None) -> Done:
+    return run_cli(data_dir, *args, stdin=stdin, env=env)
 
 
 @pytest.fixture

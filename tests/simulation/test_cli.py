@@ -1,5 +1,5 @@
-"""`meshclaw simulate` and `meshclaw demo` as an operator runs them: the installed entry point in a
-subprocess, on a temporary data directory."""
+"""`meshclaw simulate` and `meshclaw demo` as an operator runs them, on a temporary data directory:
+`simulate` in-process (tests.cli_runner), `demo` (which serves) through the installed entry point."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from meshclaw.context import AppContext
 from meshclaw.db.models import User
 from meshclaw.identity.passwords import verify_password
 from meshclaw.simulation.run import LABELS_FILE
+from tests.cli_runner import Done, run_cli
 from tests.conftest import free_port
 
 MESHCLAW = Path(sys.executable).with_name("meshclaw")
@@ -30,11 +31,8 @@ def environment(data_dir: Path) -> dict[str, str]:
     return {**clean, "MESHCLAW_DATA_DIR": str(data_dir), "COLUMNS": "200"}
 
 
-def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(MESHCLAW), *args], capture_output=True, text=True, timeout=240, cwd=data_dir,
-        env=environment(data_dir), check=False,
-    )  # fmt: skip
+def run(data_dir: Path, *args: str) -> Done:
+    return run_cli(data_dir, *args)
 
 
 @pytest.fixture

@@ -3,30 +3,17 @@ reads (SQLite, and PostgreSQL for the JSON that must equal the API's)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 
+from tests.cli_runner import Done, run_cli
 from tests.postgres import BOTH_BACKENDS
 from tests.usage.conftest import Org
 
-MESHCLAW = Path(sys.executable).with_name("meshclaw")
 
-
-def run(data_dir: Path, database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("MESHCLAW_")}
-    env = {
-        **clean,
-        "MESHCLAW_DATA_DIR": str(data_dir),
-        "MESHCLAW_DATABASE_URL": database_url,
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [str(MESHCLAW), *args], capture_output=True, text=True, timeout=90, cwd=data_dir, env=env, check=False
-    )
+def run(data_dir: Path, database_url: str, *args: str) -> Done:
+    return run_cli(data_dir, *args, database_url=database_url)
 
 
 @BOTH_BACKENDS
