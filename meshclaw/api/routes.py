@@ -10,6 +10,7 @@ from meshclaw.api import (
     clarity_flags,
     clarity_settings,
     keys,
+    memory,
     organization,
     prices,
     providers,
@@ -33,6 +34,7 @@ def build_router() -> APIRouter:
         clarity,
         clarity_flags,
         clarity_settings,
+        memory,
     ):
         router.include_router(module.router)
     return router

@@ -39,6 +39,7 @@ ResourceKind = Literal[
     "clarity_flag",
     "clarity_settings",
     "agent",
+    "agent_memory",
 ]
 """`usage`: metered model calls, owned by the person they are attributed to (team: their team at the
 time of the call). `price`: the model price table, readable by everyone so costs can be explained.
@@ -56,7 +57,10 @@ others' flags and review them (managers do not: a flag is an invitation to revie
 `clarity_settings`: the adoption goal and rule and the per-team leaderboard switches; admins change them.
 `agent`: an agent definition and its versions, owned by the person it acts for. Everyone creates and
 changes their own (`update` also enables and disables); managers read their teams' agents, auditors all;
-admins manage everyone's, and only `create` with reach `all` lets one act for another owner."""
+admins manage everyone's, and only `create` with reach `all` lets one act for another owner.
+`agent_memory`: what an agent remembers, owned by the agent's owner: it can hold the owner's private
+matters, so managers do not read their teams' (unlike the definitions); the owner and admins add,
+invalidate and confirm items, auditors read."""
 Reach = Literal["all", "team", "own"]
 
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "manage", "delete")
@@ -74,6 +78,7 @@ RESOURCE_KINDS: tuple[ResourceKind, ...] = (
     "clarity_flag",
     "clarity_settings",
     "agent",
+    "agent_memory",
 )
 
 _ADMIN_ALL: dict[Action, Reach] = {action: "all" for action in ACTIONS}
@@ -94,6 +99,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "clarity_flag": {"read": "all", "update": "all"},
         "clarity_settings": {"read": "all"},
         "agent": {"read": "all", "create": "own", "update": "own"},
+        "agent_memory": {"read": "all", "create": "own", "update": "own"},
     },
     Role.MANAGER: {
         "organization": {"read": "all"},
@@ -108,6 +114,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "clarity_flag": {"read": "own"},
         "clarity_settings": {"read": "all"},
         "agent": {"read": "team", "create": "own", "update": "own"},
+        "agent_memory": {"read": "own", "create": "own", "update": "own"},
     },
     Role.MEMBER: {
         "organization": {"read": "all"},
@@ -122,6 +129,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "clarity_flag": {"read": "own"},
         "clarity_settings": {"read": "all"},
         "agent": {"read": "own", "create": "own", "update": "own"},
+        "agent_memory": {"read": "own", "create": "own", "update": "own"},
     },
 }
 
