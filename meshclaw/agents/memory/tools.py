@@ -11,7 +11,8 @@ gate seeing it; a run that is tainted already gets untrusted items too, marked a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from meshclaw.agents.memory.recall import recall
 from meshclaw.agents.memory.search import Hit
 from meshclaw.agents.memory.store import MAX_CONTENT, Kind, Origin, Remembered, remember
+from meshclaw.agents.runtime.contract import RunRequest
 from meshclaw.clock import Clock
 from meshclaw.db.engine import Database
 from meshclaw.errors import MeshclawError
@@ -124,3 +126,25 @@ def memory_tools(
             origin="memory",
         ),
     )
+
+
+@dataclass(frozen=True)
+class MemoryToolSource:
+    """The runtime's per-run tool source (`RunToolSource`) for memory: nothing when the spec turns memory
+    off, else the two tools bound to the run."""
+
+    db: Database
+    clock: Clock
+    tainted: Callable[[RunRequest], bool]
+    """Asked at each call: has this run (all its segments so far) read content outsiders can write?"""
+
+    def tools_for(self, request: RunRequest) -> Sequence[ToolSpec]:
+        if not request.spec.memory:
+            return ()
+        return memory_tools(
+            self.db,
+            self.clock,
+            agent_id=request.agent_id,
+            run_id=request.run_id,
+            tainted=lambda: self.tainted(request),
+        )
