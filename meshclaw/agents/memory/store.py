@@ -149,6 +149,9 @@ def remember(
     text = content.strip()
     if not text:
         raise InvalidInputError("content is empty: say what to remember", field="content")
+    if "\x00" in text:
+        # PostgreSQL cannot store NUL in text; refuse it on both databases so they behave alike.
+        raise InvalidInputError("content contains a NUL character", field="content")
     if len(text) > MAX_CONTENT:
         raise InvalidInputError(
             f"content has {len(text)} characters; a memory may have at most {MAX_CONTENT}", field="content"
@@ -158,6 +161,10 @@ def remember(
     _check_choice(kind, Kind, "kind")
     if not 0.0 <= importance <= 1.0:
         raise InvalidInputError("importance must be between 0 and 1", field="importance")
+    if valid_to is not None and valid_to.tzinfo is None:
+        raise InvalidInputError(
+            "valid_to needs a UTC offset or 'Z', e.g. 2026-12-24T09:00:00Z", field="valid_to"
+        )
     if valid_to is not None and valid_to <= now:
         raise InvalidInputError("valid_to must be in the future", field="valid_to")
     digest = content_hash(text)

@@ -115,7 +115,13 @@ def test_who_may_do_what(client: TestClient, context: AppContext, org_id: int, p
 def test_bad_input_is_refused(client: TestClient, context: AppContext, org_id: int, people: People) -> None:
     owner = people.add()
     base = f"/api/v1/agents/{add_agent(context, org_id, owner.id)}/memory"
-    for body in ({"content": ""}, {"content": "x", "kind": "rumour"}, {"content": "x", "importance": 3}):
+    for body in (
+        {"content": ""},
+        {"content": "x", "kind": "rumour"},
+        {"content": "x", "importance": 3},
+        {"content": "x", "valid_to": "2999-01-01T00:00:00"},
+        {"content": "a\u0000b"},
+    ):
         assert client.post(base, json=body, headers=owner.auth).status_code == 422, body
     assert client.get(base, params={"state": "sometimes"}, headers=owner.auth).status_code in (400, 422)
     assert client.get(f"{base}/search", headers=owner.auth).status_code in (400, 422)

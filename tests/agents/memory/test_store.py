@@ -156,6 +156,8 @@ BAD_INPUT: list[tuple[dict[str, object], str]] = [
     ({"kind": "rumour"}, "kind"),
     ({"importance": 2.0}, "importance"),
     ({"valid_to": T0}, "valid_to"),
+    ({"valid_to": T0.replace(tzinfo=None) + timedelta(days=1)}, "valid_to"),
+    ({"content": "nul \x00 byte"}, "content"),
 ]
 
 
