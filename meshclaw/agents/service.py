@@ -48,6 +48,13 @@ class Checks:
     """None until a tool registry is passed in: then unknown tool names are accepted if well-formed."""
 
 
+def deployment_checks(routes: Routes) -> Checks:
+    """The checks of a running deployment: its routing table and the tools registered in it."""
+    from meshclaw.tools.registry import default_registry
+
+    return Checks(routes=routes, tools=default_registry())
+
+
 def check_model(spec: AgentSpec, routes: Routes) -> None:
     if spec.model is None:
         return

@@ -214,6 +214,9 @@ class EventTrigger(_Strict):
     condition: Condition | None = None
 
 
+_TRIGGER_KEYS = (("cron", "cron"), ("every_seconds", "interval"), ("at", "once"), ("event", "event"))
+"""The key that implies a trigger's kind when `kind` is left out."""
+
 Trigger = Annotated[CronTrigger | IntervalTrigger | OnceTrigger | EventTrigger, Field(discriminator="kind")]
 
 
@@ -265,6 +268,21 @@ class AgentSpec(_Strict):
     """The template (Playbooks issue) this agent was created from, if any; the runtime dispatches on it."""
     settings: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)
     """Template-specific settings (VIP senders, watched services, digest time)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _trigger_kinds(cls, data: object) -> object:
+        # A trigger's kind is implied by its one distinctive key, so `{cron = "daily 03:00"}` needs no
+        # `kind = "cron"`; an explicit kind always wins, and a trigger with neither gets the union's error.
+        if not isinstance(data, dict) or not isinstance(data.get("triggers"), list | tuple):
+            return data
+        triggers = [
+            {**t, "kind": next((kind for key, kind in _TRIGGER_KEYS if key in t), None)}
+            if isinstance(t, dict) and "kind" not in t and any(key in t for key, _ in _TRIGGER_KEYS)
+            else t
+            for t in data["triggers"]
+        ]
+        return {**data, "triggers": triggers}
 
     @field_validator("name")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from meshclaw.api import (
+    agents,
     budgets,
     clarity,
     clarity_flags,
@@ -35,6 +36,7 @@ def build_router() -> APIRouter:
         clarity_flags,
         clarity_settings,
         memory,
+        agents,
     ):
         router.include_router(module.router)
     return router

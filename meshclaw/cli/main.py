@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from meshclaw.cli import (
+    agents,
     budgets,
     clarity,
     identity,
@@ -55,6 +56,7 @@ app.add_typer(prices.prices_app, name="prices")
 app.add_typer(budgets.budgets_app, name="budgets")
 app.add_typer(providers.providers_app, name="providers")
 app.add_typer(skills.skills_app, name="skills")
+app.add_typer(agents.agents_app, name="agents")
 
 
 def run() -> None:

@@ -88,3 +88,16 @@ def test_every_problem_is_listed_and_the_first_is_the_message() -> None:
 def test_a_minimal_definition_is_valid() -> None:
     spec = AgentSpec(name="a")
     assert spec.model is None and spec.memory is True and spec.triggers == ()
+
+
+def test_a_trigger_kind_is_implied_by_its_key() -> None:
+    spec = AgentSpec.model_validate(
+        {
+            "name": "a",
+            "triggers": [{"cron": "daily 03:00"}, {"every_seconds": 600}, {"event": "email.received"}],
+        }
+    )
+    assert [t.kind for t in spec.triggers] == ["cron", "interval", "event"]
+    assert errors_of({"name": "a", "triggers": [{"timezone": "UTC"}]}) == [
+        "triggers[0]: a trigger needs 'kind': cron, interval, once or event"
+    ]

@@ -1,0 +1,314 @@
+"""/api/v1/agents: agent definitions and their immutable versions.
+
+Everyone creates and changes their own agents; admins anyone's (and may create one for another person
+with `owner`); managers read their teams' agents; auditors read all. An agent the caller may not read
+answers 404, one they may read but not change 403 (`identity.authorize`, `agents.service`).
+
+A definition is sent as JSON in the shape of the agent file (`spec`); the owner is never part of it.
+`PUT /agents/{id}` saves a new version only when the definition changed (`outcome: unchanged` otherwise),
+so a client can apply its file on every deploy without piling up versions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from meshclaw.agents import service, store
+from meshclaw.agents.files import spec_from_data
+from meshclaw.agents.service import Checks
+from meshclaw.agents.store import AgentRecord, Applied, ApplyOutcome, VersionRecord
+from meshclaw.agents.templates import Template, builtin_templates
+from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.identity.authorize import Resource, authorize
+from meshclaw.providers.live import LiveRoutes
+
+router = APIRouter(prefix="/agents", tags=["agents"])
+
+_SPEC = "The definition, in the shape of an agent file (see examples/agents/); never names the owner"
+
+
+class AgentOut(BaseModel):
+    id: int
+    name: str
+    owner_user_id: int
+    owner_email: str
+    enabled: bool = Field(description="False: the kill switch is on, the agent starts no run")
+    current_version: int | None
+    purpose: str
+    model: str | None = Field(description="The model's name, or null for an agent that never calls one")
+    created_at: datetime
+    updated_at: datetime
+
+
+class VersionOut(BaseModel):
+    number: int
+    spec_digest: str = Field(description="SHA-256 of the definition's canonical JSON")
+    created_by_user_id: int | None
+    created_at: datetime
+    spec: dict[str, Any]
+
+
+class VersionSummary(BaseModel):
+    number: int
+    spec_digest: str
+    created_by_user_id: int | None
+    created_at: datetime
+
+
+class AgentDetail(AgentOut):
+    spec: dict[str, Any] | None = Field(description="The current version's definition")
+    versions: list[VersionSummary] = Field(description="Newest first")
+
+
+class AppliedOut(BaseModel):
+    outcome: ApplyOutcome = Field(description="created, updated (a new version) or unchanged")
+    agent: AgentOut
+    version: VersionOut
+
+
+class AgentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    spec: dict[str, Any] = Field(description=_SPEC)
+    owner: str | None = Field(
+        default=None, max_length=320, description="Admins only: the email or id of the person it acts for"
+    )
+
+
+class AgentApply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    spec: dict[str, Any] = Field(description=_SPEC + "; its name must be the agent's")
+
+
+class TemplateSettingOut(BaseModel):
+    name: str
+    label: str
+    help: str
+    default: str
+    required: bool
+
+
+class TemplateOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    settings: list[TemplateSettingOut]
+
+
+class FromTemplate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template: str = Field(max_length=100)
+    name: str = Field(max_length=63, description="The new agent's name")
+    settings: dict[str, str] = Field(default_factory=dict, description="The template's settings")
+    owner: str | None = Field(default=None, max_length=320, description="Admins only, as for create")
+
+
+def agent_out(agent: AgentRecord, current: VersionRecord | None) -> AgentOut:
+    data = current.spec_data if current is not None else {}
+    model = data.get("model")
+    return AgentOut(
+        id=agent.id,
+        name=agent.name,
+        owner_user_id=agent.owner_user_id,
+        owner_email=agent.owner_email,
+        enabled=agent.enabled,
+        current_version=agent.current_version,
+        purpose=str(data.get("purpose", "")),
+        model=str(model["name"]) if isinstance(model, dict) else None,
+        created_at=agent.created_at,
+        updated_at=agent.updated_at,
+    )
+
+
+def version_out(version: VersionRecord) -> VersionOut:
+    return VersionOut(
+        number=version.number,
+        spec_digest=version.spec_digest,
+        created_by_user_id=version.created_by_user_id,
+        created_at=version.created_at,
+        spec=version.spec_data,
+    )
+
+
+def applied_out(applied: Applied) -> AppliedOut:
+    return AppliedOut(
+        outcome=applied.outcome,
+        agent=agent_out(applied.agent, applied.version),
+        version=version_out(applied.version),
+    )
+
+
+def template_out(template: Template) -> TemplateOut:
+    return TemplateOut(
+        name=template.name,
+        title=template.title,
+        description=template.description,
+        settings=[
+            TemplateSettingOut(
+                name=s.name, label=s.label, help=s.help, default=s.default, required=s.required
+            )
+            for s in template.settings
+        ],
+    )
+
+
+def agent_detail(session: Session, agent: AgentRecord) -> AgentDetail:
+    current = current_version(session, agent)
+    return AgentDetail(
+        **agent_out(agent, current).model_dump(),
+        spec=current.spec_data if current is not None else None,
+        versions=[
+            VersionSummary(
+                number=v.number,
+                spec_digest=v.spec_digest,
+                created_by_user_id=v.created_by_user_id,
+                created_at=v.created_at,
+            )
+            for v in store.list_versions(session, agent.id)
+        ],
+    )
+
+
+def checks_for(request: Request) -> Checks:
+    """What a definition is checked against in this process: the live routing table and the registered
+    tools."""
+    routes = request.app.state.provider_routes
+    assert isinstance(routes, LiveRoutes)
+    return service.deployment_checks(routes.current())
+
+
+def current_version(session: Session, agent: AgentRecord) -> VersionRecord | None:
+    if agent.current_version_id is None:
+        return None
+    return store.get_version_by_id(session, agent.current_version_id)
+
+
+@router.get("", response_model=list[AgentOut])
+def list_agents(principal: CurrentPrincipal, context: Context, owner: str | None = None) -> list[AgentOut]:
+    """The agents you may see (yours; a manager's teams'; everyone's for admins and auditors), by owner
+    and name. `owner` (an email or id) narrows to one person's."""
+    authorize(principal, "read", Resource(kind="agent", owner_user_id=principal.user_id))
+    with context.db.session() as session:
+        agents = service.visible_agents(session, principal.org_id, principal, owner=owner)
+        return [agent_out(agent, current_version(session, agent)) for agent in agents]
+
+
+@router.get("/templates", response_model=list[TemplateOut])
+def list_templates(principal: CurrentPrincipal) -> list[TemplateOut]:
+    """The templates an agent can be created from."""
+    authorize(principal, "read", Resource(kind="agent", owner_user_id=principal.user_id))
+    return [template_out(template) for template in builtin_templates()]
+
+
+@router.post("", response_model=AppliedOut, status_code=201)
+def create_agent(
+    body: AgentCreate, request: Request, principal: CurrentPrincipal, context: Context
+) -> AppliedOut:
+    """Create an agent with version 1. 409 if the owner already has an agent of that name (PUT changes it)."""
+    spec = spec_from_data(body.spec, source="spec")
+    with context.db.session() as session:
+        owner = service.resolve_owner(session, principal.org_id, principal, body.owner)
+        applied = service.apply_spec(
+            session,
+            org_id=principal.org_id,
+            principal=principal,
+            spec=spec,
+            owner=owner,
+            checks=checks_for(request),
+            now=context.clock.now(),
+            create_only=True,
+        )
+        return applied_out(applied)
+
+
+@router.post("/from-template", response_model=AppliedOut, status_code=201)
+def create_from_template(
+    body: FromTemplate, request: Request, principal: CurrentPrincipal, context: Context
+) -> AppliedOut:
+    """Create an agent from a template (`GET /agents/templates` lists them and their settings)."""
+    spec = builtin_templates().get(body.template).spec(body.name, body.settings)
+    with context.db.session() as session:
+        owner = service.resolve_owner(session, principal.org_id, principal, body.owner)
+        applied = service.apply_spec(
+            session,
+            org_id=principal.org_id,
+            principal=principal,
+            spec=spec,
+            owner=owner,
+            checks=checks_for(request),
+            now=context.clock.now(),
+            create_only=True,
+        )
+        return applied_out(applied)
+
+
+@router.get("/{agent_id}", response_model=AgentDetail)
+def read_agent(agent_id: int, principal: CurrentPrincipal, context: Context) -> AgentDetail:
+    """The agent with its current definition and its versions (newest first)."""
+    with context.db.session() as session:
+        return agent_detail(session, service.visible_agent(session, principal.org_id, principal, agent_id))
+
+
+@router.put("/{agent_id}", response_model=AppliedOut)
+def apply_agent(
+    agent_id: int, body: AgentApply, request: Request, principal: CurrentPrincipal, context: Context
+) -> AppliedOut:
+    """Save a new version if the definition changed; `outcome: unchanged` and no new version otherwise."""
+    spec = spec_from_data(body.spec, source="spec")
+    with context.db.session() as session:
+        agent = service.visible_agent(session, principal.org_id, principal, agent_id, action="update")
+        applied = service.apply_to_agent(
+            session,
+            principal=principal,
+            agent=agent,
+            spec=spec,
+            checks=checks_for(request),
+            now=context.clock.now(),
+        )
+        return applied_out(applied)
+
+
+@router.get("/{agent_id}/versions", response_model=list[VersionOut])
+def read_versions(agent_id: int, principal: CurrentPrincipal, context: Context) -> list[VersionOut]:
+    """Every version with its definition, newest first."""
+    with context.db.session() as session:
+        agent = service.visible_agent(session, principal.org_id, principal, agent_id)
+        return [version_out(v) for v in store.list_versions(session, agent.id)]
+
+
+@router.get("/{agent_id}/versions/{number}", response_model=VersionOut)
+def read_version(agent_id: int, number: int, principal: CurrentPrincipal, context: Context) -> VersionOut:
+    with context.db.session() as session:
+        agent = service.visible_agent(session, principal.org_id, principal, agent_id)
+        return version_out(store.get_version(session, agent.id, number))
+
+
+def _switch(agent_id: int, principal: CurrentPrincipal, context: Context, *, enabled: bool) -> AgentOut:
+    with context.db.session() as session:
+        agent = service.set_enabled(
+            session,
+            principal.org_id,
+            principal=principal,
+            agent_id=agent_id,
+            enabled=enabled,
+            now=context.clock.now(),
+        )
+        return agent_out(agent, current_version(session, agent))
+
+
+@router.post("/{agent_id}/enable", response_model=AgentOut)
+def enable_agent(agent_id: int, principal: CurrentPrincipal, context: Context) -> AgentOut:
+    return _switch(agent_id, principal, context, enabled=True)
+
+
+@router.post("/{agent_id}/disable", response_model=AgentOut)
+def disable_agent(agent_id: int, principal: CurrentPrincipal, context: Context) -> AgentOut:
+    """The kill switch: the agent keeps its definition and versions but starts no run."""
+    return _switch(agent_id, principal, context, enabled=False)
