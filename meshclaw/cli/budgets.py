@@ -8,18 +8,20 @@ Like the other commands it acts on the database directly, as the deployment's op
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from meshclaw.api.budgets import BudgetOut, budget_out
 from meshclaw.cli.state import err_console, fails_cleanly, open_context
 from meshclaw.errors import InvalidInputError
-from meshclaw.limits import store
-from meshclaw.limits.status import budget_status
+
+if TYPE_CHECKING:
+    from meshclaw.api.budgets import BudgetOut
+
+# The commands import the database and API layers when they run, not when the CLI starts.
 
 budgets_app = typer.Typer(
     help="Budgets (USD or tokens per UTC day, week, month) and rate limits per API key, user, team, agent.",
@@ -39,6 +41,9 @@ def _amount(out: BudgetOut, value: float | None) -> str:
 @fails_cleanly
 def budgets_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every budget with what was spent in its current period and when that period resets."""
+    from meshclaw.api.budgets import budget_out
+    from meshclaw.limits.status import budget_status
+
     with open_context(ctx) as (context, _), context.db.session() as session:
         rows = [budget_out(status) for status in budget_status(session, now=context.clock.now())]
     if as_json:
@@ -81,6 +86,10 @@ def budgets_set(
 ) -> None:
     """Set a budget or rate limit; replaces the amount of an existing one with the same subject, unit,
     period and kind (hard or soft)."""
+    from meshclaw.api.budgets import budget_out
+    from meshclaw.limits import store
+    from meshclaw.limits.status import budget_status
+
     subject_type, ref = _one(user=user, team=team, key=key, agent=agent)
     unit, amount = _one(
         usd=None if usd is None else str(usd),
@@ -119,6 +128,8 @@ def budgets_remove(
     ctx: typer.Context, budget_id: Annotated[int, typer.Argument(help="The id `list` shows")]
 ) -> None:
     """Remove a budget; calls are no longer limited by it (a running server within 10 seconds)."""
+    from meshclaw.limits import store
+
     with open_context(ctx) as (context, _), context.db.session() as session:
         budget = store.delete_budget(session, budget_id)
     console.print(f"Removed budget {budget.id}.", highlight=False)

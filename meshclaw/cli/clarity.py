@@ -6,17 +6,17 @@ scores the weeks in the range that need it (as the API does) before listing them
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from meshclaw.api.clarity_shapes import adoption_out, flags_out, leaderboard_out
-from meshclaw.clarity import views
 from meshclaw.cli.state import fails_cleanly, open_context
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 clarity_app = typer.Typer(help="Clarity: adoption, leaderboards by outcomes, tokenmaxxing flags.")
 console = Console()
@@ -35,6 +35,9 @@ def _print_json(document: BaseModel) -> None:
 @fails_cleanly
 def flags(ctx: typer.Context, since: Since = None, until: Until = None, as_json: AsJson = False) -> None:
     """Tokenmaxxing flags of the weeks overlapping the range (the same as GET /api/v1/clarity/flags)."""
+    from meshclaw.api.clarity_shapes import flags_out
+    from meshclaw.clarity import views
+
     with open_context(ctx) as (context, _), context.db.session() as session:
         window, stored = views.flags(session, None, since=since, until=until, now=context.clock.now())
         document = flags_out(window.since, window.until, stored)
@@ -70,6 +73,9 @@ def adoption(
     as_json: AsJson = False,
 ) -> None:
     """Weekly active people against the goal (the same as GET /api/v1/clarity/adoption)."""
+    from meshclaw.api.clarity_shapes import adoption_out
+    from meshclaw.clarity import views
+
     with open_context(ctx) as (context, org_id), context.db.session() as session:
         view = views.adoption(
             session,
@@ -129,6 +135,9 @@ def leaderboard(
     as_json: AsJson = False,
 ) -> None:
     """Ranked by outcomes, never by tokens (the same as GET /api/v1/clarity/leaderboard)."""
+    from meshclaw.api.clarity_shapes import leaderboard_out
+    from meshclaw.clarity import views
+
     with open_context(ctx) as (context, org_id), context.db.session() as session:
         view = views.leaderboard(
             session,

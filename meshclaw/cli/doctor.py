@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import text
 
 from meshclaw.cli.serve import port_is_free
 from meshclaw.cli.state import state_of
-from meshclaw.config import Settings
-from meshclaw.db.engine import Database
-from meshclaw.db.migrate import current_revision, head_revision
 from meshclaw.errors import MeshclawError
-from meshclaw.providers.registry import list_providers
+
+if TYPE_CHECKING:
+    from meshclaw.config import Settings
+    from meshclaw.db.engine import Database
 
 
 @dataclass(frozen=True)
@@ -34,6 +32,11 @@ class Check:
 
 
 def _checks(settings: Settings, *, check_port: bool) -> list[Check]:
+    from sqlalchemy import text
+
+    from meshclaw.db.engine import Database
+    from meshclaw.db.migrate import current_revision, head_revision
+
     results: list[Check] = [Check("config", True, "settings are valid")]
     if settings.database_url is None:
         data_dir = settings.data_dir.resolve()
@@ -86,6 +89,8 @@ def _checks(settings: Settings, *, check_port: bool) -> list[Check]:
 
 def _provider_checks(db: Database) -> list[Check]:
     """One failing check per enabled provider whose key variable is unset here, or one passing check."""
+    from meshclaw.providers.registry import list_providers
+
     with db.session() as session:
         enabled = [provider for provider in list_providers(session) if provider.enabled]
     if not enabled:
@@ -106,6 +111,8 @@ def _provider_checks(db: Database) -> list[Check]:
 
 
 def _port_check(settings: Settings) -> Check:
+    import httpx
+
     where = f"{settings.host}:{settings.port}"
     if port_is_free(settings.host, settings.port):
         return Check("port", True, f"{where} is free")

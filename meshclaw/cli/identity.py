@@ -5,22 +5,19 @@ from __future__ import annotations
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from meshclaw.cli.state import fails_cleanly, open_context
-from meshclaw.db.models import User
 from meshclaw.errors import InvalidInputError, NotFoundError
-from meshclaw.identity import store
-from meshclaw.identity.org_import import import_rows, parse_file
-from meshclaw.identity.passwords import hash_password
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 users_app = typer.Typer(help="People in the organization.", no_args_is_help=True)
 teams_app = typer.Typer(help="The team tree.", no_args_is_help=True)
@@ -31,6 +28,8 @@ console = Console()
 
 
 def _team_id(session: Session, org_id: int, name: str | None) -> int | None:
+    from meshclaw.identity import store
+
     if name is None:
         return None
     team = store.team_by_name(session, org_id, name)
@@ -40,6 +39,8 @@ def _team_id(session: Session, org_id: int, name: str | None) -> int | None:
 
 
 def _user_id(session: Session, org_id: int, email: str | None) -> int | None:
+    from meshclaw.identity import store
+
     if email is None:
         return None
     user = store.user_by_email(session, org_id, email)
@@ -62,6 +63,9 @@ def users_add(
     ] = False,
 ) -> None:
     """Add a person."""
+    from meshclaw.identity import store
+    from meshclaw.identity.passwords import hash_password
+
     password_hash = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -85,6 +89,11 @@ def users_add(
 @fails_cleanly
 def users_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List people."""
+    from sqlalchemy import select
+
+    from meshclaw.db.models import User
+    from meshclaw.identity import store
+
     with open_context(ctx) as (context, org_id), context.db.session() as session:
         users = session.scalars(select(User).where(User.org_id == org_id).order_by(User.id)).all()
         teams = {t.id: t.name for t in store.list_teams(session, org_id)}
@@ -123,6 +132,8 @@ def teams_add(
     parent: Annotated[str | None, typer.Option(help="Parent team's name")] = None,
 ) -> None:
     """Add a team, optionally under a parent team."""
+    from meshclaw.identity import store
+
     with open_context(ctx) as (context, org_id), context.db.session() as session:
         team = store.create_team(
             session,
@@ -138,6 +149,8 @@ def teams_add(
 @fails_cleanly
 def teams_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List teams with their parents."""
+    from meshclaw.identity import store
+
     with open_context(ctx) as (context, org_id), context.db.session() as session:
         teams = store.list_teams(session, org_id)
         names = {t.id: t.name for t in teams}
@@ -163,6 +176,8 @@ def keys_create(
     expires_days: Annotated[int | None, typer.Option(min=1, help="Expire after this many days")] = None,
 ) -> None:
     """Create an API key. The key is printed once, alone on the last line of stdout."""
+    from meshclaw.identity import store
+
     with open_context(ctx) as (context, org_id), context.db.session() as session:
         owner_id = _user_id(session, org_id, user)
         assert owner_id is not None
@@ -190,6 +205,8 @@ def keys_list(
     ctx: typer.Context, user: Annotated[str | None, typer.Option(help="Only this owner's keys")] = None
 ) -> None:
     """List keys (never their secrets)."""
+    from meshclaw.identity import store
+
     with open_context(ctx) as (context, org_id), context.db.session() as session:
         keys = store.list_keys(session, org_id, owner_user_id=_user_id(session, org_id, user))
         table = Table("id", "prefix", "name", "owner", "scopes", "expires", "revoked", "last used")
@@ -214,6 +231,8 @@ def keys_revoke(
     ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key's id or prefix")]
 ) -> None:
     """Revoke a key at once; requests with it get 401 from then on."""
+    from meshclaw.identity import store
+
     with open_context(ctx) as (context, org_id), context.db.session() as session:
         row = (
             store.get_key(session, org_id, int(key))
@@ -234,6 +253,8 @@ def org_import(
     ] = False,
 ) -> None:
     """Import people and teams. Every row is checked first; any problem rejects the whole file."""
+    from meshclaw.identity.org_import import import_rows, parse_file
+
     if not file.is_file():
         raise InvalidInputError(f"{file} does not exist or is not a file")
     rows = parse_file(file.read_bytes(), filename=file.name)

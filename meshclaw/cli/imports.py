@@ -7,15 +7,17 @@ committed before the command returns. Re-importing a file adds nothing: its even
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 from rich.console import Console
 
 from meshclaw.cli.state import fails_cleanly, open_context
-from meshclaw.ingest.imports import ReportFormat, import_report, parse_logins
-from meshclaw.metering.recorder import Recorder
+
+if TYPE_CHECKING:
+    from meshclaw.ingest.imports import ReportFormat
+
 
 import_app = typer.Typer(
     help="Import usage reports from other AI tools (Copilot, Cursor).", no_args_is_help=True
@@ -36,6 +38,9 @@ def _run(
     as_json: bool,
     logins: dict[str, str] | None = None,
 ) -> None:
+    from meshclaw.ingest.imports import import_report
+    from meshclaw.metering.recorder import Recorder
+
     with open_context(ctx) as (context, org_id):
         recorder = Recorder(context.db, journal_dir=context.settings.data_dir / "metering-journal")
         recorder.start()
@@ -78,6 +83,8 @@ def import_copilot(
     as_json: AsJson = False,
 ) -> None:
     """Import a GitHub Copilot usage-metrics report (NDJSON, one user-day per line)."""
+    from meshclaw.ingest.imports import parse_logins
+
     _run(ctx, "copilot", file, skip_bad=skip_bad, as_json=as_json, logins=parse_logins(login))
 
 

@@ -14,10 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from meshclaw.api.prices import prices_out
 from meshclaw.cli.state import err_console, fails_cleanly, open_context
-from meshclaw.metering.prices import add_price, list_prices
-from meshclaw.metering.queries import parse_time
 
 prices_app = typer.Typer(help="Model prices, in USD per million tokens.", no_args_is_help=True)
 
@@ -34,6 +31,9 @@ def prices_list(
     model: Annotated[str | None, typer.Option(help="Only this model's versions")] = None,
 ) -> None:
     """Every price version, by model and date; `current` marks the one in force now."""
+    from meshclaw.api.prices import prices_out
+    from meshclaw.metering.prices import list_prices
+
     with open_context(ctx) as (context, _), context.db.session() as session:
         prices = [price for price in list_prices(session) if model is None or price.model == model]
         rows = prices_out(prices, context.clock.now())
@@ -83,6 +83,9 @@ def prices_set(
     ] = None,
 ) -> None:
     """Add a price version for MODEL."""
+    from meshclaw.metering.prices import add_price
+    from meshclaw.metering.queries import parse_time
+
     with open_context(ctx) as (context, _), context.db.session() as session:
         now = context.clock.now()
         price = add_price(

@@ -17,14 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from meshclaw.api.providers import provider_out
 from meshclaw.cli.state import err_console, fails_cleanly, open_context
-from meshclaw.providers.registry import (
-    add_provider,
-    list_providers,
-    remove_provider,
-    set_enabled,
-)
 
 providers_app = typer.Typer(
     help="Model upstreams (OpenAI, Anthropic, OpenAI-compatible) the gateway and agents call.",
@@ -54,6 +47,8 @@ def providers_add(
     ] = None,
 ) -> None:
     """Add an enabled provider serving MODELS."""
+    from meshclaw.providers.registry import add_provider
+
     with open_context(ctx) as (context, _), context.db.session() as session:
         provider = add_provider(
             session,
@@ -85,6 +80,9 @@ def providers_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
 ) -> None:
     """Every provider; `key set` says whether its variable is set in this shell (never its value)."""
+    from meshclaw.api.providers import provider_out
+    from meshclaw.providers.registry import list_providers
+
     with open_context(ctx) as (context, _), context.db.session() as session:
         rows = [provider_out(provider) for provider in list_providers(session)]
     if as_json:
@@ -120,6 +118,8 @@ def providers_remove(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The provider's name")]
 ) -> None:
     """Remove a provider; its models stop routing."""
+    from meshclaw.providers.registry import remove_provider
+
     with open_context(ctx) as (context, _), context.db.session() as session:
         remove_provider(session, name)
     console.print(f"Removed provider {name}.", highlight=False, markup=False)
@@ -127,6 +127,8 @@ def providers_remove(
 
 
 def _switch(ctx: typer.Context, name: str, *, enabled: bool) -> None:
+    from meshclaw.providers.registry import set_enabled
+
     with open_context(ctx) as (context, _), context.db.session() as session:
         provider = set_enabled(session, name, enabled=enabled)
     state = "enabled" if enabled else "disabled"

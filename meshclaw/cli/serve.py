@@ -9,16 +9,10 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-import uvicorn
 from rich.console import Console
 
 from meshclaw.cli.state import fails_cleanly, state_of
-from meshclaw.context import AppContext
-from meshclaw.db.migrate import upgrade
 from meshclaw.errors import InvalidInputError
-from meshclaw.identity.bootstrap import bootstrap
-from meshclaw.logs import configure_logging
-from meshclaw.server.app import create_app
 
 log = logging.getLogger("meshclaw")
 
@@ -43,6 +37,14 @@ def up(
     log_json: Annotated[bool, typer.Option("--log-json", help="Structured JSON logs")] = False,
 ) -> None:
     """Start MeshClaw: API, web UI, gateway and ingest in one process, on SQLite unless configured otherwise."""
+    import uvicorn
+
+    from meshclaw.context import AppContext
+    from meshclaw.db.migrate import upgrade
+    from meshclaw.identity.bootstrap import bootstrap
+    from meshclaw.logs import configure_logging
+    from meshclaw.server.app import create_app
+
     settings = state_of(ctx).settings(host=host, port=port, log_json=log_json or None)
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
     if not port_is_free(settings.host, settings.port):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -15,10 +15,11 @@ from rich.table import Table
 
 from meshclaw.cli import serve
 from meshclaw.cli.state import CliState, fails_cleanly, open_context, state_of
-from meshclaw.context import AppContext
 from meshclaw.errors import InvalidInputError
-from meshclaw.simulation.demo import reset_demo_admin
-from meshclaw.simulation.run import LABELS_FILE, SimulationOptions, SimulationSummary, simulate
+
+if TYPE_CHECKING:
+    from meshclaw.context import AppContext
+    from meshclaw.simulation.run import SimulationOptions, SimulationSummary
 
 console = Console()
 
@@ -39,6 +40,8 @@ def _last_day(value: str | None) -> date:
 
 
 def _run(context: AppContext, org_id: int, options: SimulationOptions) -> SimulationSummary:
+    from meshclaw.simulation.run import simulate
+
     with Progress(
         TextColumn("simulating days"),
         BarColumn(),
@@ -108,6 +111,8 @@ def simulate_command(
     Writes `simulation-labels.json` (subject email or agent name -> behaviour) into the data directory.
     Refuses a data directory that already has people unless --force.
     """
+    from meshclaw.simulation.run import SimulationOptions
+
     options = SimulationOptions(
         people=people, days=days, seed=seed, last_day=_last_day(last_day), domain=domain, force=force
     )
@@ -136,6 +141,9 @@ def demo(
     The first start simulates; later starts reuse the data. Always SQLite in the demo directory, whatever
     MESHCLAW_DATA_DIR or MESHCLAW_DATABASE_URL say, so a demo never writes into a real deployment.
     """
+    from meshclaw.simulation.demo import reset_demo_admin
+    from meshclaw.simulation.run import LABELS_FILE, SimulationOptions
+
     state = state_of(ctx)
     # An empty database URL overrides MESHCLAW_DATABASE_URL from the environment: SQLite in the demo dir.
     demo_state = CliState(config_file=state.config_file, overrides={"data_dir": data_dir, "database_url": ""})

@@ -12,16 +12,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
-from meshclaw.config import Settings, load_settings
-from meshclaw.context import AppContext
-from meshclaw.db.migrate import upgrade
 from meshclaw.errors import MeshclawError
-from meshclaw.identity import store
+
+if TYPE_CHECKING:
+    from meshclaw.config import Settings
+    from meshclaw.context import AppContext
+
+# Nothing here imports the database or the server at start-up: `meshclaw --help` and every command
+# parse their arguments without them, and each command imports what it uses when it runs.
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -33,6 +36,8 @@ class CliState:
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def settings(self, **more: Any) -> Settings:
+        from meshclaw.config import load_settings
+
         return load_settings(self.config_file, **{**self.overrides, **more})
 
 
@@ -66,6 +71,10 @@ def fails_cleanly(func: Callable[P, R]) -> Callable[P, R]:
 @contextmanager
 def open_context(ctx: typer.Context) -> Iterator[tuple[AppContext, int]]:
     """The app context on a migrated database, and the organization id (created on first use)."""
+    from meshclaw.context import AppContext
+    from meshclaw.db.migrate import upgrade
+    from meshclaw.identity import store
+
     settings = state_of(ctx).settings()
     context = AppContext.from_settings(settings)
     try:

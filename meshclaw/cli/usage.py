@@ -8,18 +8,17 @@ hours or days. `usage` is a group: run alone it prints the summary, and sub-comm
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from meshclaw.api.usage import GroupOut, MeasuresOut, SummaryOut, summary_out
-from meshclaw.api.usage_query import UsageQuery, resolve_filters
 from meshclaw.cli.state import fails_cleanly, open_context
-from meshclaw.metering.queries import DIMENSIONS, PERIODS, Scope, parse_choice
-from meshclaw.metering.summary import summarize
+
+if TYPE_CHECKING:
+    from meshclaw.api.usage import GroupOut, MeasuresOut, SummaryOut
 
 usage_app = typer.Typer(
     help="Metered AI usage (requests, tokens per bucket, cost), summed from the rollups.",
@@ -94,6 +93,11 @@ def usage(
     model: Annotated[str | None, typer.Option(help="A model name")] = None,
 ) -> None:
     """Print the usage summary (the same numbers as GET /api/v1/usage/summary)."""
+    from meshclaw.api.usage import summary_out
+    from meshclaw.api.usage_query import UsageQuery, resolve_filters
+    from meshclaw.metering.queries import DIMENSIONS, PERIODS, Scope, parse_choice
+    from meshclaw.metering.summary import summarize
+
     if ctx.invoked_subcommand is not None:
         return
     dimension = parse_choice(group_by, DIMENSIONS, "--group-by")
