@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
 from meshclaw.agents.memory.search import Hit, search
@@ -31,23 +31,29 @@ def recall(
 ) -> list[Hit]:
     """The best matches for `query`, with each recorded as recalled."""
     hits = search(session, agent_id=agent_id, query=query, now=now, limit=limit, trusted_only=trusted_only)
-    for position, hit in enumerate(hits, start=1):
-        session.add(
-            MemoryRecall(
-                item_id=hit.memory.id,
-                agent_id=agent_id,
-                run_id=run_id,
-                query=query[:MAX_QUERY],
-                position=position,
-                score=hit.score,
-                recalled_at=now,
-            )
-        )
-    if hits:
-        session.execute(
-            update(MemoryItem)
-            .where(MemoryItem.id.in_([hit.memory.id for hit in hits]))
-            .values(recall_count=MemoryItem.recall_count + 1, last_recalled_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    if not hits:
+        return hits
+    # Core statements, not ORM objects: a recall runs inside a tool call, and flushing unit-of-work
+    # objects cost several times the search itself.
+    session.execute(
+        insert(MemoryRecall),
+        [
+            {
+                "item_id": hit.memory.id,
+                "agent_id": agent_id,
+                "run_id": run_id,
+                "query": query[:MAX_QUERY],
+                "position": position,
+                "score": hit.score,
+                "recalled_at": now,
+            }
+            for position, hit in enumerate(hits, start=1)
+        ],
+    )
+    session.execute(
+        update(MemoryItem)
+        .where(MemoryItem.id.in_([hit.memory.id for hit in hits]))
+        .values(recall_count=MemoryItem.recall_count + 1, last_recalled_at=now)
+        .execution_options(synchronize_session=False)
+    )
     return hits
