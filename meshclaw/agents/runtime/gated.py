@@ -165,6 +165,10 @@ class GatedToolset(WrapperToolset[None]):
             self._ran(meta)
             return f"The tool failed: {error}"
         except (ModelRetry, ToolFailed) as error:
+            if _connection_lost(error):
+                message = f"the tool '{name}' lost its server mid-call (it crashed or closed the connection)"
+                await record("error", message, elapsed())
+                raise ToolBroke(f"{message}; {meta.label}" if meta.label else message) from error
             await record("error", _message(error), elapsed())
             self._ran(meta)
             raise
@@ -185,6 +189,19 @@ class GatedToolset(WrapperToolset[None]):
     def _ran(self, meta: ToolMeta) -> None:
         self.state.tool_calls += 1
         self.state.effects_seen.add(meta.effect)
+
+
+CONNECTION_CLOSED = -32000
+"""The MCP SDK's error code for a session whose server went away; pydantic-ai turns it into a retry."""
+
+
+def _connection_lost(error: Exception) -> bool:
+    """Whether an MCP call failed because the server is gone: retrying cannot help, so the run fails."""
+    cause = error.__cause__
+    code = getattr(cause, "code", None)
+    if code is None:
+        code = getattr(getattr(cause, "error", None), "code", None)
+    return code == CONNECTION_CLOSED
 
 
 def _message(error: Exception) -> str:

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
     from pydantic_ai.mcp import MCPToolset
 
 
+STARTUP_S = 60.0
+"""How long an MCP server may take to start and answer the handshake (each call has its own timeout)."""
+
+
 def _tool(spec: ToolSpec) -> Tool[None]:
     function: ToolFunction = spec.function
 
@@ -86,8 +90,8 @@ def mcp_toolset(server: McpServer, request: RunRequest) -> MCPToolset[None]:
         id=f"mcp-{server.name}",
         # An MCP tool's error result goes back to the model; a broken connection raises (the run fails).
         tool_error_behavior="failed",
-        init_timeout=server.timeout_seconds,
-        read_timeout=server.timeout_seconds,
+        # Starting a stdio server means starting a Python or Node process: allow more than one call.
+        init_timeout=max(STARTUP_S, server.timeout_seconds),
         include_instructions=False,
     )
 
