@@ -19,6 +19,8 @@ from meshclaw.gateway.errors import GatewayError
 from meshclaw.gateway.meter import CallMeter
 from meshclaw.gateway.prompt import request_prompt_hash
 from meshclaw.gateway.request import ClientRequest
+from meshclaw.gateway.run_credentials import PREFIX as RUN_PREFIX
+from meshclaw.gateway.run_credentials import Caller
 from meshclaw.gateway.runtime import Gateway
 from meshclaw.gateway.streams import EventSplitter, StreamWatcher, watcher_for
 from meshclaw.gateway.upstream import Response, UpstreamError, UpstreamTimeout
@@ -101,8 +103,16 @@ def _upstream_error(body: bytes, status: int) -> str:
     return f"upstream answered {status}: {message}" if message else f"upstream answered {status}"
 
 
+async def authenticate(gateway: Gateway, secret: str | None) -> Caller:
+    """A MeshClaw API key with the gateway scope, or the credential of one of MeshClaw's own agent runs."""
+    if secret is not None and secret.startswith(RUN_PREFIX):
+        return gateway.run_credentials.verify(secret)
+    key = await gateway.keys.authenticate(secret)
+    return Caller(user_id=key.user_id, team_id=key.team_id, api_key_id=key.key_id)
+
+
 async def model_call(gateway: Gateway, api: Api, client: ClientRequest, receive: Receive, send: Send) -> None:
-    key = await gateway.keys.authenticate(client.secret)
+    caller = await authenticate(gateway, client.secret)
     request = parse_request(client.body)
     model, provider = route_model(gateway, api, request)
     body = client.body
@@ -125,7 +135,9 @@ async def model_call(gateway: Gateway, api: Api, client: ClientRequest, receive:
     reserve_in, reserve_out = _reserve(api, request, body)
     recorder = gateway.recorder()
     estimate = recorder.cost_microusd(model, TokenBuckets(input_uncached=reserve_in, output=reserve_out), now)
-    subject = Subject(api_key_id=key.key_id, user_id=key.user_id, team_id=key.team_id)
+    subject = Subject(
+        api_key_id=caller.api_key_id, user_id=caller.user_id, team_id=caller.team_id, agent_id=caller.agent_id
+    )
     try:
         ticket = gateway.limiter().admit(
             subject, reserve_tokens=reserve_in + reserve_out, reserve_cost_microusd=estimate, now=now
@@ -139,7 +151,7 @@ async def model_call(gateway: Gateway, api: Api, client: ClientRequest, receive:
         api=api,
         provider=provider.name,
         requested_model=model,
-        key=key,
+        caller=caller,
         client=client.user_agent,
         prompt_hash=prompt,
         stream=stream,

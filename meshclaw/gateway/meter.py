@@ -14,7 +14,7 @@ from typing import Any
 
 from meshclaw.clock import Clock
 from meshclaw.gateway.apis import Api
-from meshclaw.gateway.key_store import KeyState
+from meshclaw.gateway.run_credentials import Caller
 from meshclaw.limits.admission import Ticket
 from meshclaw.metering.events import Status, TokenBuckets, UsageEvent
 from meshclaw.metering.recorder import Recorder
@@ -27,7 +27,7 @@ class CallMeter:
     api: Api
     provider: str
     requested_model: str
-    key: KeyState
+    caller: Caller
     client: str | None
     prompt_hash: str | None
     stream: bool
@@ -62,7 +62,7 @@ class CallMeter:
             attributes["stream"] = True
         self.recorder.record_usage(
             UsageEvent(
-                source="gateway",
+                source=self.caller.source,
                 started_at=self.started_at,
                 ended_at=ended_at,
                 status=self.status,
@@ -73,9 +73,12 @@ class CallMeter:
                 model=self.model or self.requested_model,
                 tokens=tokens,
                 raw_usage=self.usage,
-                user_id=self.key.user_id,
-                team_id=self.key.team_id,
-                api_key_id=self.key.key_id,
+                user_id=self.caller.user_id,
+                team_id=self.caller.team_id,
+                api_key_id=self.caller.api_key_id,
+                agent_id=self.caller.agent_id,
+                run_id=self.caller.run_id,
+                initiator=self.caller.initiator,
                 client=self.client,
                 prompt_hash=self.prompt_hash,
                 attributes=attributes,

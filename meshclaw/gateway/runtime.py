@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from meshclaw.context import AppContext
 from meshclaw.gateway.keys import KeyCache
 from meshclaw.gateway.metrics import GatewayMetrics
+from meshclaw.gateway.run_credentials import RunCredentials
 from meshclaw.gateway.upstream import Upstream
 from meshclaw.limits.admission import Limiter
 from meshclaw.metering.recorder import Recorder
@@ -41,6 +42,8 @@ class Gateway:
         self.keys = KeyCache(context, refresh_s=key_refresh_s)
         self.keys.after_refresh.append(self._refresh_routes)
         self.upstream = Upstream(timeout_s=context.settings.gateway_timeout_s)
+        self.run_credentials = RunCredentials()
+        """Verifies the credentials `agent_models.GatewayModels` issues to MeshClaw's own agent runs."""
         self.metrics = GatewayMetrics(registry)
         self._tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
         """The key refresher of each event loop the app was started on: one in a server; a test may run

@@ -240,7 +240,9 @@ class Upstream:
     def __init__(self, *, timeout_s: float, connect_timeout_s: float = 10.0) -> None:
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
-        self._pools: dict[tuple[str, str, int], _HostPool] = {}
+        self._pools: dict[tuple[asyncio.AbstractEventLoop, str, str, int], _HostPool] = {}
+        """Per event loop too: a connection belongs to the loop that opened it, and MeshClaw's own agent
+        runs may call the gateway in process from a loop other than the server's."""
         self._targets: dict[str, _Target] = {}
         self._tls: ssl.SSLContext | None = None
 
@@ -253,15 +255,16 @@ class Upstream:
         return target
 
     def _pool(self, scheme: str, host: str, port: int) -> _HostPool:
-        pool = self._pools.get((scheme, host, port))
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get((loop, scheme, host, port))
         if pool is None:
             tls = None
             if scheme == "https":
                 if self._tls is None:
                     self._tls = ssl.create_default_context()
                 tls = self._tls
-            pool = _HostPool(asyncio.get_running_loop(), host, port, tls)
-            self._pools[(scheme, host, port)] = pool
+            pool = _HostPool(loop, host, port, tls)
+            self._pools[(loop, scheme, host, port)] = pool
         return pool
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Response:
