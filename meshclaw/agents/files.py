@@ -25,9 +25,18 @@ MAX_FILE_BYTES = 1_000_000
 class SpecFileError(InvalidInputError):
     """An invalid definition; `errors` holds one line per problem (`field: why`)."""
 
-    def __init__(self, message: str, *, errors: list[str], field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: list[str],
+        field: str | None = None,
+        problems: list[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(message, field=field)
         self.errors = errors
+        # (field path, why) per problem: what a form shows next to each field.
+        self.problems = problems or []
 
 
 def format_of(path: Path) -> FileFormat:
@@ -94,10 +103,11 @@ def spec_from_data(data: Any, *, source: str) -> AgentSpec:
 
 def spec_error(exc: ValidationError, *, source: str) -> SpecFileError:
     """A pydantic error as people read it: `source: field.path: why`, every problem in `errors`."""
-    errors = [f"{field_path(error['loc'])}: {_reason(error)}" for error in exc.errors()] or ["invalid"]
-    first = field_path(exc.errors()[0]["loc"]) if exc.errors() else None
+    problems = [(field_path(error["loc"]), _reason(error)) for error in exc.errors()]
+    errors = [f"{path}: {why}" for path, why in problems] or ["invalid"]
+    first = problems[0][0] if problems else None
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return SpecFileError(f"{source}: {errors[0]}{more}", errors=errors, field=first)
+    return SpecFileError(f"{source}: {errors[0]}{more}", errors=errors, field=first, problems=problems)
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:

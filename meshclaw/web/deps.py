@@ -38,6 +38,8 @@ class Nav:
     """The budgets page in the navigation: for those who set budgets (admins); others may still open it."""
     providers: bool
     """The model providers page: admins, who configure them, and auditors, who may read them."""
+    agents: bool
+    """Agents: everyone whose role may read their own."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +58,7 @@ def _nav_for(principal: Principal) -> Nav:
         usage=is_allowed(principal, "read", Resource(kind="usage", owner_user_id=principal.user_id)),
         budgets=is_allowed(principal, "create", Resource(kind="budget")),
         providers=is_allowed(principal, "read", Resource(kind="provider")),
+        agents=is_allowed(principal, "read", Resource(kind="agent", owner_user_id=principal.user_id)),
     )
 
 

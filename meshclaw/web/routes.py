@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from meshclaw.web import (
     account_pages,
+    agents_pages,
     auth_pages,
     budgets_pages,
     clarity_exports,
@@ -41,6 +42,7 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
     "/clarity",
     "/static/",
     "/auth/",
+    "/agents",
 )
 """`/` itself is only a redirect and needs no entry (a `/` prefix would claim every path)."""
 
@@ -56,6 +58,7 @@ def build_router() -> APIRouter:
         usage_pages,
         prices_pages,
         providers_pages,
+        agents_pages,
         budgets_pages,
         clarity_pages,
         clarity_subject_pages,

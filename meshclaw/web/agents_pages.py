@@ -1,0 +1,281 @@
+"""/agents: the viewer's agents (and those they may read), creating one, and one agent with its versions.
+
+A new agent comes from one of three forms on /agents/new: the common fields, a pasted TOML or YAML
+definition, or a template. All three end in `agents.service.apply_spec`, as the API and the CLI do, so
+the checks and messages are the same; a form shows each problem next to its field. The owner is always
+the viewer (admins create agents for others through the API or the CLI).
+
+The detail page shows the current definition as JSON and a line diff between two versions (difflib over
+the pretty JSON: the stored form, so what the diff shows is exactly what changed).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from meshclaw.agents import service, store
+from meshclaw.agents.files import FileFormat, SpecFileError, parse_spec_text, spec_from_data
+from meshclaw.agents.spec import AgentSpec
+from meshclaw.agents.templates import builtin_templates
+from meshclaw.api.agents import agent_detail, agent_out, checks_for, current_version
+from meshclaw.api.deps import Context
+from meshclaw.errors import MeshclawError
+from meshclaw.identity import store as identity_store
+from meshclaw.identity.authorize import Resource, authorize, is_allowed
+from meshclaw.providers.live import LiveRoutes
+from meshclaw.web.deps import FormActor, PageViewer, Viewer
+from meshclaw.web.render import render
+
+router = APIRouter(include_in_schema=False)
+
+NOTICES = {
+    "created": "Agent created: this is version 1.",
+    "enabled": "Agent enabled.",
+    "disabled": "Agent disabled: it starts no run until enabled again.",
+}
+"""Fixed texts picked by a code in the URL, so a crafted link cannot make the page say anything else."""
+
+_FORM_FIELDS = (
+    "name",
+    "purpose",
+    "instructions",
+    "model.name",
+    "limits.max_steps",
+    "limits.max_cost_usd",
+    "daily.max_runs",
+    "daily.max_cost_usd",
+)
+
+
+@router.get("/agents")
+def agents_page(request: Request, viewer: PageViewer, context: Context) -> Response:
+    principal = viewer.principal
+    authorize(principal, "read", Resource(kind="agent", owner_user_id=principal.user_id))
+    with context.db.session() as session:
+        agents = [
+            agent_out(agent, current_version(session, agent))
+            for agent in service.visible_agents(session, principal.org_id, principal)
+        ]
+    return render(request, "agents.html", agents=agents, me=principal.user_id)
+
+
+def _models(request: Request) -> list[str]:
+    routes = request.app.state.provider_routes
+    assert isinstance(routes, LiveRoutes)
+    return [model for model, _ in routes.current().models()]
+
+
+def _new_page(
+    request: Request,
+    *,
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    pasted: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "agent_new.html",
+        status=status,
+        form=form or {"memory": "on"},
+        errors=errors or {},
+        error=error,
+        pasted=pasted or {"format": "toml", "text": ""},
+        models=_models(request),
+        defaults=AgentSpec(name="x"),
+        templates=builtin_templates().list(),
+    )
+
+
+@router.get("/agents/new")
+def new_agent_page(request: Request, viewer: PageViewer) -> Response:
+    principal = viewer.principal
+    authorize(principal, "create", Resource(kind="agent", owner_user_id=principal.user_id))
+    return _new_page(request)
+
+
+def _save(request: Request, context: Context, viewer: Viewer, spec: AgentSpec) -> int:
+    principal = viewer.principal
+    with context.db.session() as session:
+        owner = identity_store.get_user(session, principal.org_id, principal.user_id)
+        applied = service.apply_spec(
+            session,
+            org_id=principal.org_id,
+            principal=principal,
+            spec=spec,
+            owner=owner,
+            checks=checks_for(request),
+            now=context.clock.now(),
+            create_only=True,
+        )
+        return applied.agent.id
+
+
+def _created(agent_id: int) -> Response:
+    return RedirectResponse(f"/agents/{agent_id}?notice=created", status_code=303)
+
+
+def _spec_from_form(form: dict[str, str]) -> dict[str, Any]:
+    """The form as a definition: empty inputs are left out, so the spec's defaults apply."""
+    data: dict[str, Any] = {
+        "name": form["name"],
+        "purpose": form["purpose"],
+        "instructions": form["instructions"],
+        "memory": form.get("memory") == "on",
+    }
+    if form["model.name"]:
+        data["model"] = {"name": form["model.name"]}
+    for section in ("limits", "daily"):
+        values = {
+            key.split(".", 1)[1]: form[key]
+            for key in _FORM_FIELDS
+            if key.startswith(f"{section}.") and form[key].strip()
+        }
+        if values:
+            data[section] = values
+    return data
+
+
+@router.post("/agents/new")
+async def create_agent_form(request: Request, viewer: FormActor, context: Context) -> Response:
+    submitted = await request.form()
+    form = {key: str(submitted.get(key, "")).strip() for key in _FORM_FIELDS}
+    form["memory"] = "on" if submitted.get("memory") == "on" else ""
+    try:
+        spec = spec_from_data(_spec_from_form(form), source="the form")
+        return _created(_save(request, context, viewer, spec))
+    except SpecFileError as exc:
+        errors = {path: why for path, why in reversed(exc.problems)}
+        return _new_page(request, form=form, errors=errors, error=_summary(exc), status=exc.status)
+    except MeshclawError as exc:
+        errors = {exc.field: exc.message} if exc.field else {}
+        return _new_page(request, form=form, errors=errors, error=exc.message, status=exc.status)
+
+
+def _summary(exc: SpecFileError) -> str:
+    count = len(exc.problems)
+    return (
+        "the definition has a problem; see the field"
+        if count == 1
+        else f"the definition has {count} problems"
+    )
+
+
+@router.post("/agents/new/text")
+def create_agent_from_text(
+    request: Request,
+    viewer: FormActor,
+    context: Context,
+    text: Annotated[str, Form(max_length=1_000_000)] = "",
+    format: Annotated[str, Form()] = "toml",
+) -> Response:
+    fmt: FileFormat = "yaml" if format == "yaml" else "toml"
+    pasted = {"format": fmt, "text": text}
+    try:
+        spec = parse_spec_text(text, fmt, source=f"pasted {fmt.upper()}")
+        return _created(_save(request, context, viewer, spec))
+    except SpecFileError as exc:
+        errors = {"text": "\n".join(exc.errors) if exc.errors else exc.message}
+        return _new_page(request, pasted=pasted, errors=errors, error=exc.message, status=exc.status)
+    except MeshclawError as exc:
+        return _new_page(
+            request, pasted=pasted, errors={"text": exc.message}, error=exc.message, status=exc.status
+        )
+
+
+@router.post("/agents/new/template")
+async def create_agent_from_template(request: Request, viewer: FormActor, context: Context) -> Response:
+    submitted = await request.form()
+    name = str(submitted.get("template", ""))
+    prefix = "setting."
+    values = {
+        key.removeprefix(prefix): str(value)
+        for key, value in submitted.items()
+        if key.startswith(prefix) and str(value).strip()
+    }
+    try:
+        spec = builtin_templates().get(name).spec(str(submitted.get("name", "")).strip(), values)
+        return _created(_save(request, context, viewer, spec))
+    except MeshclawError as exc:
+        errors = {f"template.{name}": exc.message}
+        return _new_page(request, errors=errors, error=exc.message, status=exc.status)
+
+
+def _pretty(spec: dict[str, Any] | None) -> str:
+    return json.dumps(spec or {}, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+@router.get("/agents/{agent_id}")
+def agent_page(
+    agent_id: int,
+    request: Request,
+    viewer: PageViewer,
+    context: Context,
+    notice: str | None = None,
+    old: int | None = None,
+    new: int | None = None,
+) -> Response:
+    """`old` and `new` pick the two versions to compare; by default the current one and the one before."""
+    principal = viewer.principal
+    with context.db.session() as session:
+        agent = service.visible_agent(session, principal.org_id, principal, agent_id)
+        detail = agent_detail(session, agent)
+        numbers = [version.number for version in detail.versions]
+        diff: list[str] = []
+        if len(numbers) > 1:
+            new = new if new in numbers else numbers[0]
+            old = old if old in numbers else next((n for n in numbers if n < new), numbers[-1])
+            before = store.get_version(session, agent.id, old).spec_data
+            after = store.get_version(session, agent.id, new).spec_data
+            diff = list(
+                difflib.unified_diff(
+                    _pretty(before).splitlines(),
+                    _pretty(after).splitlines(),
+                    fromfile=f"version {old}",
+                    tofile=f"version {new}",
+                    lineterm="",
+                )
+            )
+        can_change = is_allowed(principal, "update", service.agent_resource(agent))
+    return render(
+        request,
+        "agent.html",
+        agent=detail,
+        spec_text=_pretty(detail.spec),
+        diff=diff,
+        old=old,
+        new=new,
+        can_change=can_change,
+        notice=NOTICES.get(notice or ""),
+    )
+
+
+def _switch(agent_id: int, context: Context, viewer: Viewer, *, enabled: bool) -> Response:
+    principal = viewer.principal
+    with context.db.session() as session:
+        service.set_enabled(
+            session,
+            principal.org_id,
+            principal=principal,
+            agent_id=agent_id,
+            enabled=enabled,
+            now=context.clock.now(),
+        )
+    code = "enabled" if enabled else "disabled"
+    return RedirectResponse(f"/agents/{agent_id}?notice={code}", status_code=303)
+
+
+@router.post("/agents/{agent_id}/enable")
+def enable_agent(agent_id: int, viewer: FormActor, context: Context) -> Response:
+    return _switch(agent_id, context, viewer, enabled=True)
+
+
+@router.post("/agents/{agent_id}/disable")
+def disable_agent(agent_id: int, viewer: FormActor, context: Context) -> Response:
+    return _switch(agent_id, context, viewer, enabled=False)
