@@ -58,6 +58,25 @@ class Settings(BaseSettings):
     oidc_client_secret: SecretStr | None = None
     oidc_auto_create_users: bool = False
     """Create a member account on first SSO sign-in; off means only known emails may sign in."""
+    runs_engine: bool = True
+    """Run the durable-run engine (DBOS: agent runs, triggers, queues) in this process. Off for a process
+    that only serves HTTP while worker processes on the same PostgreSQL database execute the runs."""
+    runs_executor_id: str = "meshclaw"
+    """This process's DBOS executor id. It must stay the same across restarts (a restarted executor
+    recovers only its own pending runs) and differ between worker processes sharing a database."""
+    runs_org_concurrency: int = Field(default=100, ge=1)
+    """Runs executing at once in the whole organization; more wait in the queue."""
+    runs_user_concurrency: int = Field(default=10, ge=1)
+    """Runs of one owner's agents executing at once."""
+    runs_agent_concurrency: int = Field(default=4, ge=1)
+    """Runs of one agent at once, for agents that allow overlap (others run one at a time)."""
+    runs_tick_seconds: float = Field(default=15.0, gt=0)
+    """How often cron, interval and one-shot triggers are checked (a trigger fires at most this late)."""
+    runs_approval_timeout_hours: int = Field(default=7 * 24, ge=1)
+    """How long a run waits for an approval before it fails."""
+    runs_executor: str | None = None
+    """`module:attribute` naming the function that executes a run; unset means the agent runtime. Tests
+    and deployments with their own playbook engine point it elsewhere."""
 
     @field_validator("database_url")
     @classmethod
@@ -77,6 +96,14 @@ class Settings(BaseSettings):
                 url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
             return url
         return f"sqlite:///{(self.data_dir / 'meshclaw.db').resolve()}"
+
+    @property
+    def resolved_runs_database_url(self) -> str:
+        """The DBOS system database: its own SQLite file beside ours (DBOS writes often and would queue
+        behind our writer on one file), or the same PostgreSQL database (DBOS keeps to its `dbos` schema)."""
+        if self.database_url and self.database_url.startswith("postgresql"):
+            return self.resolved_database_url
+        return f"sqlite:///{(self.data_dir / 'runs-engine.db').resolve()}"
 
     @property
     def resolved_public_url(self) -> str:

@@ -10,11 +10,13 @@ from meshclaw.api import (
     clarity,
     clarity_flags,
     clarity_settings,
+    hooks,
     keys,
     memory,
     organization,
     prices,
     providers,
+    runs,
     teams,
     usage,
     users,
@@ -37,6 +39,8 @@ def build_router() -> APIRouter:
         clarity_settings,
         memory,
         agents,
+        runs,
+        hooks,
     ):
         router.include_router(module.router)
     return router

@@ -19,6 +19,7 @@ from meshclaw.ingest.otlp_routes import build_router as build_otlp_router
 from meshclaw.limits.admission import Limiter
 from meshclaw.metering.recorder import Recorder
 from meshclaw.providers.live import LiveRoutes
+from meshclaw.runs.engine import RunEngine
 from meshclaw.server import ops
 from meshclaw.server.errors import ErrorRenderer, install_error_handlers
 from meshclaw.server.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
@@ -48,11 +49,13 @@ def create_app(context: AppContext) -> FastAPI:
 
     The usage recorder starts with the app (replaying any crash journal first) and commits every
     recorded event before the app stops. The limiter loads budgets and this period's spend at start and
-    keeps them current in the background.
+    keeps them current in the background. The runs engine (DBOS) starts last, so a run it recovers finds
+    everything else up, and stops first (unless `runs_engine` is off).
     """
     recorder = Recorder(context.db, journal_dir=context.settings.data_dir / "metering-journal")
     limiter = Limiter(context.db, clock=context.clock)
     gateway: Gateway | None = None
+    runs = RunEngine(context) if context.settings.runs_engine else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -60,9 +63,13 @@ def create_app(context: AppContext) -> FastAPI:
         limiter.start()
         assert gateway is not None
         await gateway.start()
+        if runs is not None:
+            await runs.start()
         try:
             yield
         finally:
+            if runs is not None:
+                await runs.close()
             await gateway.close()
             limiter.close()
             recorder.close()
@@ -79,6 +86,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.context = context
     app.state.recorder = recorder
     app.state.limiter = limiter
+    app.state.runs = runs
     app.state.metrics = Metrics()
     app.state.provider_routes = LiveRoutes(context.db)
     gateway = Gateway(context, app.state, registry=app.state.metrics.registry)

@@ -30,6 +30,7 @@ from meshclaw.db.models.metering import (
     UsageEventRow,
     UsageRollup,
 )
+from meshclaw.db.models.runs import Run, RunStep, RunWebhook
 
 __all__ = [  # noqa: RUF022  (grouped by module)
     "ActivityEventRow",
@@ -52,6 +53,9 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "ClarityFlag",
     "ClaritySettings",
     "ClarityTeamSettings",
+    "Run",
+    "RunStep",
+    "RunWebhook",
     "Agent",
     "AgentVersion",
     "MemoryItem",

@@ -1,0 +1,129 @@
+"""Admission: a run's record is written here, queued or `skipped` with the guard's reason.
+
+Shared by the engine (in the server) and the CLI (which writes the record, then enqueues the workflow
+through a DBOS client for the server to execute), so both apply the same guards.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meshclaw.agents.spec import AgentSpec
+from meshclaw.db.models import Agent, AgentVersion, User
+from meshclaw.errors import NotFoundError
+from meshclaw.runs import guards, store
+
+log = logging.getLogger("meshclaw.runs")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentForRun:
+    id: int
+    org_id: int
+    owner_user_id: int
+    team_id: int | None
+    name: str
+    enabled: bool
+    version_id: int
+    spec: AgentSpec
+
+
+def load_agent(session: Session, agent_id: int) -> AgentForRun:
+    row = session.execute(
+        select(Agent, AgentVersion, User.team_id)
+        .join(AgentVersion, AgentVersion.id == Agent.current_version_id)
+        .join(User, User.id == Agent.owner_user_id)
+        .where(Agent.id == agent_id)
+    ).first()
+    if row is None:
+        raise NotFoundError(f"agent {agent_id} does not exist or has no version yet")
+    agent, version, team_id = row
+    return AgentForRun(
+        id=agent.id,
+        org_id=agent.org_id,
+        owner_user_id=agent.owner_user_id,
+        team_id=team_id,
+        name=agent.name,
+        enabled=agent.enabled,
+        version_id=version.id,
+        spec=AgentSpec.model_validate(version.spec),
+    )
+
+
+def triggered_agents(session: Session) -> list[AgentForRun]:
+    """Enabled agents whose current version has triggers: all a tick or an event needs to look at."""
+    ids = session.scalars(
+        select(Agent.id).where(Agent.enabled.is_(True), Agent.current_version_id.is_not(None))
+    )
+    agents = [load_agent(session, agent_id) for agent_id in ids]
+    return [agent for agent in agents if agent.spec.triggers]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Admitted:
+    run_id: str
+    owner_user_id: int
+    queued: bool
+    """False when a guard refused the run (recorded `skipped`)."""
+
+
+def admit(
+    session: Session,
+    agent_id: int,
+    *,
+    trigger_kind: store.TriggerKind,
+    trigger_detail: Mapping[str, Any] | None = None,
+    input_text: str = "",
+    mode: Literal["attended", "unattended"] = "unattended",
+    started_by_user_id: int | None = None,
+    run_id: str | None = None,
+    condition: str | None = None,
+    conditions: guards.Conditions,
+    agent_concurrency: int,
+    now: datetime,
+) -> Admitted | None:
+    """Record a run of the agent's current version, `queued` or `skipped`; None when a run with `run_id`
+    exists already (the slot fired before). The caller enqueues a queued run after the commit."""
+    run_id = run_id or f"run-{uuid.uuid4().hex}"
+    if store.get_run(session, run_id) is not None:
+        return None
+    agent = load_agent(session, agent_id)
+    day_start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    reason = guards.refusal(
+        session,
+        agent_id=agent.id,
+        enabled=agent.enabled,
+        spec=agent.spec,
+        day_start=day_start,
+        agent_concurrency=agent_concurrency,
+    )
+    if reason is None and condition is not None:
+        reason = conditions.refusal(condition, owner_user_id=agent.owner_user_id, now=now)
+    new = store.NewRun(
+        id=run_id,
+        org_id=agent.org_id,
+        agent_id=agent.id,
+        agent_version_id=agent.version_id,
+        owner_user_id=agent.owner_user_id,
+        team_id=agent.team_id,
+        started_by_user_id=started_by_user_id,
+        trigger_kind=trigger_kind,
+        trigger_detail=dict(trigger_detail or {}),
+        mode=mode,
+        input={"text": input_text},
+    )
+    if not store.insert_run(
+        session, new, status="queued" if reason is None else "skipped", now=now, error=reason
+    ):
+        return None
+    if reason is not None:
+        log.info("run %s of agent %s skipped: %s", run_id, agent.name, reason)
+    return Admitted(run_id=run_id, owner_user_id=agent.owner_user_id, queued=reason is None)

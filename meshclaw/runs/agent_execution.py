@@ -1,0 +1,59 @@
+"""The default execution: the agent runtime (`meshclaw.agents.runtime`) with the built-in tools and the
+deny-by-default gate, until the policy gate exists.
+
+Model access: an agent's model calls must go through the gateway (one metering path). The server wires a
+model factory for that; without one, a run that needs a model fails with a message saying so, and
+deterministic agents (no model) still run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Awaitable, Callable
+
+from meshclaw.agents.runtime.contract import (
+    ModelEndpoint,
+    ModelFactory,
+    ModelUnavailable,
+    RunRequest,
+    RunResult,
+    StepSink,
+    TokenCounts,
+)
+from meshclaw.context import AppContext
+from meshclaw.runs.execution import Execution
+from meshclaw.tools.registry import ToolRegistry, default_registry
+
+
+class NoModels:
+    """The model factory of a process that has not wired the gateway for agents."""
+
+    def endpoint(self, request: RunRequest) -> ModelEndpoint:
+        raise ModelUnavailable(
+            "this server has no model access wired for agent runs yet; configure a provider "
+            "(meshclaw providers add) and restart"
+        )
+
+    def price_usd(self, model: str, tokens: TokenCounts) -> float | None:
+        return None
+
+
+def build(context: AppContext, *, models: ModelFactory | None = None) -> Execution:
+    from meshclaw.agents.runtime.default_gate import DefaultGate
+
+    gate = DefaultGate()
+    model_factory = models or NoModels()
+
+    async def run(
+        request: RunRequest, *, sink: StepSink, tools: ToolRegistry, should_stop: Callable[[], bool]
+    ) -> RunResult:
+        # Imported at the first run, off the event loop: the agent loop pulls in pydantic-ai and the
+        # provider SDKs (seconds on a busy machine), which a server that runs no agent should not pay.
+        loop = await asyncio.to_thread(importlib.import_module, "meshclaw.agents.runtime.loop")
+        execute: Callable[..., Awaitable[RunResult]] = loop.execute
+        return await execute(
+            request, sink=sink, gate=gate, tools=tools, model_factory=model_factory, should_stop=should_stop
+        )
+
+    return Execution(execute=run, tools=default_registry())

@@ -1,0 +1,326 @@
+"""The durable workflow that executes one run, and what makes its effects happen once.
+
+`run_workflow(run_id)` is a DBOS workflow: DBOS checkpoints each step's result, and after a crash it
+calls the workflow again from the top, answering completed steps from their checkpoints. The steps are:
+
+1. `begin`: load the run and its agent version, mark it running;
+2. the executor's segment, in which every tool call is a step of its own (`durable_tools`), keyed
+   `<run id>:<n>` for the n-th call, and published to the tool as its idempotency key;
+3. if the segment stopped for approval: mark the run waiting, wait durably (`DBOS.recv`, days, across
+   restarts) for the decision an API call sends, then run the next segment with it;
+4. `finish`: record the final status and the totals.
+
+Steps the executor reports (model calls, tool calls) are written to `run_steps` as they are reported,
+numbered in order; the same number reported again on replay adds nothing.
+
+DBOS finds a workflow by its registered name and calls it with only its stored arguments, so the
+workflow cannot be handed the engine: it reads the engine bound to this process (`bind`). That slot is
+the one module-level state here, forced by DBOS's decorator registry; at most one engine is bound per
+process, which is also DBOS's own limit (one DBOS instance per process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dbos import DBOS
+
+from meshclaw.agents.runtime.contract import (
+    ApprovalDecision,
+    ModelCallStep,
+    PendingApproval,
+    ResumeState,
+    RunRequest,
+    RunResult,
+    ToolCallStep,
+)
+from meshclaw.agents.spec import AgentSpec
+from meshclaw.context import AppContext
+from meshclaw.runs import store
+from meshclaw.runs.execution import Execution
+from meshclaw.tools import idempotency
+from meshclaw.tools.registry import ToolFunction, ToolRegistry, ToolSpec
+
+log = logging.getLogger("meshclaw.runs")
+
+APPROVAL_TOPIC = "approval"
+WORKFLOW_NAME = "meshclaw.runs.run"
+
+
+@dataclass(kw_only=True)
+class Binding:
+    """What the workflow needs from the process it runs in."""
+
+    context: AppContext
+    execution: Execution
+    approval_timeout_s: float
+    stop_requested: set[str] = field(default_factory=set)
+    """Runs a person cancelled; the executor checks before each model and tool call."""
+
+
+_bound: Binding | None = None
+
+
+def bind(binding: Binding | None) -> None:
+    global _bound  # the one slot DBOS's registry forces; see the module docstring
+    _bound = binding
+
+
+def bound() -> Binding:
+    if _bound is None:
+        raise RuntimeError("no runs engine is running in this process")
+    return _bound
+
+
+# --- steps the executor reports -------------------------------------------------------------------
+
+
+class RecordingSink:
+    """The runtime's `StepSink`: writes each reported step to `run_steps`, numbered in report order."""
+
+    def __init__(self, binding: Binding, run_id: str) -> None:
+        self._binding = binding
+        self._run_id = run_id
+        self._seq = 0
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    async def record(self, step: store.StepRecord) -> None:
+        context = self._binding.context
+
+        def write() -> None:
+            with context.db.session() as session:
+                store.add_step(session, self._run_id, step, now=context.clock.now())
+
+        await asyncio.to_thread(write)
+
+    async def model_call(self, step: ModelCallStep) -> None:
+        tokens = step.tokens
+        await self.record(
+            store.StepRecord(
+                seq=self.next_seq(),
+                kind="model_call",
+                name=step.model,
+                status="ok",
+                input_tokens=tokens.input_uncached + tokens.cache_read + tokens.cache_write,
+                output_tokens=tokens.output + tokens.reasoning,
+                cost_usd=step.cost_usd or 0.0,
+                latency_ms=float(step.latency_ms),
+            )
+        )
+
+    async def tool_call(self, step: ToolCallStep) -> None:
+        await self.record(
+            store.StepRecord(
+                seq=self.next_seq(),
+                kind="tool_call",
+                name=step.name,
+                status=step.status,
+                effect_class=step.effect.value,
+                decision=step.decision,
+                detail=step.reason,
+                error=step.error,
+                latency_ms=float(step.latency_ms),
+            )
+        )
+
+    async def note(self, name: str, detail: str) -> None:
+        await self.record(
+            store.StepRecord(seq=self.next_seq(), kind="note", name=name, status="ok", detail=detail)
+        )
+
+
+# --- tools as durable steps -----------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class _Counter:
+    value: int = 0
+
+
+def durable_tools(registry: ToolRegistry, run_id: str) -> ToolRegistry:
+    """The registry with every tool wrapped in a DBOS step keyed `<run id>:<n>` (n counts the run's tool
+    calls in order, which replay repeats). A call whose step completed is answered from its checkpoint;
+    only a call cut off mid-way runs again, with the same key."""
+    counter = _Counter()
+    wrapped = ToolRegistry()
+    for tool in registry:
+        wrapped.register(replace(tool, function=_durable(tool, run_id, counter)))
+    return wrapped
+
+
+def _durable(tool: ToolSpec, run_id: str, counter: _Counter) -> ToolFunction:
+    async def call(args: Any) -> Any:
+        counter.value += 1
+        key = f"{run_id}:{counter.value}"
+
+        async def effect() -> Any:
+            token = idempotency.bind(key)
+            try:
+                return await tool.function(args)
+            finally:
+                idempotency.unbind(token)
+
+        # No retries: a tool's failure goes back to the model, which decides what to do next.
+        return await DBOS.run_step_async({"name": tool.name, "retries_allowed": False}, effect)
+
+    return call
+
+
+# --- the workflow ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Begun:
+    """What `begin` checkpoints: enough to rebuild the request without reading the run again."""
+
+    agent_id: int
+    agent_version_id: int
+    owner_user_id: int
+    team_id: int | None
+    spec: dict[str, Any]
+    input: str
+    mode: str
+
+
+def _begin(run_id: str) -> _Begun:
+    from meshclaw.db.models import AgentVersion
+
+    context = bound().context
+    with context.db.session() as session:
+        run = store.get_run(session, run_id)
+        if run is None:
+            raise RuntimeError(f"run {run_id} has no record")
+        version = session.get(AgentVersion, run.agent_version_id)
+        if version is None:
+            raise RuntimeError(f"run {run_id}: agent version {run.agent_version_id} is gone")
+        store.set_status(session, run_id, "running", now=context.clock.now())
+        return _Begun(
+            agent_id=run.agent_id,
+            agent_version_id=run.agent_version_id,
+            owner_user_id=run.owner_user_id,
+            team_id=run.team_id,
+            spec=dict(version.spec),
+            input=str(run.input.get("text", "")),
+            mode=run.mode,
+        )
+
+
+def _set_status(run_id: str, status: store.RunState) -> None:
+    context = bound().context
+    with context.db.session() as session:
+        store.set_status(session, run_id, status, now=context.clock.now())
+
+
+def _finish(run_id: str, status: store.RunState, output: str | None, error: str | None) -> None:
+    context = bound().context
+    with context.db.session() as session:
+        store.finish_run(session, run_id, status, output=output, error=error, now=context.clock.now())
+
+
+def _output_text(output: str | dict[str, Any] | None) -> str | None:
+    if output is None or isinstance(output, str):
+        return output
+    return json.dumps(output, ensure_ascii=False)
+
+
+def _decisions(pending: tuple[PendingApproval, ...], message: Any) -> tuple[ApprovalDecision, ...]:
+    """Bind each decision to the arguments the person was shown; a call left out is denied."""
+    answers = {str(item["tool_call_id"]): item for item in (message or {}).get("decisions", [])}
+    decisions = []
+    for call in pending:
+        answer = answers.get(call.tool_call_id, {})
+        decisions.append(
+            ApprovalDecision(
+                tool_call_id=call.tool_call_id,
+                approved=bool(answer.get("approved", False)),
+                args_digest=call.args_digest,
+                approval_id=answer.get("approval_id"),
+                reason=answer.get("reason"),
+            )
+        )
+    return tuple(decisions)
+
+
+async def _step(name: str, func: Callable[..., Any], *args: Any) -> Any:
+    return await DBOS.run_step_async({"name": name}, func, *args)
+
+
+@DBOS.workflow(name=WORKFLOW_NAME)
+async def run_workflow(run_id: str) -> str:
+    binding = bound()
+    begun: _Begun = await _step("begin", _begin, run_id)
+    request = RunRequest(
+        run_id=run_id,
+        agent_id=begun.agent_id,
+        agent_version_id=begun.agent_version_id,
+        owner_user_id=begun.owner_user_id,
+        team_id=begun.team_id,
+        spec=AgentSpec.model_validate(begun.spec),
+        input=begun.input,
+        mode="attended" if begun.mode == "attended" else "unattended",
+    )
+    sink = RecordingSink(binding, run_id)
+    tools = durable_tools(binding.execution.tools, run_id)
+    while True:
+        result = await _segment(binding, request, sink, tools)
+        if result.status != "waiting_approval":
+            break
+        await sink.note("approval_requested", _pending_json(result.pending))
+        await _step("wait", _set_status, run_id, "waiting_approval")
+        message = await DBOS.recv_async(APPROVAL_TOPIC, timeout_seconds=binding.approval_timeout_s)
+        if message is None:
+            hours = binding.approval_timeout_s / 3600
+            result = RunResult(status="failed", error=f"no approval decision within {hours:g} hours")
+            break
+        await sink.note("approval_decided", json.dumps(message, default=str))
+        await _step("resume", _set_status, run_id, "running")
+        history = result.history or b""
+        request = replace(
+            request, resume=ResumeState(history=history, decisions=_decisions(result.pending, message))
+        )
+    await _step("finish", _finish, run_id, result.status, _output_text(result.output), result.error)
+    return result.status
+
+
+async def _segment(
+    binding: Binding, request: RunRequest, sink: RecordingSink, tools: ToolRegistry
+) -> RunResult:
+    def should_stop() -> bool:
+        return request.run_id in binding.stop_requested
+
+    try:
+        return await binding.execution.execute(request, sink=sink, tools=tools, should_stop=should_stop)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        if type(exc).__module__.startswith("dbos"):
+            raise  # cancellation and DBOS's own errors end the workflow as DBOS decides
+        log.exception("run %s: the executor raised", request.run_id)
+        return RunResult(
+            status="failed", error=f"the run stopped on an internal error: {type(exc).__name__}: {exc}"
+        )
+
+
+def _pending_json(pending: tuple[PendingApproval, ...]) -> str:
+    return json.dumps(
+        [
+            {
+                "tool_call_id": call.tool_call_id,
+                "tool": call.tool_name,
+                "args": dict(call.args),
+                "args_digest": call.args_digest,
+                "effect": call.effect.value,
+                "reason": call.reason,
+            }
+            for call in pending
+        ],
+        default=str,
+    )

@@ -1,0 +1,117 @@
+"""A scripted agent for run tests: `MESHCLAW_RUNS_EXECUTOR=tests.runs.scripted:build`.
+
+Its plan comes from the agent's `settings`: `tool_calls` calls of `effect_write_record` (each reported
+as a model call then a tool call, like the runtime reports them), optionally `tool_sleep` seconds inside
+each call (so a test can kill the server mid-run), `approval: true` to stop once for an approval, and
+`fail: true` to raise. The tool writes its effect to `<data_dir>/effects/<key>` with O_EXCL, keyed by the
+idempotency key, and appends every attempt to `<data_dir>/effects/attempts.log`: a key with two attempts
+is a call that ran twice; a key with two records cannot exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from meshclaw.agents.runtime.contract import (
+    ModelCallStep,
+    PendingApproval,
+    RunRequest,
+    RunResult,
+    StepSink,
+    TokenCounts,
+    ToolCallStep,
+    UsageTotals,
+    args_digest,
+)
+from meshclaw.context import AppContext
+from meshclaw.runs.execution import Execution
+from meshclaw.tools import idempotency
+from meshclaw.tools.effects import EffectClass
+from meshclaw.tools.registry import ToolRegistry, ToolSpec
+
+TOOL = "effect_write_record"
+
+
+class EffectArgs(BaseModel):
+    n: int
+    sleep: float = 0.0
+
+
+def effect_tool(effects_dir: Path) -> ToolSpec:
+    effects_dir.mkdir(parents=True, exist_ok=True)
+
+    async def write(args: EffectArgs) -> str:
+        key = idempotency.current_key() or f"direct-{args.n}"
+        with open(effects_dir / "attempts.log", "a") as log:
+            log.write(f"{key} {os.getpid()}\n")
+        if args.sleep:
+            await asyncio.sleep(args.sleep)
+        try:
+            fd = os.open(effects_dir / key.replace(":", "_"), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return f"already done {key}"
+        os.close(fd)
+        return f"done {key}"
+
+    return ToolSpec(
+        name=TOOL,
+        description="Writes an effect record keyed by the call's idempotency key.",
+        effect=EffectClass.WRITE_INTERNAL,
+        args=EffectArgs,
+        function=write,  # type: ignore[arg-type]
+    )
+
+
+async def scripted(
+    request: RunRequest, *, sink: StepSink, tools: ToolRegistry, should_stop: Callable[[], bool]
+) -> RunResult:
+    plan = request.spec.settings
+    if plan.get("fail"):
+        raise RuntimeError("scripted failure")
+    tool = tools.get(TOOL)
+    assert tool is not None
+    calls = int(plan.get("tool_calls", 2))  # type: ignore[arg-type]
+    sleep = float(plan.get("tool_sleep", 0.0))  # type: ignore[arg-type]
+    if plan.get("approval") and request.resume is None:
+        await sink.model_call(ModelCallStep(model="scripted", tokens=TokenCounts(input_uncached=7, output=3),
+                                            cost_usd=0.0001, latency_ms=1))  # fmt: skip
+        args = {"n": 0}
+        return RunResult(
+            status="waiting_approval",
+            pending=(
+                PendingApproval(
+                    tool_call_id="call-0",
+                    tool_name=TOOL,
+                    args=args,
+                    args_digest=args_digest(args),
+                    effect=EffectClass.WRITE_INTERNAL,
+                    reason="scripted approval",
+                ),
+            ),
+            history=b"[]",
+        )
+    if request.resume is not None and not all(d.approved for d in request.resume.decisions):
+        return RunResult(status="succeeded", output="denied, did nothing")
+    results = []
+    for n in range(calls):
+        if should_stop():
+            return RunResult(status="cancelled", error="stopped")
+        await sink.model_call(ModelCallStep(model="scripted", tokens=TokenCounts(input_uncached=10, output=5),
+                                            cost_usd=0.001, latency_ms=1))  # fmt: skip
+        result = await tool.function(EffectArgs(n=n, sleep=sleep))
+        results.append(str(result))
+        await sink.tool_call(ToolCallStep(tool_call_id=f"call-{n}", name=TOOL, args_digest="-",
+                                          effect=EffectClass.WRITE_INTERNAL, decision="allow", reason="scripted",
+                                          status="ok"))  # fmt: skip
+    return RunResult(status="succeeded", output="; ".join(results), usage=UsageTotals(requests=calls))
+
+
+def build(context: AppContext) -> Execution:
+    tools = ToolRegistry()
+    tools.register(effect_tool(context.settings.data_dir / "effects"))
+    return Execution(execute=scripted, tools=tools)
