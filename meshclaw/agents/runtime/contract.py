@@ -118,6 +118,9 @@ class RunResult:
     pending: tuple[PendingApproval, ...] = ()
     history: bytes | None = None
     """The message history to store for resuming (set with waiting_approval, and on success for chats)."""
+    tainted: bool = False
+    """Whether the run so far (this segment and the earlier ones) read content outsiders can write: store
+    it and pass it as `RunRequest.tainted` to the next segment."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -139,6 +142,8 @@ class RunRequest:
     """What the run's earlier segments used: counted against the per-run limits of this one."""
     spent_seconds: float = 0.0
     """Wall time of the earlier segments' own work (time waiting for approval excluded)."""
+    tainted: bool = False
+    """Whether an earlier segment of the run read content outsiders can write (`RunResult.tainted`)."""
     mcp_effects: Mapping[str, EffectClass] = field(default_factory=dict)
     """An admin's classification of MCP tools by exposed name (`<server>_<tool>`); others are UNCLASSIFIED."""
 
@@ -203,11 +208,14 @@ class RunInfo:
     mode: RunMode
     spec: AgentSpec
     effects_seen: frozenset[EffectClass] = frozenset()
-    """Effect classes of the tools that ran so far in this segment (READ_UNTRUSTED in it: tainted)."""
+    """Effect classes of the tools that ran so far in this segment."""
+    tainted_before: bool = False
+    """Whether an earlier segment read untrusted content."""
 
     @property
     def tainted(self) -> bool:
-        return EffectClass.READ_UNTRUSTED in self.effects_seen
+        """Has the run read content outsiders can write (a READ_UNTRUSTED tool ran, now or before)?"""
+        return self.tainted_before or EffectClass.READ_UNTRUSTED in self.effects_seen
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

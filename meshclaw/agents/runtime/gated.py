@@ -83,7 +83,12 @@ class SegmentState:
             mode=request.mode,
             spec=request.spec,
             effects_seen=frozenset(self.effects_seen),
+            tainted_before=request.tainted,
         )
+
+    @property
+    def tainted(self) -> bool:
+        return self.request.tainted or EffectClass.READ_UNTRUSTED in self.effects_seen
 
     def check_stop(self) -> None:
         if self.should_stop is not None and self.should_stop():

@@ -55,6 +55,7 @@ from meshclaw.agents.runtime.contract import (
 )
 from meshclaw.agents.runtime.gated import RunStopped, SegmentState, ToolBroke
 from meshclaw.agents.runtime.models import open_model
+from meshclaw.agents.runtime.taint import CURRENT
 from meshclaw.agents.runtime.toolsets import function_toolset, gated_mcp, mcp_toolset, registry_tools
 from meshclaw.agents.runtime.usage import add_tokens, limit_named, remaining_limits, token_counts
 from meshclaw.tools.effects import EffectClass
@@ -100,7 +101,12 @@ class _Segment:
     """ids of the responses already recorded as steps."""
 
     def result(self, status: RunStatus, **fields: Any) -> RunResult:
-        return RunResult(status=status, usage=self.meter.totals(self.state.tool_calls), **fields)
+        return RunResult(
+            status=status,
+            usage=self.meter.totals(self.state.tool_calls),
+            tainted=self.state.tainted,
+            **fields,
+        )
 
 
 async def execute(
@@ -131,6 +137,7 @@ async def execute(
         used_up = "max_cost_usd"
     if used_up is not None:
         return _over(segment, used_up)
+    current = CURRENT.set(state)
     try:
         async with asyncio.timeout(seconds):
             return await _segment(segment, tools, run_tools, limits)
@@ -160,6 +167,8 @@ async def execute(
             "failed",
             error=f"the run failed in the agent runtime ({type(error).__name__}); see the server log",
         )
+    finally:
+        CURRENT.reset(current)
 
 
 def _over(segment: _Segment, limit: LimitName, *, detail: str | None = None) -> RunResult:
