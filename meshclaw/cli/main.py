@@ -15,6 +15,7 @@ from meshclaw.cli import (
     imports,
     prices,
     providers,
+    runs,
     serve,
     simulate,
     skills,
@@ -56,7 +57,9 @@ app.add_typer(prices.prices_app, name="prices")
 app.add_typer(budgets.budgets_app, name="budgets")
 app.add_typer(providers.providers_app, name="providers")
 app.add_typer(skills.skills_app, name="skills")
+agents.agents_app.command("run")(runs.run_agent)
 app.add_typer(agents.agents_app, name="agents")
+app.add_typer(runs.runs_app, name="runs")
 
 
 def run() -> None:

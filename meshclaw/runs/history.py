@@ -178,7 +178,11 @@ def authorized_run(session: Session, principal: Principal, run_id: str, action: 
 
 
 def detail(session: Session, principal: Principal, run_id: str) -> RunDetail:
-    run = authorized_run(session, principal, run_id, "read")
+    return _detail(session, authorized_run(session, principal, run_id, "read"))
+
+
+def _detail(session: Session, run: Run) -> RunDetail:
+    run_id = run.id
     steps = [_step(row) for row in store.steps_of(session, run_id)]
     pending: list[dict[str, Any]] = []
     if run.status == "waiting_approval":
@@ -186,6 +190,21 @@ def detail(session: Session, principal: Principal, run_id: str) -> RunDetail:
         if asked and asked[-1].detail:
             pending = list(json.loads(asked[-1].detail))
     return RunDetail(run=_views(session, [run])[0], steps=steps, pending_approvals=pending)
+
+
+def operator_list(
+    session: Session, org_id: int, *, agent_id: int | None = None, status: str | None = None, limit: int = 50
+) -> list[RunView]:
+    """Every run of the organization, for the operator's CLI."""
+    return _views(session, store.list_runs(session, org_id, agent_id=agent_id, status=status, limit=limit))
+
+
+def operator_detail(session: Session, run_id: str) -> RunDetail:
+    """One run with its steps, for the operator's CLI."""
+    run = store.get_run(session, run_id)
+    if run is None:
+        raise NotFoundError(f"run {run_id} does not exist; `meshclaw runs list` shows the newest")
+    return _detail(session, run)
 
 
 def authorize_agent(session: Session, principal: Principal, agent_id: int, action: Action) -> Agent:
