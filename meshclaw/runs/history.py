@@ -207,6 +207,11 @@ def operator_detail(session: Session, run_id: str) -> RunDetail:
     return _detail(session, run)
 
 
+def agent_resource(session: Session, agent: Agent) -> Resource:
+    team_id = session.scalar(select(User.team_id).where(User.id == agent.owner_user_id))
+    return Resource(kind="agent", id=agent.id, owner_user_id=agent.owner_user_id, team_id=team_id)
+
+
 def authorize_agent(session: Session, principal: Principal, agent_id: int, action: Action) -> Agent:
     """The agent, if `principal` may `action` it (update = start its runs)."""
     row = session.execute(

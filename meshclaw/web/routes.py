@@ -21,6 +21,7 @@ from meshclaw.web import (
     org_pages,
     prices_pages,
     providers_pages,
+    runs_pages,
     teams_pages,
     usage_pages,
     users_pages,
@@ -43,6 +44,7 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
     "/static/",
     "/auth/",
     "/agents",
+    "/runs",
 )
 """`/` itself is only a redirect and needs no entry (a `/` prefix would claim every path)."""
 
@@ -59,6 +61,7 @@ def build_router() -> APIRouter:
         prices_pages,
         providers_pages,
         agents_pages,
+        runs_pages,
         budgets_pages,
         clarity_pages,
         clarity_subject_pages,

@@ -10,9 +10,12 @@ from meshclaw.agents.spec import AgentSpec
 from meshclaw.context import AppContext
 from meshclaw.runs import store
 from tests.conftest import Person
+from tests.web.conftest import WebPerson
 
 
-def save_agent(context: AppContext, org_id: int, owner: Person, name: str = "worker", **spec: Any) -> int:
+def save_agent(
+    context: AppContext, org_id: int, owner: Person | WebPerson, name: str = "worker", **spec: Any
+) -> int:
     """Create (or add a version to) the owner's agent; returns its id."""
     with context.db.session() as session:
         applied = agents_store.save_spec(
