@@ -31,11 +31,16 @@ from meshclaw.identity.visibility import person_in_reach, read_scope
 from meshclaw.providers.registry import Routes
 
 
+class NamedTool(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
 class ToolCatalog(Protocol):
     """The hook for the tool registry (meshclaw.tools.registry.ToolRegistry fits it): which registered
     tools a grant's pattern names. Without a catalog, grants are checked by their syntax only."""
 
-    def matching(self, patterns: Iterable[str]) -> Sequence[object]: ...
+    def matching(self, patterns: Iterable[str]) -> Sequence[NamedTool]: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,11 +67,15 @@ def check_model(spec: AgentSpec, routes: Routes) -> None:
     provider = routes.provider_for(name)
     if provider is None:
         served = sorted(model for model, _ in routes.models())
-        have = f"configured models: {', '.join(served)}" if served else "no provider is configured yet"
+        have = (
+            f"configured models: {', '.join(served)}; pick one of those, "
+            if served
+            else "no provider is configured yet; "
+        )
         raise InvalidInputError(
-            f"model.name: no enabled provider serves model '{name}' ({have}); pick one of those, leave "
-            "'model' out for an agent that never calls a model, or add a provider: `meshclaw providers add "
-            f"NAME --kind openai --base-url URL --api-key-env VAR --models {name}` (or on the /providers page)",
+            f"model.name: no enabled provider serves model '{name}'; {have}leave 'model' out for an agent "
+            "that never calls a model, or add a provider: `meshclaw providers add NAME --kind openai "
+            f"--base-url URL --api-key-env VAR --models {name}` (or on the /providers page)",
             field="model.name",
         )
     if spec.model.provider is not None and spec.model.provider != provider.name:
@@ -87,9 +96,11 @@ def check_tools(spec: AgentSpec, tools: ToolCatalog | None) -> None:
             continue
         if not tools.matching([grant.tool]):
             field = f"tools[{index}].tool"
+            known = sorted(tool.name for tool in tools.matching(["*"]))
+            shown = ", ".join(known[:20]) + (", …" if len(known) > 20 else "") if known else "none"
             raise InvalidInputError(
-                f"{field}: no registered tool matches '{grant.tool}'; `meshclaw tools list` shows the tools "
-                "(a connector must be set up before its tools can be granted)",
+                f"{field}: no registered tool matches '{grant.tool}' (registered: {shown}); a connector's "
+                "tools can be granted once the connector is set up",
                 field=field,
             )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import pytest
 
@@ -30,7 +31,8 @@ def test_a_model_no_provider_serves_says_how_to_add_one() -> None:
         service.check_model(with_model("llama3"), Routes([OPENAI]))
     assert caught.value.field == "model.name"
     assert (
-        "no enabled provider serves model 'llama3' (configured models: gpt-4o-mini)" in caught.value.message
+        "no enabled provider serves model 'llama3'; configured models: gpt-4o-mini; pick one"
+        in caught.value.message
     )
     assert "meshclaw providers add NAME --kind openai" in caught.value.message
     with pytest.raises(InvalidInputError, match="no provider is configured yet"):
@@ -49,14 +51,21 @@ def test_a_provider_that_does_not_serve_the_model() -> None:
     assert caught.value.field == "model.provider"
 
 
+@dataclass(frozen=True)
+class Tool:
+    name: str
+
+
 class Catalog:
     def __init__(self, names: Sequence[str]) -> None:
-        self.names = names
+        self.tools = [Tool(name) for name in names]
 
-    def matching(self, patterns: Iterable[str]) -> Sequence[object]:
+    def matching(self, patterns: Iterable[str]) -> Sequence[Tool]:
         wanted = list(patterns)
         return [
-            n for n in self.names if any(n == p or (p.endswith("*") and n.startswith(p[:-1])) for p in wanted)
+            t
+            for t in self.tools
+            if any(t.name == p or (p.endswith("*") and t.name.startswith(p[:-1])) for p in wanted)
         ]
 
 
@@ -72,7 +81,10 @@ def test_tool_grants_are_checked_against_a_catalog_when_there_is_one() -> None:
     with pytest.raises(InvalidInputError) as caught:
         service.check_tools(spec, Catalog(["email_send_message"]))
     assert caught.value.field == "tools[2].tool"
-    assert "no registered tool matches 'chat_send_message'" in caught.value.message
+    assert (
+        "no registered tool matches 'chat_send_message' (registered: email_send_message)"
+        in caught.value.message
+    )
     service.check_tools(spec, Catalog(["email_send_message", "chat_send_message"]))
 
 
