@@ -31,7 +31,6 @@ from pydantic_ai.exceptions import (
     ModelHTTPError,
     UnexpectedModelBehavior,
     UsageLimitExceeded,
-    UserError,
 )
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.toolsets import AbstractToolset
@@ -161,7 +160,7 @@ async def execute(
         return segment.result("failed", error=f"the model could not be reached: {type(error).__name__}")
     except UnexpectedModelBehavior as error:
         return segment.result("failed", error=f"the model misbehaved: {error.message}")
-    except (UserError, ValueError, TypeError, KeyError, RuntimeError, OSError, ExceptionGroup) as error:
+    except Exception as error:  # a run never raises for what its agent, model or tools did
         log.exception("agent run %s failed in the runtime", request.run_id)
         return segment.result(
             "failed",
