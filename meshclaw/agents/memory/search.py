@@ -22,6 +22,17 @@ from meshclaw.db.models import MemoryItem
 
 MAX_TERMS = 32
 """More words than this adds noise and cost, not recall."""
+# fmt: off
+STOPWORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "did", "do", "does", "for",
+    "from", "had", "has", "have", "how", "i", "in", "is", "it", "its", "me", "my", "no", "not", "of", "on",
+    "or", "our", "she", "he", "so", "than", "that", "the", "their", "them", "then", "there", "they",
+    "this", "to", "was", "we", "were", "what", "when", "where", "which", "who", "why", "will", "with",
+    "would", "you", "your",
+))
+# fmt: on
+"""Words that match nearly every memory: OR-ing them in makes every item a candidate to rank (PostgreSQL's
+English configuration drops them anyway; FTS5 does not). Kept when a query has nothing else."""
 _WORD = re.compile(r"\w+", re.UNICODE)
 _FTS = table("memory_items_fts", column("rowid", Integer))
 
@@ -34,9 +45,10 @@ class Hit:
 
 
 def search_terms(query: str) -> list[str]:
-    """The distinct words of `query`, lower-cased, in order, at most MAX_TERMS."""
-    words = [word.lower() for word in _WORD.findall(query) if word.strip("_")]
-    return list(dict.fromkeys(words))[:MAX_TERMS]
+    """The distinct words of `query`, lower-cased, in order, without stop words, at most MAX_TERMS."""
+    words = list(dict.fromkeys(word.lower() for word in _WORD.findall(query) if word.strip("_")))
+    content = [word for word in words if word not in STOPWORDS]
+    return (content or words)[:MAX_TERMS]
 
 
 def fts5_match(terms: list[str]) -> str:

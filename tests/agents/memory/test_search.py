@@ -76,7 +76,8 @@ def test_query_syntax_in_the_text_never_errors(context: AppContext, agent_id: in
 
 
 def test_terms_are_plain_quoted_words() -> None:
-    assert search_terms('Deploy "web" AND (prod*) deploy') == ["deploy", "web", "and", "prod"]
+    assert search_terms('Deploy "web" AND (prod*) deploy') == ["deploy", "web", "prod"]
+    assert search_terms("What is it?") == ["what", "is", "it"]  # only stop words: kept
     assert fts5_match(["deploy", "and"]) == '"deploy" OR "and"'
     assert search_terms("___ !!") == []
 
