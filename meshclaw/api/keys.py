@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.db.models import ApiKey
 from meshclaw.errors import NotFoundError, PermissionDeniedError
@@ -86,6 +87,14 @@ def create_key(body: KeyCreate, principal: CurrentPrincipal, context: Context) -
             expires_at=body.expires_at,
             now=context.clock.now(),
         )
+        record_admin_action(
+            context,
+            session,
+            principal,
+            kind="admin.key_created",
+            target=f"api_key:{key.id}",
+            arguments={"owner_user_id": key.owner_user_id, "name": key.name, "scopes": list(key.scopes)},
+        )
         return KeyCreated.model_validate({**KeyOut.model_validate(key).model_dump(), "key": secret})
 
 
@@ -100,4 +109,13 @@ def revoke_key(key_id: int, principal: CurrentPrincipal, context: Context) -> Ke
         if key is None or not is_allowed(principal, "read", _resource(key)):
             raise NotFoundError(f"API key {key_id} does not exist or is not visible to you")
         authorize(principal, "delete", _resource(key))
-        return KeyOut.model_validate(store.revoke_key(session, key, now=context.clock.now()))
+        revoked = store.revoke_key(session, key, now=context.clock.now())
+        record_admin_action(
+            context,
+            session,
+            principal,
+            kind="admin.key_revoked",
+            target=f"api_key:{key.id}",
+            arguments={"owner_user_id": key.owner_user_id, "name": key.name},
+        )
+        return KeyOut.model_validate(revoked)

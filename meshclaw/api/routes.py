@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from meshclaw.api import (
     agents,
+    audit,
     budgets,
     clarity,
     clarity_flags,
@@ -41,6 +42,7 @@ def build_router() -> APIRouter:
         agents,
         runs,
         hooks,
+        audit,
     ):
         router.include_router(module.router)
     return router

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from meshclaw.api.audit_trail import record_user_change
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.api.shapes import Page
 from meshclaw.db.models import User
@@ -137,6 +138,7 @@ def update_user(user_id: int, body: UserUpdate, principal: CurrentPrincipal, con
         authorize(principal, "manage" if privileged else "update", user_resource(user))
         password = changes.pop("password", None)
         kwargs = {k: v for k, v in changes.items() if k in {"team_id", "manager_id"}}
+        before = (user.role, user.active)
         store.update_user(
             session,
             user,
@@ -145,6 +147,9 @@ def update_user(user_id: int, body: UserUpdate, principal: CurrentPrincipal, con
             active=changes.get("active"),
             password_hash=hash_password(password) if password else None,
             **kwargs,
+        )
+        record_user_change(
+            context, session, principal, user_id=user.id, before=before, after=(user.role, user.active)
         )
         return UserOut.model_validate(user)
 

@@ -9,6 +9,7 @@ import typer
 
 from meshclaw.cli import (
     agents,
+    audit,
     budgets,
     clarity,
     identity,
@@ -60,6 +61,7 @@ app.add_typer(skills.skills_app, name="skills")
 agents.agents_app.command("run")(runs.run_agent)
 app.add_typer(agents.agents_app, name="agents")
 app.add_typer(runs.runs_app, name="runs")
+app.add_typer(audit.audit_app, name="audit")
 
 
 def run() -> None:

@@ -40,6 +40,7 @@ ResourceKind = Literal[
     "clarity_settings",
     "agent",
     "agent_memory",
+    "audit",
 ]
 """`usage`: metered model calls, owned by the person they are attributed to (team: their team at the
 time of the call). `price`: the model price table, readable by everyone so costs can be explained.
@@ -60,7 +61,9 @@ changes their own (`update` also enables and disables); managers read their team
 admins manage everyone's, and only `create` with reach `all` lets one act for another owner.
 `agent_memory`: what an agent remembers, owned by the agent's owner: it can hold the owner's private
 matters, so managers do not read their teams' (unlike the definitions); the owner and admins add,
-invalidate and confirm items, auditors read."""
+invalidate and confirm items, auditors read.
+`audit`: the tamper-evident audit log (its records, export and verification): admins and auditors read
+it; nobody writes it through an action (records are appended by the code that does the audited thing)."""
 Reach = Literal["all", "team", "own"]
 
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "manage", "delete")
@@ -79,6 +82,7 @@ RESOURCE_KINDS: tuple[ResourceKind, ...] = (
     "clarity_settings",
     "agent",
     "agent_memory",
+    "audit",
 )
 
 _ADMIN_ALL: dict[Action, Reach] = {action: "all" for action in ACTIONS}
@@ -100,6 +104,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "clarity_settings": {"read": "all"},
         "agent": {"read": "all", "create": "own", "update": "own"},
         "agent_memory": {"read": "all", "create": "own", "update": "own"},
+        "audit": {"read": "all"},
     },
     Role.MANAGER: {
         "organization": {"read": "all"},

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context
 from meshclaw.api.users import user_resource
 from meshclaw.db.models import ApiKey
@@ -231,6 +232,14 @@ def create_key(
                 expires_at=now + timedelta(days=days) if days else None,
                 now=now,
             )
+            record_admin_action(
+                context,
+                session,
+                principal,
+                kind="admin.key_created",
+                target=f"api_key:{key.id}",
+                arguments={"owner_user_id": key.owner_user_id, "name": key.name, "scopes": list(key.scopes)},
+            )
     except MeshclawError as exc:
         return form_result(
             request,
@@ -261,6 +270,14 @@ def revoke_key(key_id: int, request: Request, viewer: FormActor, context: Contex
             raise NotFoundError(f"API key {key_id} is not one of your keys")
         authorize(principal, "delete", Resource(kind="api_key", id=key.id, owner_user_id=key.owner_user_id))
         store.revoke_key(session, key, now=context.clock.now())
+        record_admin_action(
+            context,
+            session,
+            principal,
+            kind="admin.key_revoked",
+            target=f"api_key:{key.id}",
+            arguments={"owner_user_id": key.owner_user_id, "name": key.name},
+        )
         revoked = key.name
     return form_result(
         request,

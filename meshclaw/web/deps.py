@@ -40,6 +40,8 @@ class Nav:
     """The model providers page: admins, who configure them, and auditors, who may read them."""
     agents: bool
     """Agents: everyone whose role may read their own."""
+    audit: bool
+    """The audit log: admins and auditors."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +61,7 @@ def _nav_for(principal: Principal) -> Nav:
         budgets=is_allowed(principal, "create", Resource(kind="budget")),
         providers=is_allowed(principal, "read", Resource(kind="provider")),
         agents=is_allowed(principal, "read", Resource(kind="agent", owner_user_id=principal.user_id)),
+        audit=is_allowed(principal, "read", Resource(kind="audit")),
     )
 
 

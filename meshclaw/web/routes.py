@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from meshclaw.web import (
     account_pages,
     agents_pages,
+    audit_pages,
     auth_pages,
     budgets_pages,
     clarity_exports,
@@ -43,6 +44,7 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
     "/clarity",
     "/static/",
     "/auth/",
+    "/audit",
     "/agents",
     "/runs",
 )
@@ -67,6 +69,7 @@ def build_router() -> APIRouter:
         clarity_subject_pages,
         clarity_flag_pages,
         clarity_exports,
+        audit_pages,
     ):
         router.include_router(module.router)
     router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

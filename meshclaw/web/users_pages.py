@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from meshclaw.api.audit_trail import record_user_change
 from meshclaw.api.deps import Context
 from meshclaw.api.users import user_resource
 from meshclaw.db.models import User
@@ -216,12 +217,16 @@ def change_person(
         with context.db.session() as session:
             user = _visible_user(session, principal, user_id)
             authorize(principal, "manage", user_resource(user))
+            before = (user.role, user.active)
             store.update_user(
                 session,
                 user,
                 role=store.parse_role(role),
                 team_id=optional_id(team_id, "team_id"),
                 manager_id=_manager_id(session, principal.org_id, manager_email),
+            )
+            record_user_change(
+                context, session, principal, user_id=user.id, before=before, after=(user.role, user.active)
             )
     except PermissionDeniedError:
         raise
@@ -246,7 +251,11 @@ def set_active(
         with context.db.session() as session:
             user = _visible_user(session, principal, user_id)
             authorize(principal, "manage", user_resource(user))
+            before = (user.role, user.active)
             store.update_user(session, user, active=wanted)
+            record_user_change(
+                context, session, principal, user_id=user.id, before=before, after=(user.role, user.active)
+            )
     except PermissionDeniedError:
         raise
     except MeshclawError as exc:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from meshclaw.db.models.agents import Agent, AgentVersion
+from meshclaw.db.models.audit import AuditCheckpoint, AuditEvent
 from meshclaw.db.models.clarity import (
     ClarityDetectionRun,
     ClarityFlag,
@@ -61,4 +62,6 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "MemoryItem",
     "MemoryRecall",
     "MemorySnapshot",
+    "AuditEvent",
+    "AuditCheckpoint",
 ]
