@@ -39,7 +39,9 @@ class NoModels:
         return None
 
 
-def build(context: AppContext, *, models: ModelFactory | None = None) -> Execution:
+def build(
+    context: AppContext, *, models: ModelFactory | None = None, tools: ToolRegistry | None = None
+) -> Execution:
     from meshclaw.agents.runtime.default_gate import DefaultGate
 
     gate = DefaultGate()
@@ -56,4 +58,4 @@ def build(context: AppContext, *, models: ModelFactory | None = None) -> Executi
             request, sink=sink, gate=gate, tools=tools, model_factory=model_factory, should_stop=should_stop
         )
 
-    return Execution(execute=run, tools=default_registry())
+    return Execution(execute=run, tools=tools if tools is not None else default_registry())

@@ -24,8 +24,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
@@ -81,23 +83,41 @@ def bound() -> Binding:
 
 
 class RecordingSink:
-    """The runtime's `StepSink`: writes each reported step to `run_steps`, numbered in report order."""
+    """The runtime's `StepSink`: writes reported steps to `run_steps`, numbered in report order.
+
+    Steps are written in batches, at most `FLUSH_S` after they were reported and always before the run
+    waits or ends: a transaction per step cost as much as the durable tool step itself. A crash loses no
+    record: steps not yet written belong to a segment that has not ended, which replay reports again. (A run cancelled mid-way may miss its last quarter second of steps.)"""
+
+    FLUSH_S = 0.25
 
     def __init__(self, binding: Binding, run_id: str) -> None:
         self._binding = binding
         self._run_id = run_id
         self._seq = 0
+        self._pending: list[tuple[store.StepRecord, datetime]] = []
+        self._last_flush = time.monotonic()
 
     def next_seq(self) -> int:
         self._seq += 1
         return self._seq
 
     async def record(self, step: store.StepRecord) -> None:
+        self._pending.append((step, self._binding.context.clock.now()))
+        if time.monotonic() - self._last_flush >= self.FLUSH_S:
+            await self.flush()
+
+    async def flush(self) -> None:
+        self._last_flush = time.monotonic()
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
         context = self._binding.context
 
         def write() -> None:
             with context.db.session() as session:
-                store.add_step(session, self._run_id, step, now=context.clock.now())
+                for step, at in pending:
+                    store.add_step(session, self._run_id, step, now=at)
 
         await asyncio.to_thread(write)
 
@@ -274,6 +294,7 @@ async def run_workflow(run_id: str) -> str:
         if result.status != "waiting_approval":
             break
         await sink.note("approval_requested", _pending_json(result.pending))
+        await sink.flush()
         await _step("wait", _set_status, run_id, "waiting_approval")
         message = await DBOS.recv_async(APPROVAL_TOPIC, timeout_seconds=binding.approval_timeout_s)
         if message is None:
@@ -284,8 +305,11 @@ async def run_workflow(run_id: str) -> str:
         await _step("resume", _set_status, run_id, "running")
         history = result.history or b""
         request = replace(
-            request, resume=ResumeState(history=history, decisions=_decisions(result.pending, message))
+            request,
+            resume=ResumeState(history=history, decisions=_decisions(result.pending, message)),
+            tainted=result.tainted,  # taint survives the approval: the next segment starts as tainted
         )
+    await sink.flush()
     await _step("finish", _finish, run_id, result.status, _output_text(result.output), result.error)
     return result.status
 

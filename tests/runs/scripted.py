@@ -16,6 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
+from pydantic_ai.models.function import AgentInfo
+from pydantic_ai.usage import RequestUsage
 
 from meshclaw.agents.runtime.contract import (
     ModelCallStep,
@@ -28,11 +31,13 @@ from meshclaw.agents.runtime.contract import (
     UsageTotals,
     args_digest,
 )
+from meshclaw.agents.runtime.testing import function_models
 from meshclaw.context import AppContext
+from meshclaw.runs import agent_execution
 from meshclaw.runs.execution import Execution
 from meshclaw.tools import idempotency
 from meshclaw.tools.effects import EffectClass
-from meshclaw.tools.registry import ToolRegistry, ToolSpec
+from meshclaw.tools.registry import ToolRegistry, ToolSpec, default_registry
 
 TOOL = "effect_write_record"
 
@@ -109,6 +114,23 @@ async def scripted(
                                           effect=EffectClass.WRITE_INTERNAL, decision="allow", reason="scripted",
                                           status="ok"))  # fmt: skip
     return RunResult(status="succeeded", output="; ".join(results), usage=UsageTotals(requests=calls))
+
+
+def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Stateless (safe for concurrent runs): call the tool until it returned twice, then answer."""
+    returned = sum(isinstance(part, ToolReturnPart) for message in messages for part in message.parts)
+    usage = RequestUsage(input_tokens=10, output_tokens=5)
+    if returned < 2:
+        call = ToolCallPart(TOOL, {"n": returned}, tool_call_id=f"call-{returned}")
+        return ModelResponse(parts=[call], usage=usage)
+    return ModelResponse(parts=[TextPart(f"done after {returned} calls")], usage=usage)
+
+
+def build_runtime(context: AppContext) -> Execution:
+    """The real agent runtime (pydantic-ai) with a scripted model and the effect tool added."""
+    tools = default_registry()
+    tools.register(effect_tool(context.settings.data_dir / "effects"))
+    return agent_execution.build(context, models=function_models(_respond), tools=tools)
 
 
 def build(context: AppContext) -> Execution:

@@ -1,0 +1,46 @@
+"""A run through the real agent runtime (pydantic-ai with a scripted model): the model calls the effect
+tool twice and answers; the history shows the model calls with tokens and the tool calls with the gate's
+decision, and each tool effect ran once under its idempotency key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from meshclaw.config import Settings, load_settings
+from meshclaw.context import AppContext
+from tests.conftest import People
+from tests.runs.records import save_agent, wait_final
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(
+        data_dir=tmp_path, database_url=database_url, runs_executor="tests.runs.scripted:build_runtime"
+    )
+
+
+def test_a_run_through_the_agent_runtime(
+    app_client: TestClient, context: AppContext, org_id: int, people: People
+) -> None:
+    owner = people.add()
+    save_agent(
+        context, org_id, owner, "real", model={"name": "scripted"}, tools=[{"tool": "effect_write_record"}]
+    )
+    run_id = app_client.post(
+        "/api/v1/runs", json={"agent": "real", "input": "do it"}, headers=owner.auth
+    ).json()["id"]
+    assert wait_final(context, run_id, timeout=60) == "succeeded"
+    shown = app_client.get(f"/api/v1/runs/{run_id}", headers=owner.auth).json()
+    assert shown["output"] == "done after 2 calls"
+    kinds = [(step["kind"], step["name"], step["decision"]) for step in shown["steps"]]
+    assert kinds == [
+        ("model_call", "scripted", None), ("tool_call", "effect_write_record", "allow"),
+        ("model_call", "scripted", None), ("tool_call", "effect_write_record", "allow"),
+        ("model_call", "scripted", None),
+    ]  # fmt: skip
+    assert (shown["input_tokens"], shown["output_tokens"]) == (30, 15)
+    attempts = (context.settings.data_dir / "effects" / "attempts.log").read_text().split()
+    assert attempts[0::2] == [f"{run_id}:1", f"{run_id}:2"]
