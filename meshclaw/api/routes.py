@@ -21,6 +21,7 @@ from meshclaw.api import (
     teams,
     usage,
     users,
+    vault,
 )
 
 
@@ -43,6 +44,7 @@ def build_router() -> APIRouter:
         runs,
         hooks,
         audit,
+        vault,
     ):
         router.include_router(module.router)
     return router

@@ -21,6 +21,7 @@ from meshclaw.cli import (
     simulate,
     skills,
     usage,
+    vault,
 )
 from meshclaw.cli import doctor as doctor_cmd
 from meshclaw.cli.state import CliState
@@ -62,6 +63,7 @@ agents.agents_app.command("run")(runs.run_agent)
 app.add_typer(agents.agents_app, name="agents")
 app.add_typer(runs.runs_app, name="runs")
 app.add_typer(audit.audit_app, name="audit")
+app.add_typer(vault.vault_app, name="vault")
 
 
 def run() -> None:

@@ -41,6 +41,7 @@ ResourceKind = Literal[
     "agent",
     "agent_memory",
     "audit",
+    "vault_secret",
 ]
 """`usage`: metered model calls, owned by the person they are attributed to (team: their team at the
 time of the call). `price`: the model price table, readable by everyone so costs can be explained.
@@ -63,7 +64,9 @@ admins manage everyone's, and only `create` with reach `all` lets one act for an
 matters, so managers do not read their teams' (unlike the definitions); the owner and admins add,
 invalidate and confirm items, auditors read.
 `audit`: the tamper-evident audit log (its records, export and verification): admins and auditors read
-it; nobody writes it through an action (records are appended by the code that does the audited thing)."""
+it; nobody writes it through an action (records are appended by the code that does the audited thing).
+`vault_secret`: an encrypted secret, owned by a person or (no owner) by the organization. Only metadata is
+ever shown; the owner and admins create, replace and delete; organization secrets are admins' alone."""
 Reach = Literal["all", "team", "own"]
 
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "manage", "delete")
@@ -83,6 +86,7 @@ RESOURCE_KINDS: tuple[ResourceKind, ...] = (
     "agent",
     "agent_memory",
     "audit",
+    "vault_secret",
 )
 
 _ADMIN_ALL: dict[Action, Reach] = {action: "all" for action in ACTIONS}
@@ -105,6 +109,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "agent": {"read": "all", "create": "own", "update": "own"},
         "agent_memory": {"read": "all", "create": "own", "update": "own"},
         "audit": {"read": "all"},
+        "vault_secret": {"read": "own", "create": "own", "update": "own", "delete": "own"},
     },
     Role.MANAGER: {
         "organization": {"read": "all"},
@@ -120,6 +125,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "clarity_settings": {"read": "all"},
         "agent": {"read": "team", "create": "own", "update": "own"},
         "agent_memory": {"read": "own", "create": "own", "update": "own"},
+        "vault_secret": {"read": "own", "create": "own", "update": "own", "delete": "own"},
     },
     Role.MEMBER: {
         "organization": {"read": "all"},
@@ -135,6 +141,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "clarity_settings": {"read": "all"},
         "agent": {"read": "own", "create": "own", "update": "own"},
         "agent_memory": {"read": "own", "create": "own", "update": "own"},
+        "vault_secret": {"read": "own", "create": "own", "update": "own", "delete": "own"},
     },
 }
 

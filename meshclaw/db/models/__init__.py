@@ -32,6 +32,7 @@ from meshclaw.db.models.metering import (
     UsageRollup,
 )
 from meshclaw.db.models.runs import Run, RunStep, RunWebhook
+from meshclaw.db.models.vault import VaultSecret
 
 __all__ = [  # noqa: RUF022  (grouped by module)
     "ActivityEventRow",
@@ -64,4 +65,5 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "MemorySnapshot",
     "AuditEvent",
     "AuditCheckpoint",
+    "VaultSecret",
 ]
