@@ -176,6 +176,7 @@ def keys_create(
     expires_days: Annotated[int | None, typer.Option(min=1, help="Expire after this many days")] = None,
 ) -> None:
     """Create an API key. The key is printed once, alone on the last line of stdout."""
+    from meshclaw.api.audit_trail import record_admin_action
     from meshclaw.identity import store
 
     with open_context(ctx) as (context, org_id), context.db.session() as session:
@@ -190,6 +191,14 @@ def keys_create(
             scopes=scope,
             expires_at=now + timedelta(days=expires_days) if expires_days else None,
             now=now,
+        )
+        record_admin_action(
+            context,
+            session,
+            None,
+            kind="admin.key_created",
+            target=f"api_key:{key.id}",
+            arguments={"owner_user_id": key.owner_user_id, "name": key.name, "scopes": list(key.scopes)},
         )
         summary = (
             f"Created key {key.name!r} (prefix {key.prefix}, scopes {', '.join(key.scopes)}) for {user}."
@@ -231,6 +240,7 @@ def keys_revoke(
     ctx: typer.Context, key: Annotated[str, typer.Argument(help="The key's id or prefix")]
 ) -> None:
     """Revoke a key at once; requests with it get 401 from then on."""
+    from meshclaw.api.audit_trail import record_admin_action
     from meshclaw.identity import store
 
     with open_context(ctx) as (context, org_id), context.db.session() as session:
@@ -240,6 +250,14 @@ def keys_revoke(
             else store.key_by_prefix(session, org_id, key)
         )
         store.revoke_key(session, row, now=context.clock.now())
+        record_admin_action(
+            context,
+            session,
+            None,
+            kind="admin.key_revoked",
+            target=f"api_key:{row.id}",
+            arguments={"owner_user_id": row.owner_user_id, "name": row.name},
+        )
         console.print(f"Revoked key {row.name!r} (prefix {row.prefix}).", highlight=False)
 
 

@@ -76,3 +76,17 @@ def test_checkpoint_on_demand_makes_truncation_detectable(tmp_path: Path, filled
     filled.db.dispose()
     done = run_cli(tmp_path, "audit", "verify")
     assert done.returncode == 1 and "truncated" in done.stdout
+
+
+def test_keys_created_and_revoked_from_the_cli_are_audited(tmp_path: Path) -> None:
+    assert run_cli(tmp_path, "users", "add", "ops@example.org", "--role", "admin").returncode == 0
+    created = run_cli(tmp_path, "keys", "create", "--user", "ops@example.org", "--name", "ci")
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip().splitlines()[-1]
+    assert run_cli(tmp_path, "keys", "revoke", secret.split("_")[1]).returncode == 0
+    lines = [json.loads(line) for line in run_cli(tmp_path, "audit", "export").stdout.splitlines()]
+    assert [(line["kind"], line["invoked_by"]) for line in lines[:2]] == [
+        ("admin.key_created", "cli"),
+        ("admin.key_revoked", "cli"),
+    ]
+    assert secret not in json.dumps(lines)
