@@ -264,6 +264,8 @@ class Upstream:
                     self._tls = ssl.create_default_context()
                 tls = self._tls
             pool = _HostPool(loop, host, port, tls)
+            # Forget the pools of loops that have ended (a test's, a finished worker's): new pools are rare.
+            self._pools = {key: kept for key, kept in self._pools.items() if not key[0].is_closed()}
             self._pools[(loop, scheme, host, port)] = pool
         return pool
 
@@ -291,9 +293,14 @@ class Upstream:
         return Response(connection, self.timeout_s)
 
     async def close(self) -> None:
-        for pool in self._pools.values():
+        current = asyncio.get_running_loop()
+        for (loop, *_), pool in self._pools.items():
             for connection in pool.idle:
-                connection.close()
+                # A connection is closed on its own loop; one whose loop has ended is already dead.
+                if loop is current:
+                    connection.close()
+                elif not loop.is_closed():
+                    loop.call_soon_threadsafe(connection.close)
             pool.idle.clear()
         self._pools.clear()
 

@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 import meshclaw
 from meshclaw.api.routes import build_router as build_api_router
 from meshclaw.context import AppContext
+from meshclaw.gateway.agent_models import GatewayModels
 from meshclaw.gateway.asgi import GatewayFront
 from meshclaw.gateway.runtime import Gateway
 from meshclaw.ingest.errors import OTLP_ERROR_RENDERERS
@@ -19,6 +20,7 @@ from meshclaw.ingest.otlp_routes import build_router as build_otlp_router
 from meshclaw.limits.admission import Limiter
 from meshclaw.metering.recorder import Recorder
 from meshclaw.providers.live import LiveRoutes
+from meshclaw.runs import agent_execution
 from meshclaw.runs.engine import RunEngine
 from meshclaw.server import ops
 from meshclaw.server.errors import ErrorRenderer, install_error_handlers
@@ -44,6 +46,16 @@ class MeshclawApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+def _runs_engine(context: AppContext, gateway: Gateway) -> RunEngine | None:
+    """The runs engine, whose agents reach their models through this app's gateway, in process (one
+    metering path); a `runs_executor` setting replaces the agent runtime (tests use a scripted one)."""
+    if not context.settings.runs_engine:
+        return None
+    if context.settings.runs_executor is not None:
+        return RunEngine(context)
+    return RunEngine(context, execution=agent_execution.build(context, models=GatewayModels(gateway)))
+
+
 def create_app(context: AppContext) -> FastAPI:
     """Build the app for an already migrated database (`meshclaw up` migrates before serving).
 
@@ -55,7 +67,7 @@ def create_app(context: AppContext) -> FastAPI:
     recorder = Recorder(context.db, journal_dir=context.settings.data_dir / "metering-journal")
     limiter = Limiter(context.db, clock=context.clock)
     gateway: Gateway | None = None
-    runs = RunEngine(context) if context.settings.runs_engine else None
+    runs: RunEngine | None = None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -86,11 +98,12 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.context = context
     app.state.recorder = recorder
     app.state.limiter = limiter
-    app.state.runs = runs
     app.state.metrics = Metrics()
     app.state.provider_routes = LiveRoutes(context.db)
     gateway = Gateway(context, app.state, registry=app.state.metrics.registry)
     app.state.gateway = gateway
+    runs = _runs_engine(context, gateway)
+    app.state.runs = runs
     renderers: dict[str, ErrorRenderer] = dict.fromkeys(WEB_PATH_PREFIXES, render_html_error)
     renderers.update(OTLP_ERROR_RENDERERS)
     app.include_router(ops.router)
