@@ -8,24 +8,28 @@ automation, so neither inflates nor hides human adoption.
 Cohorts, by days of human use in the week: none (no use and no accepted outcome), light (one day, or
 outcomes only), moderate (2-3 days), heavy (4 or more).
 
-Everything is read from the daily rollups, with one grouped query per week and table.
+Everything is read from the daily rollups, with one grouped query per week and table; weeks Clarity has
+stored (`summaries.py`, `clarity_person_weeks`) and that are current are counted from there instead, in
+one grouped query for all of them.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import and_, case, distinct, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from meshclaw.clarity.config import ClarityConfig
+from meshclaw.clarity.freshness import stale_weeks
 from meshclaw.clarity.measures import total_tokens
 from meshclaw.clarity.people import Roster
 from meshclaw.clarity.weeks import week_bounds
-from meshclaw.db.models import OutcomeRollup, UsageRollup
+from meshclaw.db.models import OutcomeRollup, UsageRollup, User
+from meshclaw.db.models.clarity import ClarityPersonWeek
 
 Cohort = Literal["none", "light", "moderate", "heavy"]
 COHORTS: tuple[Cohort, ...] = ("none", "light", "moderate", "heavy")
@@ -57,11 +61,14 @@ def is_active(week: PersonWeek, config: ClarityConfig) -> bool:
     return config.active_min_accepted > 0 and week.accepted_outcomes >= config.active_min_accepted
 
 
-def person_weeks(session: Session, week_start: date) -> dict[int, PersonWeek]:
-    """Every person with usage or outcomes in the week (people without any are absent)."""
+def person_weeks(session: Session, week_start: date, *, user_id: int | None = None) -> dict[int, PersonWeek]:
+    """Every person (or just `user_id`) with usage or outcomes in the week, from the daily rollups
+    (people without any are absent)."""
     start, end = week_bounds(week_start)
     r, o = UsageRollup, OutcomeRollup
-    in_week = (r.bucket == "day", r.bucket_start >= start, r.bucket_start < end, r.user_id > 0)
+    only = user_id  # (the loops below rebind user_id)
+    who = r.user_id > 0 if only is None else r.user_id == only
+    in_week = (r.bucket == "day", r.bucket_start >= start, r.bucket_start < end, who)
     values: dict[int, dict[str, int]] = defaultdict(dict)
     human = (
         select(r.user_id, func.count(distinct(r.bucket_start)), func.sum(r.requests), total_tokens())
@@ -79,7 +86,12 @@ def person_weeks(session: Session, week_start: date) -> dict[int, PersonWeek]:
         values[user_id].update(automation_requests=int(requests), automation_tokens=int(tokens))
     accepted = (
         select(o.user_id, func.sum(o.accepted))
-        .where(o.bucket == "day", o.bucket_start >= start, o.bucket_start < end, o.user_id > 0)
+        .where(
+            o.bucket == "day",
+            o.bucket_start >= start,
+            o.bucket_start < end,
+            o.user_id > 0 if only is None else o.user_id == only,
+        )
         .group_by(o.user_id)
     )
     for user_id, count in session.execute(accepted):
@@ -132,3 +144,114 @@ def adoption_week(session: Session, week_start: date, roster: Roster, config: Cl
         if team_id is not None:
             teams[team_id].add(week, config)
     return WeekAdoption(week_start=week_start, organization=organization, teams=dict(teams))
+
+
+def person_week_history(session: Session, user_id: int, mondays: list[date]) -> list[tuple[date, PersonWeek]]:
+    """One person's weeks: Clarity's stored weeks where current (`freshness.py`), the rollups otherwise."""
+    stale = stale_weeks(session, mondays)
+    p = ClarityPersonWeek
+    stored = {
+        row.week_start: _stored(row)
+        for row in session.scalars(select(p).where(p.user_id == user_id, p.week_start.in_(mondays)))
+    }
+    empty = PersonWeek()
+    return [
+        (
+            monday,
+            person_weeks(session, monday, user_id=user_id).get(user_id, empty)
+            if monday in stale
+            else stored.get(monday, empty),
+        )
+        for monday in mondays
+    ]
+
+
+def _stored(row: ClarityPersonWeek) -> PersonWeek:
+    return PersonWeek(
+        human_days=row.human_days,
+        human_requests=int(row.human_requests),
+        human_tokens=int(row.human_tokens),
+        automation_requests=int(row.automation_requests),
+        automation_tokens=int(row.automation_tokens),
+        accepted_outcomes=int(row.accepted_outcomes),
+    )
+
+
+def adoption_weeks(
+    session: Session, org_id: int, mondays: list[date], roster: Roster, config: ClarityConfig
+) -> list[WeekAdoption]:
+    """`adoption_week` for each Monday. Weeks Clarity has stored and are current (`freshness.py`) are
+    counted in SQL per week and current team, from `clarity_person_weeks` (a few hundred rows per week
+    come back instead of a row per person); the others person by person from the rollups."""
+    stale = stale_weeks(session, mondays)
+    stored = [monday for monday in mondays if monday not in stale]
+    counted: dict[date, dict[int | None, GroupAdoption]] = defaultdict(dict)
+    if stored:
+        p, u = ClarityPersonWeek, User
+        by_accepted = (
+            p.accepted_outcomes >= config.active_min_accepted if config.active_min_accepted > 0 else false()
+        )
+        active = or_(p.human_days >= config.active_min_days, by_accepted)
+        heavy = p.human_days >= 4
+        moderate = and_(p.human_days >= 2, p.human_days < 4)
+        light = or_(p.human_days == 1, and_(p.human_days < 1, p.accepted_outcomes > 0))
+        query = (
+            select(
+                p.week_start,
+                u.team_id,
+                *(func.sum(case((condition, 1), else_=0)) for condition in (active, light, moderate, heavy)),
+                func.sum(case((p.automation_requests > 0, 1), else_=0)),
+                func.sum(p.human_tokens),
+                func.sum(p.automation_tokens),
+            )
+            .join(u, u.id == p.user_id)
+            .where(u.org_id == org_id, u.active.is_(True), p.week_start.in_(stored))
+            .group_by(p.week_start, u.team_id)
+        )
+        for (
+            monday,
+            team_id,
+            active_n,
+            light_n,
+            moderate_n,
+            heavy_n,
+            automation_n,
+            human_t,
+            auto_t,
+        ) in session.execute(query):
+            group = GroupAdoption(
+                active=int(active_n),
+                automation_people=int(automation_n),
+                human_tokens=int(human_t),
+                automation_tokens=int(auto_t),
+            )
+            group.cohorts["light"], group.cohorts["moderate"], group.cohorts["heavy"] = (
+                int(light_n),
+                int(moderate_n),
+                int(heavy_n),
+            )
+            counted[monday][team_id] = group
+    weeks: list[WeekAdoption] = []
+    sizes: dict[int | None, int] = dict(Counter(roster.team_of.values()))
+    for monday in mondays:
+        if monday in stale:
+            weeks.append(adoption_week(session, monday, roster, config))
+            continue
+        groups = counted.get(monday, {})
+        organization = GroupAdoption()
+        teams: dict[int, GroupAdoption] = {}
+        for team_id, size in sizes.items():
+            group = groups.get(team_id, GroupAdoption())
+            group.people = size
+            group.cohorts["none"] = size - sum(group.cohorts[name] for name in ("light", "moderate", "heavy"))
+            organization.people += group.people
+            organization.active += group.active
+            for name in COHORTS:
+                organization.cohorts[name] += group.cohorts[name]
+            organization.automation_people += group.automation_people
+            organization.human_tokens += group.human_tokens
+            organization.automation_tokens += group.automation_tokens
+            if team_id is not None:
+                teams[team_id] = group
+        weeks.append(WeekAdoption(week_start=monday, organization=organization, teams=teams))
+    return weeks

@@ -1,4 +1,5 @@
-"""Usage and cost: tokens per bucket, effective tokens and cost, grouped, from the daily rollups only.
+"""Usage and cost: tokens per bucket, effective tokens and cost, grouped, from the daily rollups only
+(organization-wide: from Clarity's sums of them, `summaries.py`).
 
 The same rollups `GET /api/v1/usage/summary` sums, with effective tokens added (`measures.py`) and a
 daily series for charts. Teams are the team at the time of each call (as metering stamped it).
@@ -13,9 +14,11 @@ from typing import Any, Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from meshclaw.clarity.freshness import stale_days
 from meshclaw.clarity.measures import effective_tokens
 from meshclaw.clarity.ranges import DateRange
 from meshclaw.db.models import Team, UsageRollup, User
+from meshclaw.db.models.clarity import ClarityUsageDay
 from meshclaw.metering.events import BUCKETS
 from meshclaw.metering.queries import Scope, scope_clause
 
@@ -69,6 +72,115 @@ def _labels(session: Session, group_by: GroupBy, keys: set[int | str | None]) ->
     return {key: str(key) for key in keys if isinstance(key, str)}
 
 
+def _rollup_sums(
+    session: Session,
+    scope: Scope,
+    window: DateRange,
+    keys: list[Any],
+    *,
+    user_id: int | None,
+    team_id: int | None,
+    days: list[datetime] | None,
+) -> list[Any]:
+    """(keys..., sums..., effective tokens) from the daily rollups; only `days` when given."""
+    r = UsageRollup
+    where = [
+        r.bucket == "day",
+        r.bucket_start >= window.start,
+        r.bucket_start < window.end,
+        scope_clause(scope, r.user_id, r.team_id),
+    ]
+    if user_id is not None:
+        where.append(r.user_id == user_id)
+    if team_id is not None:
+        where.append(r.team_id == team_id)
+    if days is not None:
+        where.append(r.bucket_start.in_(days))
+    query = select(*keys, *(func.sum(getattr(r, name)) for name in _SUMS), effective_tokens()).where(*where)
+    if keys:
+        query = query.group_by(*keys)
+    return list(session.execute(query))
+
+
+def _summary_sums(
+    session: Session, window: DateRange, group_by: GroupBy | None, *, daily: bool, stale: list[datetime]
+) -> list[Any]:
+    """The same as `_rollup_sums` for everyone, from `clarity_usage_days`, leaving out `stale` days."""
+    u = ClarityUsageDay
+    keys: list[Any] = []
+    if group_by is not None:
+        keys.append(u.key)
+    if daily:
+        keys.append(u.day)
+    where = [u.dimension == (group_by or "all"), u.day >= window.start, u.day < window.end]
+    if stale:
+        where.append(u.day.not_in(stale))
+    query = select(*keys, *(func.sum(getattr(u, name)) for name in _SUMS), func.sum(u.effective_tokens))
+    query = query.where(*where)
+    if keys:
+        query = query.group_by(*keys)
+    return list(session.execute(query))
+
+
+def _merged(
+    session: Session,
+    scope: Scope,
+    window: DateRange,
+    group_by: GroupBy | None,
+    *,
+    daily: bool,
+    user_id: int | None,
+    team_id: int | None,
+) -> dict[tuple[int | str | None, datetime | None], list[Any]]:
+    """(group, day) -> [sums..., effective tokens], unrounded.
+
+    Everyone's usage, unnarrowed, is summed from Clarity's per-day table for the days it is current
+    for and from the rollups for the rest (`freshness.py`); anything narrowed reads the rollups, through
+    the per-person and per-team indexes.
+    """
+    r = UsageRollup
+    keys: list[Any] = []
+    if group_by is not None:
+        keys.append(getattr(r, _COLUMN[group_by]))
+    if daily:
+        keys.append(r.bucket_start)
+    if scope.everyone and user_id is None and team_id is None:
+        stale = stale_days(session, window.start, window.end)
+        records = _summary_sums(session, window, group_by, daily=daily, stale=stale)
+        if stale:
+            records += _rollup_sums(session, scope, window, keys, user_id=None, team_id=None, days=stale)
+    else:
+        records = _rollup_sums(session, scope, window, keys, user_id=user_id, team_id=team_id, days=None)
+    merged: dict[tuple[int | str | None, datetime | None], list[Any]] = {}
+    for record in records:
+        values = record[len(keys) :]
+        if values[0] is None:
+            continue
+        group = _key(group_by, record[0]) if group_by is not None else None
+        moment: datetime | None = record[len(keys) - 1] if daily else None
+        found = merged.get((group, moment))
+        merged[(group, moment)] = (
+            [*values] if found is None else [a + b for a, b in zip(found, values, strict=True)]
+        )
+    return merged
+
+
+def everyone_totals(
+    session: Session, window: DateRange, *, agent_id: int | None = None
+) -> tuple[int, int, float]:
+    """Everyone's (or one agent's) cost, tokens and effective tokens, unrounded, in the window."""
+    group_by: GroupBy | None = "agent" if agent_id is not None else None
+    merged = _merged(session, Scope.all(), window, group_by, daily=False, user_id=None, team_id=None)
+    values = merged.get((agent_id, None))
+    if values is None:
+        return 0, 0, 0.0
+    return (
+        int(values[_SUMS.index("cost_microusd")]),
+        sum(int(values[_SUMS.index(b)]) for b in BUCKETS),
+        float(values[-1] or 0.0),
+    )
+
+
 def usage_rows(
     session: Session,
     scope: Scope,
@@ -80,35 +192,13 @@ def usage_rows(
     team_id: int | None = None,
 ) -> list[UsageRow]:
     """One row per group (and per day when `daily`), most expensive first (a series: by day)."""
-    r = UsageRollup
-    keys: list[Any] = []
-    if group_by is not None:
-        keys.append(getattr(r, _COLUMN[group_by]))
-    if daily:
-        keys.append(r.bucket_start)
-    where = [
-        r.bucket == "day",
-        r.bucket_start >= window.start,
-        r.bucket_start < window.end,
-        scope_clause(scope, r.user_id, r.team_id),
-    ]
-    if user_id is not None:
-        where.append(r.user_id == user_id)
-    if team_id is not None:
-        where.append(r.team_id == team_id)
-    query = select(*keys, *(func.sum(getattr(r, name)) for name in _SUMS), effective_tokens()).where(*where)
-    if keys:
-        query = query.group_by(*keys)
+    merged = _merged(session, scope, window, group_by, daily=daily, user_id=user_id, team_id=team_id)
     rows: list[UsageRow] = []
-    for record in session.execute(query):
-        values = record[len(keys) :]
-        if values[0] is None:
-            continue
+    for (group, moment), values in merged.items():
         sums = {name: int(value) for name, value in zip(_SUMS, values[: len(_SUMS)], strict=True)}
-        moment: datetime | None = record[len(keys) - 1] if daily else None
         rows.append(
             UsageRow(
-                key=_key(group_by, record[0]) if group_by is not None else None,
+                key=group,
                 label=None,
                 day=moment.date() if moment is not None else None,
                 requests=sums["requests"],

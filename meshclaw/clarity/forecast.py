@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from meshclaw.clarity.costs import everyone_totals
 from meshclaw.clarity.measures import effective_tokens, total_tokens
 from meshclaw.clarity.ranges import DateRange
 from meshclaw.db.models import UsageRollup
@@ -44,6 +45,8 @@ class Forecast:
 
 
 def _sums(session: Session, scope: Scope, window: DateRange, team_id: int | None) -> tuple[int, int, float]:
+    if scope.everyone and team_id is None:
+        return everyone_totals(session, window)
     r = UsageRollup
     where = [
         r.bucket == "day",

@@ -19,9 +19,11 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from meshclaw.clarity.freshness import stale_days
 from meshclaw.clarity.measures import effective_tokens, value_units
 from meshclaw.clarity.ranges import DateRange
 from meshclaw.db.models import OutcomeRollup, UsageRollup
+from meshclaw.db.models.clarity import ClarityOutcomeDay, ClarityUsageDay
 
 RankBy = Literal["outcomes", "yield"]
 RANK_BYS: tuple[RankBy, ...] = ("outcomes", "yield")
@@ -44,29 +46,46 @@ class Entry:
 def _sums(
     session: Session, window: DateRange, column: str, keys: Collection[int]
 ) -> tuple[dict[int, tuple[float, int]], dict[int, float]]:
+    """Per key: (value units, accepted outcomes) and effective tokens. Teams read Clarity's per-day sums
+    for the days they are current for (`freshness.py`) and the rollups for the rest; people (one team's
+    board) read the rollups through the per-person index."""
     o, r = OutcomeRollup, UsageRollup
     ids = sorted(keys)
     o_key, r_key = getattr(o, column), getattr(r, column)
-    outcomes = {
-        key: (float(value or 0.0), int(accepted or 0))
-        for key, value, accepted in session.execute(
-            select(o_key, value_units(), func.sum(o.accepted))
-            .where(
-                o.bucket == "day", o.bucket_start >= window.start, o.bucket_start < window.end, o_key.in_(ids)
-            )
-            .group_by(o_key)
-        )
-    }
-    tokens = {
-        key: float(value or 0.0)
-        for key, value in session.execute(
-            select(r_key, effective_tokens())
-            .where(
-                r.bucket == "day", r.bucket_start >= window.start, r.bucket_start < window.end, r_key.in_(ids)
-            )
-            .group_by(r_key)
-        )
-    }
+    o_where = [o.bucket == "day", o.bucket_start >= window.start, o.bucket_start < window.end, o_key.in_(ids)]
+    r_where = [r.bucket == "day", r.bucket_start >= window.start, r.bucket_start < window.end, r_key.in_(ids)]
+    outcomes: dict[int, tuple[float, int]] = {}
+    tokens: dict[int, float] = {}
+    queries = [
+        (select(o_key, value_units(), func.sum(o.accepted)).where(*o_where).group_by(o_key),
+         select(r_key, effective_tokens()).where(*r_where).group_by(r_key)),
+    ]  # fmt: skip
+    if column == "team_id":
+        stale = stale_days(session, window.start, window.end)
+        d, u = ClarityOutcomeDay, ClarityUsageDay
+        texts = [str(key) for key in ids]
+        d_where = [d.dimension == "team", d.day >= window.start, d.day < window.end, d.key.in_(texts)]
+        u_where = [u.dimension == "team", u.day >= window.start, u.day < window.end, u.key.in_(texts)]
+        if stale:
+            d_where.append(d.day.not_in(stale))
+            u_where.append(u.day.not_in(stale))
+        queries = [
+            (select(d.key, func.sum(d.value_units), func.sum(d.accepted)).where(*d_where).group_by(d.key),
+             select(u.key, func.sum(u.effective_tokens)).where(*u_where).group_by(u.key)),
+        ]  # fmt: skip
+        if stale:
+            o_where.append(o.bucket_start.in_(stale))
+            r_where.append(r.bucket_start.in_(stale))
+            queries.append(
+                (select(o_key, value_units(), func.sum(o.accepted)).where(*o_where).group_by(o_key),
+                 select(r_key, effective_tokens()).where(*r_where).group_by(r_key))
+            )  # fmt: skip
+    for outcome_query, token_query in queries:
+        for key, value, accepted in session.execute(outcome_query):
+            before_value, before_accepted = outcomes.get(int(key), (0.0, 0))
+            outcomes[int(key)] = (before_value + float(value or 0.0), before_accepted + int(accepted or 0))
+        for key, value in session.execute(token_query):
+            tokens[int(key)] = tokens.get(int(key), 0.0) + float(value or 0.0)
     return outcomes, tokens
 
 

@@ -10,15 +10,18 @@ achieved work cost", not "what did this type cost" (calls are not attributed to 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Float, case, cast, func, select
+from sqlalchemy import ColumnElement, Float, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from meshclaw.clarity.config import ClarityConfig
+from meshclaw.clarity.costs import everyone_totals
+from meshclaw.clarity.freshness import stale_days
 from meshclaw.clarity.measures import effective_tokens, total_tokens, value_units
 from meshclaw.clarity.ranges import DateRange
 from meshclaw.db.models import OutcomeRollup, UsageRollup
+from meshclaw.db.models.clarity import ClarityOutcomeDay
 from meshclaw.metering.queries import Scope, scope_clause
 
 OutcomeGroupBy = Literal["type", "team", "user", "agent", "source"]
@@ -72,6 +75,19 @@ class OutcomeReport:
         return round(self.value_units * 1000 / self.effective_tokens, 4) if self.effective_tokens else None
 
 
+def unpriced_units() -> ColumnElement[int]:
+    """SUM over `outcome_rollups` rows of the outcomes without reported minutes: the units the per-type
+    estimate applies to (for decisions, the accepted ones)."""
+    o = OutcomeRollup
+    return func.sum(
+        case(
+            (o.minutes_saved > 0, 0),
+            (o.accepted + o.rejected > 0, o.accepted),
+            else_=o.count,
+        )
+    )
+
+
 def outcome_report(
     session: Session,
     scope: Scope,
@@ -103,29 +119,45 @@ def outcome_report(
         if wanted is not None:
             where.append(column == wanted)
             usage_where.append(usage_column == wanted)
-    # Outcomes without reported minutes: the units the per-type estimate applies to.
-    unpriced = func.sum(
-        case(
-            (o.minutes_saved > 0, 0),
-            (o.accepted + o.rejected > 0, o.accepted),
-            else_=o.count,
+    everyone = scope.everyone and user_id is None and team_id is None and agent_id is None
+    stale = stale_days(session, window.start, window.end) if everyone else []
+    if stale:
+        where.append(o.bucket_start.in_(stale))
+    by_kind: dict[str, list[Any]] = {}
+    value = 0.0
+    if everyone:
+        # Everyone's outcomes: Clarity's per-day sums for the days they are current for (`freshness.py`).
+        d = ClarityOutcomeDay
+        summed = [d.dimension == "type", d.day >= window.start, d.day < window.end]
+        if stale:
+            summed.append(d.day.not_in(stale))
+        sums = [func.sum(d.count), func.sum(d.quantity), func.sum(d.accepted), func.sum(d.rejected),
+                func.sum(d.minutes_saved), func.sum(d.unpriced), func.sum(d.value_units)]  # fmt: skip
+        for record in session.execute(select(d.key, *sums).where(*summed).group_by(d.key)):
+            by_kind[record[0]] = list(record[1:-1])
+            value += float(record[-1] or 0.0)
+    if not everyone or stale:
+        query = (
+            select(
+                o.type,
+                func.sum(o.count),
+                func.sum(cast(o.quantity, Float)),
+                func.sum(o.accepted),
+                func.sum(o.rejected),
+                func.sum(cast(o.minutes_saved, Float)),
+                unpriced_units(),
+            )
+            .where(*where)
+            .group_by(o.type)
         )
-    )
-    query = (
-        select(
-            o.type,
-            func.sum(o.count),
-            func.sum(cast(o.quantity, Float)),
-            func.sum(o.accepted),
-            func.sum(o.rejected),
-            func.sum(cast(o.minutes_saved, Float)),
-            unpriced,
-        )
-        .where(*where)
-        .group_by(o.type)
-    )
+        for record in session.execute(query):
+            found, values = by_kind.get(record[0]), list[Any](record[1:])
+            by_kind[record[0]] = (
+                values if found is None else [a + b for a, b in zip(found, values, strict=True)]
+            )
+        value += float(session.scalar(select(value_units()).where(*where)) or 0.0)
     types: list[OutcomeType] = []
-    for kind, count, quantity, accepted, rejected, reported, units in session.execute(query):
+    for kind, (count, quantity, accepted, rejected, reported, units) in by_kind.items():
         types.append(
             OutcomeType(
                 type=kind,
@@ -137,10 +169,14 @@ def outcome_report(
             )
         )
     types.sort(key=lambda item: (-item.count, item.type))
-    value = float(session.scalar(select(value_units()).where(*where)) or 0.0)
-    tokens, effective, cost = session.execute(
-        select(total_tokens(), effective_tokens(), func.sum(r.cost_microusd)).where(*usage_where)
-    ).one()
+    if everyone or (scope.everyone and user_id is None and team_id is None):
+        # Everyone's, or one agent's of everyone's: the usage rollups have no per-agent index, and
+        # Clarity's per-day sums have a row per agent.
+        cost, tokens, effective = everyone_totals(session, window, agent_id=agent_id)
+    else:
+        tokens, effective, cost = session.execute(
+            select(total_tokens(), effective_tokens(), func.sum(r.cost_microusd)).where(*usage_where)
+        ).one()
     by_type = {item.type: item for item in types}
 
     def quantity_of(kind: str) -> float:

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from meshclaw.clarity import access
-from meshclaw.clarity.adoption import PersonWeek, WeekAdoption, adoption_week, person_weeks
+from meshclaw.clarity.adoption import PersonWeek, WeekAdoption, adoption_weeks, person_week_history
 from meshclaw.clarity.config import ClarityConfig
 from meshclaw.clarity.costs import GROUP_BYS, UsageRow, usage_rows
 from meshclaw.clarity.flag_store import StoredFlag, ensure_scored, list_flags
@@ -65,7 +65,7 @@ def adoption(
     mondays = weeks_between(window.since, window.until - timedelta(days=1))
     if user_ref := _given(user):
         person = access.person(session, org_id, user_ref, principal)
-        own = [(monday, person_weeks(session, monday).get(person.id, PersonWeek())) for monday in mondays]
+        own = person_week_history(session, person.id, mondays)
         return AdoptionView(
             config=config,
             window=window,
@@ -79,7 +79,7 @@ def adoption(
         names = {found.id: found.name}
     else:
         names = access.org_teams(roster)
-    weeks = [adoption_week(session, monday, roster, config) for monday in mondays]
+    weeks = adoption_weeks(session, org_id, mondays, roster, config)
     return AdoptionView(config=config, window=window, weeks=weeks, team_names=names)
 
 

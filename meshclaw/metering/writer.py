@@ -8,7 +8,8 @@ retrying a batch whose commit outcome was unknown, and the same event is never i
 once (a journal segment is locked by its writer), so the look-up is exact.
 
 Rollups are upserted with `value = value + excluded.value`, atomic per row on SQLite and PostgreSQL, so
-they stay right with several writer processes.
+they stay right with several writer processes. Each day a batch adds to gets its `rollup_days` version
+raised in the same transaction, so readers that keep sums of the rollups know which days moved on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from meshclaw.db.models import ActivityEventRow, OutcomeEventRow, OutcomeRollup, UsageEventRow, UsageRollup
+from meshclaw.db.models.metering import RollupDay
 from meshclaw.metering.events import ActivityEvent, OutcomeEvent, UsageEvent
 from meshclaw.metering.prices import PriceBook
 from meshclaw.metering.rows import (
@@ -180,6 +182,21 @@ def _upsert_rollups(
     )
 
 
+def _touch_days(session: Session, groups: dict[tuple[Any, ...], list[Any]]) -> None:
+    """Raise the `rollup_days` version of each day the groups add to (see `RollupDay`)."""
+    days = sorted({start for bucket, start, *_ in groups if bucket == "day"})
+    if not days:
+        return
+    at = time_format(session.get_bind().dialect.name)
+    _execute_chunked(
+        session,
+        f"INSERT INTO {RollupDay.__tablename__} (day, version)",
+        2,
+        [(at(day), 1) for day in days],
+        f"ON CONFLICT (day) DO UPDATE SET version = {RollupDay.__tablename__}.version + 1",
+    )
+
+
 def _write_usage(session: Session, events: Sequence[UsageEvent], prices: PriceBook) -> int:
     fresh: list[UsageEvent] = _new_only(session, UsageEventRow, events)
     if not fresh:
@@ -203,7 +220,9 @@ def _write_usage(session: Session, events: Sequence[UsageEvent], prices: PriceBo
                     tokens.output, tokens.reasoning, cost)  # fmt: skip
         sums.add(event.started_at, dims, measures)
     _insert_rows(session, UsageEventRow.__tablename__, USAGE_COLUMNS, rows)
-    _upsert_rollups(session, UsageRollup.__tablename__, sums.rows(), USAGE_DIMENSIONS, USAGE_SUMS)
+    groups = sums.rows()
+    _upsert_rollups(session, UsageRollup.__tablename__, groups, USAGE_DIMENSIONS, USAGE_SUMS)
+    _touch_days(session, groups)
     return len(fresh)
 
 
@@ -228,7 +247,9 @@ def _write_outcomes(session: Session, events: Sequence[OutcomeEvent]) -> int:
         OUTCOME_COLUMNS,
         [outcome_values(event, at) for event in fresh],
     )
-    _upsert_rollups(session, OutcomeRollup.__tablename__, sums.rows(), OUTCOME_DIMENSIONS, OUTCOME_SUMS)
+    groups = sums.rows()
+    _upsert_rollups(session, OutcomeRollup.__tablename__, groups, OUTCOME_DIMENSIONS, OUTCOME_SUMS)
+    _touch_days(session, groups)
     return len(fresh)
 
 

@@ -11,7 +11,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meshclaw.db.base import Base, UTCDateTime
@@ -89,3 +101,79 @@ class ClarityDetectionRun(Base):
     week_start: Mapped[date] = mapped_column(Date, primary_key=True)
     ran_at: Mapped[datetime] = mapped_column(UTCDateTime())
     flags: Mapped[int] = mapped_column(Integer)
+
+
+# --- sums of the daily rollups, for organization-wide reads -------------------------------------------
+# The daily rollups hold a row per person, day and (team, agent, model, app, source, initiator): millions
+# a year at 5,000 people, too many to sum per page view. These tables hold the same sums per day and one
+# dimension, and per person and week, written by `meshclaw.clarity.summaries` from the rollups with the
+# same SQL expressions the views use, for the days whose `rollup_days` version they record.
+
+
+class ClarityUsageDay(Base):
+    """Usage of one day summed by one dimension (`all`, `team`, `user`, `agent`, `model`, `client`,
+    `source`, `initiator`); `key` is the id or name as text, '0' or '' for none, as in the rollups."""
+
+    __tablename__ = "clarity_usage_days"
+    __table_args__ = (UniqueConstraint("dimension", "day", "key", name="uq_clarity_usage_days_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(10))
+    day: Mapped[datetime] = mapped_column(UTCDateTime())
+    key: Mapped[str] = mapped_column(String(200))
+    requests: Mapped[int] = mapped_column(BigInteger)
+    errors: Mapped[int] = mapped_column(BigInteger)
+    input_uncached: Mapped[int] = mapped_column(BigInteger)
+    cache_read: Mapped[int] = mapped_column(BigInteger)
+    cache_write: Mapped[int] = mapped_column(BigInteger)
+    output: Mapped[int] = mapped_column(BigInteger)
+    reasoning: Mapped[int] = mapped_column(BigInteger)
+    cost_microusd: Mapped[int] = mapped_column(BigInteger)
+    effective_tokens: Mapped[float] = mapped_column(Float)
+
+
+class ClarityOutcomeDay(Base):
+    """Outcomes of one day summed by `type` or `team`. `unpriced` and `value_units` are the per-rollup-row
+    expressions of `clarity.outcomes` and `clarity.measures`, summed (they are not linear in the other
+    columns, so they cannot be derived from them afterwards)."""
+
+    __tablename__ = "clarity_outcome_days"
+    __table_args__ = (UniqueConstraint("dimension", "day", "key", name="uq_clarity_outcome_days_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(10))
+    day: Mapped[datetime] = mapped_column(UTCDateTime())
+    key: Mapped[str] = mapped_column(String(200))
+    count: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[float] = mapped_column(Float)
+    accepted: Mapped[int] = mapped_column(BigInteger)
+    rejected: Mapped[int] = mapped_column(BigInteger)
+    minutes_saved: Mapped[float] = mapped_column(Float)
+    unpriced: Mapped[int] = mapped_column(BigInteger)
+    value_units: Mapped[float] = mapped_column(Float)
+
+
+class ClarityPersonWeek(Base):
+    """One person's week as adoption counts it (`clarity.adoption.PersonWeek`); people without usage or
+    outcomes that week have no row."""
+
+    __tablename__ = "clarity_person_weeks"
+    __table_args__ = (Index("ix_clarity_person_weeks_user_week", "user_id", "week_start"),)
+
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    human_days: Mapped[int] = mapped_column(Integer)
+    human_requests: Mapped[int] = mapped_column(BigInteger)
+    human_tokens: Mapped[int] = mapped_column(BigInteger)
+    automation_requests: Mapped[int] = mapped_column(BigInteger)
+    automation_tokens: Mapped[int] = mapped_column(BigInteger)
+    accepted_outcomes: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClaritySummaryDay(Base):
+    """The `rollup_days` version of a day when its sums above (and its week's person rows) were written."""
+
+    __tablename__ = "clarity_summary_days"
+
+    day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

@@ -167,6 +167,10 @@ class UsageRollup(Base):
             name="uq_usage_rollups_key",
         ),
         Index("ix_usage_rollups_bucket_start", "bucket", "bucket_start"),
+        # One person's or one team's rows of a range (Clarity's person and team pages); without these a
+        # page scans the whole organization's rows of the range for one person's few.
+        Index("ix_usage_rollups_user_bucket", "user_id", "bucket", "bucket_start"),
+        Index("ix_usage_rollups_team_bucket", "team_id", "bucket", "bucket_start"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -203,6 +207,9 @@ class OutcomeRollup(Base):
             name="uq_outcome_rollups_key",
         ),
         Index("ix_outcome_rollups_bucket_start", "bucket", "bucket_start"),
+        Index("ix_outcome_rollups_user_bucket", "user_id", "bucket", "bucket_start"),
+        Index("ix_outcome_rollups_team_bucket", "team_id", "bucket", "bucket_start"),
+        Index("ix_outcome_rollups_agent_bucket", "agent_id", "bucket", "bucket_start"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -218,3 +225,16 @@ class OutcomeRollup(Base):
     accepted: Mapped[int] = mapped_column(BigInteger)
     rejected: Mapped[int] = mapped_column(BigInteger)
     minutes_saved: Mapped[float] = mapped_column(Float)
+
+
+class RollupDay(Base):
+    """A counter per UTC day, raised by every write that changes that day's rollups.
+
+    Readers that keep their own sums of the rollups (Clarity's day and week tables) store the version
+    they summed; a day whose counter moved on since is stale for them, and they read its rollups instead.
+    """
+
+    __tablename__ = "rollup_days"
+
+    day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,155 @@
+"""Keeps Clarity's day and week tables (`clarity_usage_days`, `clarity_outcome_days`,
+`clarity_person_weeks`) current with the daily rollups.
+
+Organization-wide pages sum a range of the organization's rollups; at 5,000 people that is millions of
+rows a year, too many per page view. These tables hold the same sums per day and one dimension (team,
+person, agent, model, app, source, initiator, or all), and per person and week, so a page sums a few
+hundred rows per day instead of thousands.
+
+They are written here, from the rollups, with the very expressions the views use (`measures.py`,
+`outcomes.py`, `adoption.person_weeks`), so a day's row is by construction what a view would have summed
+from that day's rollups. `refresh` re-sums every day whose `rollup_days` version moved on (and the weeks
+those days belong to) and records the version it summed; readers use only days whose version matches
+(`freshness.py`) and read the rollups of the rest. A refresh that races a write therefore never makes a
+reader wrong: the write raises the version again and the day reads from the rollups until the next
+refresh. The server refreshes at start and then every `REFRESH_SECONDS` in the background.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Float, String, cast, delete, func, insert, literal, select
+from sqlalchemy.orm import Session
+
+from meshclaw.clarity.adoption import person_weeks
+from meshclaw.clarity.measures import effective_tokens, value_units
+from meshclaw.clarity.outcomes import unpriced_units
+from meshclaw.db.models import OutcomeRollup, UsageRollup
+from meshclaw.db.models.clarity import (
+    ClarityOutcomeDay,
+    ClarityPersonWeek,
+    ClaritySummaryDay,
+    ClarityUsageDay,
+)
+from meshclaw.db.models.metering import RollupDay
+
+REFRESH_SECONDS = 60.0
+USAGE_DIMENSIONS = {
+    "all": None,
+    "team": "team_id",
+    "user": "user_id",
+    "agent": "agent_id",
+    "model": "model",
+    "client": "client",
+    "source": "source",
+    "initiator": "initiator",
+}
+"""Dimension name -> `usage_rollups` column (`all`: one row per day)."""
+OUTCOME_DIMENSIONS = {"type": "type", "team": "team_id"}
+_USAGE_SUMS = (
+    "requests",
+    "errors",
+    "input_uncached",
+    "cache_read",
+    "cache_write",
+    "output",
+    "reasoning",
+    "cost_microusd",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refreshed:
+    days: int
+    weeks: int
+
+
+def _sum_usage_day(session: Session, day: datetime) -> None:
+    r, u = UsageRollup, ClarityUsageDay
+    for dimension, column in USAGE_DIMENSIONS.items():
+        key = cast(getattr(r, column), String) if column else literal("")
+        sums = [func.sum(getattr(r, name)) for name in _USAGE_SUMS]
+        query = select(literal(dimension), r.bucket_start, key, *sums, effective_tokens()).where(
+            r.bucket == "day", r.bucket_start == day
+        )
+        if column:
+            query = query.group_by(r.bucket_start, getattr(r, column))
+        else:
+            query = query.group_by(r.bucket_start)
+        columns = ["dimension", "day", "key", *_USAGE_SUMS, "effective_tokens"]
+        session.execute(insert(u).from_select(columns, query))
+
+
+def _sum_outcome_day(session: Session, day: datetime) -> None:
+    o, d = OutcomeRollup, ClarityOutcomeDay
+    for dimension, column in OUTCOME_DIMENSIONS.items():
+        query = (
+            select(
+                literal(dimension),
+                o.bucket_start,
+                cast(getattr(o, column), String),
+                func.sum(o.count),
+                func.sum(cast(o.quantity, Float)),
+                func.sum(o.accepted),
+                func.sum(o.rejected),
+                func.sum(cast(o.minutes_saved, Float)),
+                unpriced_units(),
+                value_units(),
+            )
+            .where(o.bucket == "day", o.bucket_start == day)
+            .group_by(o.bucket_start, getattr(o, column))
+        )
+        columns = ["dimension", "day", "key", "count", "quantity", "accepted", "rejected", "minutes_saved",
+                   "unpriced", "value_units"]  # fmt: skip
+        session.execute(insert(d).from_select(columns, query))
+
+
+def _sum_week(session: Session, monday: date) -> None:
+    session.execute(delete(ClarityPersonWeek).where(ClarityPersonWeek.week_start == monday))
+    rows: list[dict[str, Any]] = [
+        {
+            "week_start": monday,
+            "user_id": user_id,
+            "human_days": week.human_days,
+            "human_requests": week.human_requests,
+            "human_tokens": week.human_tokens,
+            "automation_requests": week.automation_requests,
+            "automation_tokens": week.automation_tokens,
+            "accepted_outcomes": week.accepted_outcomes,
+        }
+        for user_id, week in person_weeks(session, monday).items()
+    ]
+    if rows:
+        session.execute(insert(ClarityPersonWeek), rows)
+
+
+def refresh(session: Session, *, limit: int | None = None) -> Refreshed:
+    """Re-sum the days whose rollups moved on since they were summed, oldest first (at most `limit`),
+    and the weeks they fall in. The caller commits."""
+    r, s = RollupDay, ClaritySummaryDay
+    stale = (
+        select(r.day, r.version)
+        .outerjoin(s, s.day == r.day)
+        .where((s.version.is_(None)) | (s.version != r.version))
+        .order_by(r.day)
+    )
+    if limit is not None:
+        stale = stale.limit(limit)
+    # Versions are read before the rollups: a write after this point raises the version past what is
+    # recorded below, so the day stays stale rather than being marked current with sums that miss it.
+    days = [(day, version) for day, version in session.execute(stale)]
+    weeks: set[date] = set()
+    for day, version in days:
+        session.execute(delete(ClarityUsageDay).where(ClarityUsageDay.day == day))
+        session.execute(delete(ClarityOutcomeDay).where(ClarityOutcomeDay.day == day))
+        _sum_usage_day(session, day)
+        _sum_outcome_day(session, day)
+        session.merge(ClaritySummaryDay(day=day, version=version))
+        weeks.add(day.date() - timedelta(days=day.weekday()))
+    for monday in sorted(weeks):
+        _sum_week(session, monday)
+    session.flush()
+    return Refreshed(days=len(days), weeks=len(weeks))

@@ -1,0 +1,140 @@
+"""Clarity's day and week tables (`summaries.py`) give the numbers the rollups give: every
+organization-wide view computed from the rollups alone (nothing summed yet), then from the tables after
+`refresh`, then with one day changed after the refresh (read from its rollups), is the same."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from meshclaw.clarity.adoption import adoption_weeks, person_week_history
+from meshclaw.clarity.config import DEFAULTS
+from meshclaw.clarity.costs import GROUP_BYS, usage_rows
+from meshclaw.clarity.forecast import month_forecast
+from meshclaw.clarity.freshness import stale_days
+from meshclaw.clarity.leaderboard import teams_board
+from meshclaw.clarity.outcomes import outcome_report
+from meshclaw.clarity.people import load_roster
+from meshclaw.clarity.ranges import DateRange
+from meshclaw.clarity.summaries import refresh
+from meshclaw.clarity.upkeep import Upkeep
+from meshclaw.db.models.clarity import ClarityPersonWeek, ClaritySummaryDay, ClarityUsageDay
+from meshclaw.metering.events import OutcomeEvent
+from meshclaw.metering.queries import Scope
+from tests.clarity.conftest import WEEK, World
+from tests.conftest import Person
+
+WINDOW = DateRange(since=WEEK - timedelta(days=7), until=WEEK + timedelta(days=7))
+MONDAYS = [WEEK - timedelta(days=7), WEEK]
+
+
+def _seed(world: World) -> list[Person]:
+    """Two teams over two weeks: steady people, a heavy one, automation, reported minutes, rejections."""
+    other = world.people.team("Other")
+    people = [
+        world.person(f"p{index}@example.org", team_id=other if index % 2 else None) for index in range(7)
+    ]
+    for index, person in enumerate(people):
+        for monday in MONDAYS:
+            world.steady(person, monday, days=1 + index % 5, calls_per_day=3 + index)
+    heavy = people[0]
+    start = datetime(WEEK.year, WEEK.month, WEEK.day, 10, tzinfo=UTC)
+    for hour in range(30):
+        world.call(
+            heavy, start + timedelta(hours=hour % 8, minutes=hour), initiator="automation", client="bot"
+        )
+        world.call(heavy, start + timedelta(days=1, minutes=hour), agent_id=4)
+    world.recorder.record_outcome(
+        OutcomeEvent(type="review.completed", occurred_at=start, source="otlp", minutes_saved=12.0,
+                     user_id=people[1].id, accepted=True)
+    )  # fmt: skip
+    world.outcome(people[2], start, "code_edit.decided", accepted=False)
+    world.outcome(people[3], start, "lines_of_code.added", quantity=250.0)
+    world.flush()
+    return people
+
+
+def _numbers(world: World, org_id: int, person: Person) -> dict[str, Any]:
+    with world.context.db.session() as session:
+        roster = load_roster(session, org_id)
+        found: dict[str, Any] = {}
+        for group_by in (None, *GROUP_BYS):
+            for daily in (False, True):
+                found[f"usage {group_by} {daily}"] = usage_rows(
+                    session, Scope.all(), WINDOW, group_by=group_by, daily=daily
+                )
+        found["outcomes"] = outcome_report(session, Scope.all(), WINDOW, DEFAULTS)
+        found["agent outcomes"] = outcome_report(session, Scope.all(), WINDOW, DEFAULTS, agent_id=4)
+        teams = {team_id: name for team_id, name in roster.team_names.items()}
+        found["teams board"] = teams_board(session, WINDOW, teams, roster.team_sizes, rank_by="outcomes")
+        found["teams yield"] = teams_board(session, WINDOW, teams, roster.team_sizes, rank_by="yield")
+        found["forecast"] = month_forecast(session, Scope.all(), as_of=WEEK + timedelta(days=3))
+        found["adoption"] = adoption_weeks(session, org_id, MONDAYS, roster, DEFAULTS)
+        found["person"] = person_week_history(session, person.id, MONDAYS)
+    return found
+
+
+def _forget_summaries(world: World) -> None:
+    with world.context.db.session() as session:
+        session.execute(delete(ClaritySummaryDay))
+
+
+def test_tables_give_the_rollups_numbers(world: World, org_id: int) -> None:
+    people = _seed(world)
+    from_rollups = _numbers(world, org_id, people[0])
+    assert from_rollups["usage None False"][0].requests > 100
+    assert from_rollups["adoption"][1].organization.active > 0
+    assert from_rollups["agent outcomes"].total_tokens > 0
+
+    with world.context.db.session() as session:
+        done = refresh(session)
+        assert done.days >= 10
+        assert done.weeks == 2
+        assert session.scalar(select(ClarityUsageDay.id).limit(1)) is not None
+        assert session.scalar(select(ClarityPersonWeek.user_id).limit(1)) is not None
+        assert stale_days(session, WINDOW.start, WINDOW.end) == []
+    assert _numbers(world, org_id, people[0]) == from_rollups
+
+    # A later write makes its day stale: read from its rollups, the rest from the tables.
+    world.call(people[4], datetime(WEEK.year, WEEK.month, WEEK.day, 15, tzinfo=UTC) + timedelta(days=2))
+    world.outcome(people[4], datetime(WEEK.year, WEEK.month, WEEK.day, 15, tzinfo=UTC), "commit.created")
+    world.flush()
+    with world.context.db.session() as session:
+        assert len(stale_days(session, WINDOW.start, WINDOW.end)) == 2
+    mixed = _numbers(world, org_id, people[4])
+    _forget_summaries(world)
+    assert mixed == _numbers(world, org_id, people[4])
+    assert mixed != from_rollups
+
+
+def test_refresh_catches_up_after_writes(world: World, org_id: int) -> None:
+    people = _seed(world)
+    with world.context.db.session() as session:
+        refresh(session)
+    world.call(people[1], datetime(WEEK.year, WEEK.month, WEEK.day, 9, tzinfo=UTC))
+    world.flush()
+    with world.context.db.session() as session:
+        again = refresh(session)
+        assert (again.days, again.weeks) == (1, 1)
+        assert stale_days(session, WINDOW.start, WINDOW.end) == []
+        assert refresh(session).days == 0
+    summed = _numbers(world, org_id, people[1])
+    _forget_summaries(world)
+    assert summed == _numbers(world, org_id, people[1])
+
+
+def test_a_week_without_rollups_reads_as_empty(world: World, org_id: int) -> None:
+    with world.context.db.session() as session:
+        history = person_week_history(session, 1, [date(2026, 1, 5)])
+    assert history[0][1].human_days == 0
+
+
+def test_upkeep_sums_stale_days(world: World, org_id: int) -> None:
+    _seed(world)
+    upkeep = Upkeep(world.context.db)
+    assert upkeep.run_once() >= 10
+    assert upkeep.run_once() == 0
+    with world.context.db.session() as session:
+        assert stale_days(session, WINDOW.start, WINDOW.end) == []
