@@ -93,8 +93,9 @@ def load_or_create_key(
         # Another process created it between our check and our write: use theirs.
         return LoadedKey(key=read_key_file(path, what=what), source="file", where=str(path))
     log.warning(
-        "created a new %s in %s (mode 0600). For production set %s explicitly from your secret store "
-        "and keep the key out of database backups; losing it makes existing data unverifiable",
+        "created a new %s in %s (mode 0600). For production set %s explicitly from your secret store, "
+        "the same in every process that shares the database, and keep the key out of database backups "
+        "and safe: without it existing data cannot be verified or decrypted",
         what,
         path,
         env_var,

@@ -39,11 +39,13 @@ def up(
     """Start MeshClaw: API, web UI, gateway and ingest in one process, on SQLite unless configured otherwise."""
     import uvicorn
 
+    from meshclaw.audit.keys import load_audit_key
     from meshclaw.context import AppContext
     from meshclaw.db.migrate import upgrade
     from meshclaw.identity.bootstrap import bootstrap
     from meshclaw.logs import configure_logging
     from meshclaw.server.app import create_app
+    from meshclaw.vault.keys import load_kek
 
     settings = state_of(ctx).settings(host=host, port=port, log_json=log_json or None)
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
@@ -52,6 +54,10 @@ def up(
             f"port {settings.port} on {settings.host} is in use; stop the other process or pass --port",
             field="port",
         )
+    # The audit HMAC key and the vault's key-encryption key: created here on a first start (with the log
+    # line saying production sets them), and a malformed one stops the start instead of a later request.
+    load_audit_key(settings.data_dir)
+    load_kek(settings.data_dir)
     context = AppContext.from_settings(settings)
     upgrade(context.db)
     with context.db.session() as session:

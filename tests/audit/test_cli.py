@@ -90,3 +90,11 @@ def test_keys_created_and_revoked_from_the_cli_are_audited(tmp_path: Path) -> No
         ("admin.key_revoked", "cli"),
     ]
     assert secret not in json.dumps(lines)
+
+
+def test_up_refuses_a_malformed_key_before_serving(tmp_path: Path) -> None:
+    from tests.conftest import free_port
+
+    done = run_cli(tmp_path, "up", "--port", str(free_port()), env={"MESHCLAW_AUDIT_KEY": "not-a-key"})
+    assert done.returncode == 2 and "MESHCLAW_AUDIT_KEY" in done.stderr
+    assert "not-a-key" not in done.stderr
