@@ -42,10 +42,19 @@ class NoModels:
 def build(
     context: AppContext, *, models: ModelFactory | None = None, tools: ToolRegistry | None = None
 ) -> Execution:
+    from meshclaw.agents.memory.tools import MemoryToolSource
     from meshclaw.agents.runtime.default_gate import DefaultGate
+    from meshclaw.agents.runtime.taint import tainted
+    from meshclaw.agents.skills.library import SkillLibrary
+    from meshclaw.agents.skills.tools import SkillToolSource
 
     gate = DefaultGate()
     model_factory = models or NoModels()
+    # Tools bound to the run's agent: its memory (when the spec turns it on) and the skills it lists.
+    run_tools = (
+        MemoryToolSource(context.db, context.clock, tainted=tainted),
+        SkillToolSource(SkillLibrary.in_data_dir(context.settings.data_dir)),
+    )
 
     async def run(
         request: RunRequest, *, sink: StepSink, tools: ToolRegistry, should_stop: Callable[[], bool]
@@ -55,7 +64,13 @@ def build(
         loop = await asyncio.to_thread(importlib.import_module, "meshclaw.agents.runtime.loop")
         execute: Callable[..., Awaitable[RunResult]] = loop.execute
         return await execute(
-            request, sink=sink, gate=gate, tools=tools, model_factory=model_factory, should_stop=should_stop
+            request,
+            sink=sink,
+            gate=gate,
+            tools=tools,
+            model_factory=model_factory,
+            run_tools=run_tools,
+            should_stop=should_stop,
         )
 
     return Execution(execute=run, tools=tools if tools is not None else default_registry())

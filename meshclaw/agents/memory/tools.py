@@ -148,3 +148,6 @@ class MemoryToolSource:
             run_id=request.run_id,
             tainted=lambda: self.tainted(request),
         )
+
+    def instructions_for(self, request: RunRequest) -> str | None:
+        return None

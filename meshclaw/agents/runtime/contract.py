@@ -237,6 +237,10 @@ class RunToolSource(Protocol):
 
     def tools_for(self, request: RunRequest) -> Sequence[ToolSpec]: ...
 
+    def instructions_for(self, request: RunRequest) -> str | None:
+        """Text appended to the agent's instructions for this run (the skills it may load), or None."""
+        ...
+
 
 # --- models ---------------------------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The gate the runtime uses until the Safety issue's policy gate exists: deny by default.
 
 A tool runs only if the agent's spec grants it (by exact name or `prefix_*`), or if it comes from the
-agent's own settings (memory tools when memory is on; the MCP servers listed in the spec). A granted tool
+agent's own settings (memory tools when memory is on; the skills and MCP servers listed in the spec). A granted tool
 whose effect class can reach outside the organization or cannot be undone (communicate_external, deploy,
 destructive, which is also every unclassified MCP tool) needs a person's approval of that exact call, in
 both modes: in an attended run the person is there to answer at once, in an unattended one the run waits.
@@ -19,7 +19,7 @@ NEEDS_APPROVAL = frozenset({EffectClass.COMMUNICATE_EXTERNAL, EffectClass.DEPLOY
 
 class DefaultGate:
     async def decide(self, call: ToolCall, run: RunInfo) -> GateDecision:
-        granted = call.origin in ("memory", "mcp") or any(
+        granted = call.origin in ("memory", "skill", "mcp") or any(
             grant_matches(grant.tool, call.name) for grant in run.spec.tools
         )
         if not granted:

@@ -57,6 +57,7 @@ from meshclaw.agents.runtime.models import open_model
 from meshclaw.agents.runtime.taint import CURRENT
 from meshclaw.agents.runtime.toolsets import function_toolset, gated_mcp, mcp_toolset, registry_tools
 from meshclaw.agents.runtime.usage import add_tokens, limit_named, remaining_limits, token_counts
+from meshclaw.errors import MeshclawError
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolRegistry
 
@@ -160,6 +161,8 @@ async def execute(
         return segment.result("failed", error=f"the model could not be reached: {type(error).__name__}")
     except UnexpectedModelBehavior as error:
         return segment.result("failed", error=f"the model misbehaved: {error.message}")
+    except MeshclawError as error:  # e.g. a skill the spec lists is not installed: says what to fix
+        return segment.result("failed", error=error.message)
     except Exception as error:  # a run never raises for what its agent, model or tools did
         log.exception("agent run %s failed in the runtime", request.run_id)
         return segment.result(
@@ -226,7 +229,7 @@ async def _segment(
         agent: Agent[None, Any] = Agent(
             model,
             output_type=[output, DeferredToolRequests],
-            instructions=spec.instructions or None,
+            instructions=_instructions(spec.instructions, request, sources),
             toolsets=toolsets,
             retries=TOOL_RETRIES,
             name=spec.name,
@@ -336,3 +339,10 @@ def _finish(segment: _Segment, output: Any, messages: list[ModelMessage]) -> Run
         stored.append(history.PendingCall(tool_call_id=part.tool_call_id, name=part.tool_name, effect=effect,
                                           args_digest=meta.get("args_digest", "")))  # fmt: skip
     return segment.result("waiting_approval", pending=tuple(pending), history=history.dump(messages, stored))
+
+
+def _instructions(own: str, request: RunRequest, sources: Sequence[RunToolSource]) -> str | None:
+    """The agent's instructions, then what its tool sources add for this run (the skills it may load)."""
+    parts = [own] if own else []
+    parts.extend(text for source in sources if (text := source.instructions_for(request)))
+    return "\n\n".join(parts) or None

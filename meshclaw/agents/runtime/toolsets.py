@@ -56,11 +56,12 @@ def registry_tools(
     return chosen, metas
 
 
+_ORIGINS: dict[str, ToolOrigin] = {"builtin": "builtin", "memory": "memory", "skill": "skill"}
+"""Where a registered tool came from, as the gate sees it; anything else a connector supplied."""
+
+
 def _meta(spec: ToolSpec) -> ToolMeta:
-    origin: ToolOrigin = (
-        "builtin" if spec.origin == "builtin" else "memory" if spec.origin == "memory" else "connector"
-    )
-    return ToolMeta(effect=spec.effect, origin=origin, scopes=spec.scopes)
+    return ToolMeta(effect=spec.effect, origin=_ORIGINS.get(spec.origin, "connector"), scopes=spec.scopes)
 
 
 def function_toolset(

@@ -179,4 +179,7 @@ class SkillToolSource:
     library: SkillLibrary
 
     def tools_for(self, request: RunRequest) -> Sequence[ToolSpec]:
-        return agent_skills(request.spec, self.library).tools
+        return agent_skills(request.spec, self.library).tools if request.spec.skills else ()
+
+    def instructions_for(self, request: RunRequest) -> str | None:
+        return agent_skills(request.spec, self.library).instructions if request.spec.skills else None
