@@ -10,6 +10,7 @@ from starlette.types import Receive, Scope, Send
 
 import meshclaw
 from meshclaw.api.routes import build_router as build_api_router
+from meshclaw.clarity.upkeep import Upkeep
 from meshclaw.context import AppContext
 from meshclaw.gateway.agent_models import GatewayModels
 from meshclaw.gateway.asgi import GatewayFront
@@ -61,11 +62,14 @@ def create_app(context: AppContext) -> FastAPI:
 
     The usage recorder starts with the app (replaying any crash journal first) and commits every
     recorded event before the app stops. The limiter loads budgets and this period's spend at start and
-    keeps them current in the background. The runs engine (DBOS) starts last, so a run it recovers finds
-    everything else up, and stops first (unless `runs_engine` is off).
+    keeps them current in the background. Clarity's upkeep sums the rollups into its day and week tables
+    at start and every minute, on a thread of its own (pages read the rollups of days not summed yet).
+    The runs engine (DBOS) starts last, so a run it recovers finds everything else up, and stops first
+    (unless `runs_engine` is off).
     """
     recorder = Recorder(context.db, journal_dir=context.settings.data_dir / "metering-journal")
     limiter = Limiter(context.db, clock=context.clock)
+    upkeep = Upkeep(context.db)
     gateway: Gateway | None = None
     runs: RunEngine | None = None
 
@@ -73,6 +77,7 @@ def create_app(context: AppContext) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         recorder.start()
         limiter.start()
+        upkeep.start()
         assert gateway is not None
         await gateway.start()
         if runs is not None:
@@ -83,6 +88,7 @@ def create_app(context: AppContext) -> FastAPI:
             if runs is not None:
                 await runs.close()
             await gateway.close()
+            upkeep.close()
             limiter.close()
             recorder.close()
 
