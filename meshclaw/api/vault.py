@@ -12,6 +12,7 @@ from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.db.models.vault import VaultSecret
 from meshclaw.errors import NotFoundError
+from meshclaw.identity import store
 from meshclaw.identity.authorize import Resource, authorize, is_allowed, reach
 from meshclaw.vault.store import Vault, delete_secret, get_secret, list_secrets, owner_of
 
@@ -69,6 +70,8 @@ def create_vault_secret(body: SecretCreate, principal: CurrentPrincipal, context
     authorize(principal, "create", Resource(kind="vault_secret", owner_user_id=owner))
     value = body.value.get_secret_value()
     with context.db.session() as session:
+        if owner is not None and owner != principal.user_id:
+            store.get_user(session, principal.org_id, owner)  # 404 for a person not in the organization
         row, created = Vault.for_data_dir(context.settings.data_dir).put(
             session,
             org_id=principal.org_id,

@@ -154,6 +154,9 @@ class Vault:
                 row.purpose = purpose
         _store(row, seal(value, kek=self.kek, binding=binding(row)))
         session.flush()
+        # Known from now on: a later log line that carries it (a request body, a connector's error) is
+        # redacted even before anyone decrypts it.
+        secret_log_filter().add(value)
         return row, created
 
     def read(self, row: VaultSecret) -> SecretValue:

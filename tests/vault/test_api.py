@@ -68,3 +68,7 @@ def test_only_owners_and_admins(client: TestClient, people: People) -> None:
     }
     assert client.delete(f"/api/v1/vault/secrets/{secret['id']}", headers=admin.auth).status_code == 204
     assert client.delete(f"/api/v1/vault/secrets/{org.json()['id']}", headers=alice.auth).status_code == 404
+    unknown = client.post(
+        "/api/v1/vault/secrets", json={"name": "x", "value": VALUE, "owner_user_id": 999}, headers=admin.auth
+    )
+    assert unknown.status_code == 404

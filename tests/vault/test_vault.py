@@ -157,6 +157,7 @@ def test_decrypted_values_never_reach_the_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     secret_id = put(context, vault, "slack-bot", SECRET)
+    logging.getLogger("meshclaw.api").info("request body: {'value': '%s'}", SECRET)  # stored, not yet read
     value = read(context, vault, secret_id)
     log = logging.getLogger("meshclaw.connectors.slack")
     log.info("authenticating with %s", value.reveal())
@@ -180,3 +181,21 @@ def test_a_world_readable_key_file_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(InvalidInputError, match="chmod 600"):
         load_kek(tmp_path)
+
+
+def test_reading_a_value_registers_it_with_the_log_filter(
+    context: AppContext, vault: Vault, caplog: pytest.LogCaptureFixture
+) -> None:
+    from meshclaw.vault.logfilter import SecretLogFilter
+
+    secret_id = put(context, vault, "read-only", "stored-by-another-process-4417")
+    # Forget what this process has seen, as a process that never stored the value would.
+    root = logging.getLogger()
+    for known in [f for f in root.filters if isinstance(f, SecretLogFilter)]:
+        root.removeFilter(known)
+        for handler in root.handlers:
+            handler.removeFilter(known)
+    caplog.set_level(logging.INFO)
+    value = read(context, vault, secret_id)
+    logging.getLogger("meshclaw.connectors.mail").warning("login with %s failed", value.reveal())
+    assert "stored-by-another-process-4417" not in caplog.text and "[vault secret]" in caplog.text
