@@ -143,8 +143,10 @@ def refresh(session: Session, *, limit: int | None = None) -> Refreshed:
     days = [(day, version) for day, version in session.execute(stale)]
     weeks: set[date] = set()
     for day, version in days:
-        session.execute(delete(ClarityUsageDay).where(ClarityUsageDay.day == day))
-        session.execute(delete(ClarityOutcomeDay).where(ClarityOutcomeDay.day == day))
+        # By dimension and day: the unique keys' leading columns, so each delete is an index range.
+        u, d = ClarityUsageDay, ClarityOutcomeDay
+        session.execute(delete(u).where(u.dimension.in_(list(USAGE_DIMENSIONS)), u.day == day))
+        session.execute(delete(d).where(d.dimension.in_(list(OUTCOME_DIMENSIONS)), d.day == day))
         _sum_usage_day(session, day)
         _sum_outcome_day(session, day)
         session.merge(ClaritySummaryDay(day=day, version=version))
