@@ -2,10 +2,11 @@
 
 Its plan comes from the agent's `settings`: `tool_calls` calls of `effect_write_record` (each reported
 as a model call then a tool call, like the runtime reports them), optionally `tool_sleep` seconds inside
-each call (so a test can kill the server mid-run), `approval: true` to stop once for an approval, and
-`fail: true` to raise. The tool writes its effect to `<data_dir>/effects/<key>` with O_EXCL, keyed by the
-idempotency key, and appends every attempt to `<data_dir>/effects/attempts.log`: a key with two attempts
-is a call that ran twice; a key with two records cannot exist.
+each call (so a test can kill the server mid-run), `approval: true` to stop once for an approval,
+`fail: true` to raise, and `echo: true` to answer with the run's input. The tool writes its effect to
+`<data_dir>/effects/<key>` with O_EXCL, keyed by the idempotency key, and appends every attempt to
+`<data_dir>/effects/attempts.log`: a key with two attempts is a call that ran twice; a key with two
+records cannot exist.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ async def scripted(
     plan = request.spec.settings
     if plan.get("fail"):
         raise RuntimeError("scripted failure")
+    if plan.get("echo"):
+        return RunResult(status="succeeded", output=f"echo: {request.input}")
     tool = tools.get(TOOL)
     assert tool is not None
     calls = int(plan.get("tool_calls", 2))  # type: ignore[arg-type]

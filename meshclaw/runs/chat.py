@@ -1,0 +1,89 @@
+"""Chat with your agent: a conversation is one person's chat runs of one agent, oldest first.
+
+Each message starts an attended run (trigger `chat`) whose input carries the latest turns before it, so
+the agent answers in context without a conversation store of its own: the runs already hold every message
+(`trigger_detail.message`), every reply (`output`), their steps, tokens and cost, and the same history,
+approvals and kill switch apply. The context is bounded (turns and characters) so a long conversation does
+not make every new message dearer than the last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meshclaw.db.models import Run
+from meshclaw.errors import InvalidInputError
+from meshclaw.runs import store
+
+MAX_MESSAGE_CHARS = 4000
+CONTEXT_TURNS = 8
+"""Earlier turns sent along with a new message."""
+CONTEXT_CHARS = 12_000
+"""At most this much earlier text; older turns are dropped first."""
+SHOWN_TURNS = 50
+
+
+@dataclass(frozen=True, kw_only=True)
+class Turn:
+    run_id: str
+    message: str
+    reply: str | None
+    status: str
+    error: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in store.ACTIVE
+
+
+def clean_message(text: str) -> str:
+    message = text.strip()
+    if not message:
+        raise InvalidInputError("write a message first", field="message")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise InvalidInputError(
+            f"the message has {len(message):,} characters; the limit is {MAX_MESSAGE_CHARS:,}",
+            field="message",
+        )
+    return message
+
+
+def turn_of(run: Run) -> Turn:
+    detail = run.trigger_detail or {}
+    return Turn(
+        run_id=run.id,
+        message=str(detail.get("message", "")),
+        reply=run.output,
+        status=run.status,
+        error=run.error,
+    )
+
+
+def turns(session: Session, *, agent_id: int, user_id: int, limit: int = SHOWN_TURNS) -> list[Turn]:
+    """The person's conversation with the agent, oldest first (the latest `limit` turns)."""
+    rows = session.scalars(
+        select(Run)
+        .where(Run.agent_id == agent_id, Run.started_by_user_id == user_id, Run.trigger_kind == "chat")
+        .order_by(Run.created_at.desc(), Run.id.desc())
+        .limit(limit)
+    ).all()
+    return [turn_of(run) for run in reversed(rows)]
+
+
+def chat_input(earlier: Sequence[Turn], message: str) -> str:
+    """The run's input: the recent finished turns as a transcript, then the new message."""
+    lines: list[str] = []
+    size = 0
+    for previous in reversed([t for t in earlier if t.reply][-CONTEXT_TURNS:]):
+        block = f"Person: {previous.message}\nYou: {previous.reply}"
+        if size + len(block) > CONTEXT_CHARS:
+            break
+        lines.insert(0, block)
+        size += len(block)
+    if not lines:
+        return message
+    return "Conversation so far:\n\n" + "\n\n".join(lines) + f"\n\nThe person now writes:\n{message}"
