@@ -127,14 +127,14 @@ def _sum_week(session: Session, monday: date) -> None:
 
 
 def refresh(session: Session, *, limit: int | None = None) -> Refreshed:
-    """Re-sum the days whose rollups moved on since they were summed, oldest first (at most `limit`),
-    and the weeks they fall in. The caller commits."""
+    """Re-sum the days whose rollups moved on since they were summed, newest first (the days pages show
+    by default; at most `limit`), and the weeks they fall in. The caller commits."""
     r, s = RollupDay, ClaritySummaryDay
     stale = (
         select(r.day, r.version)
         .outerjoin(s, s.day == r.day)
         .where((s.version.is_(None)) | (s.version != r.version))
-        .order_by(r.day)
+        .order_by(r.day.desc())
     )
     if limit is not None:
         stale = stale.limit(limit)
