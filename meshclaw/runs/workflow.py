@@ -25,13 +25,14 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
 
+from meshclaw.agents.runtime import checkpoint
 from meshclaw.agents.runtime.contract import (
     ApprovalDecision,
     ModelCallStep,
@@ -273,6 +274,11 @@ async def _step(name: str, func: Callable[..., Any], *args: Any) -> Any:
     return await DBOS.run_step_async({"name": name}, func, *args)
 
 
+async def _model_step(name: str, func: Callable[[], Awaitable[Any]]) -> Any:
+    # No retries here: the runtime decides what a refused or failed model call means for the run.
+    return await DBOS.run_step_async({"name": name, "retries_allowed": False}, func)
+
+
 @DBOS.workflow(name=WORKFLOW_NAME)
 async def run_workflow(run_id: str) -> str:
     binding = bound()
@@ -289,6 +295,9 @@ async def run_workflow(run_id: str) -> str:
     )
     sink = RecordingSink(binding, run_id)
     tools = durable_tools(binding.execution.tools, run_id)
+    # Model requests are checkpointed too (agents.runtime.checkpoint): a replay after a crash neither
+    # pays for them again nor lets a model that answers differently diverge from the recorded tool steps.
+    checkpoint.bind(_model_step)
     while True:
         result = await _segment(binding, request, sink, tools)
         if result.status != "waiting_approval":

@@ -119,8 +119,14 @@ async def scripted(
     return RunResult(status="succeeded", output="; ".join(results), usage=UsageTotals(requests=calls))
 
 
+MODEL_CALLS: list[int] = []
+"""One entry per request the scripted model answered (the server runs in the test's process), so a test
+can tell a request the model answered from one replayed from its checkpoint."""
+
+
 def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     """Stateless (safe for concurrent runs): call the tool until it returned twice, then answer."""
+    MODEL_CALLS.append(len(messages))
     returned = sum(isinstance(part, ToolReturnPart) for message in messages for part in message.parts)
     usage = RequestUsage(input_tokens=10, output_tokens=5)
     if returned < 2:

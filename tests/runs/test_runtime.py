@@ -1,18 +1,26 @@
 """A run through the real agent runtime (pydantic-ai with a scripted model): the model calls the effect
 tool twice and answers; the history shows the model calls with tokens and the tool calls with the gate's
-decision, and each tool effect ran once under its idempotency key."""
+decision, and each tool effect ran once under its idempotency key. Model requests are checkpointed
+workflow steps like tool calls: replaying the workflow answers them from their checkpoints."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
+from dbos import DBOS
 from fastapi.testclient import TestClient
 
 from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
 from tests.conftest import People
 from tests.runs.records import save_agent, wait_final
+from tests.runs.scripted import MODEL_CALLS, TOOL
+
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -44,3 +52,20 @@ def test_a_run_through_the_agent_runtime(
     assert (shown["input_tokens"], shown["output_tokens"]) == (30, 15)
     attempts = (context.settings.data_dir / "effects" / "attempts.log").read_text().split()
     assert attempts[0::2] == [f"{run_id}:1", f"{run_id}:2"]
+
+    # The workflow's own steps: every model request is checkpointed between the tool steps.
+    steps = on_a_thread(lambda: DBOS.list_workflow_steps(run_id))
+    names = [step["function_name"] for step in steps if step["function_name"] in ("model.request", TOOL)]
+    assert names == ["model.request", TOOL, "model.request", TOOL, "model.request"]
+    # Replaying from the last model request: the earlier requests come from their checkpoints.
+    last = max(step["function_id"] for step in steps if step["function_name"] == "model.request")
+    before = len(MODEL_CALLS)
+    forked = on_a_thread(lambda: DBOS.fork_workflow(run_id, last))
+    assert on_a_thread(forked.get_result) == "succeeded"
+    assert len(MODEL_CALLS) - before == 1
+
+
+def on_a_thread(call: Callable[[], T]) -> T:
+    """DBOS's synchronous API refuses a thread with a running event loop (Playwright's, in this session)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()

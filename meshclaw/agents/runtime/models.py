@@ -13,20 +13,49 @@ from contextlib import AsyncExitStack
 
 import httpx2
 from openai import AsyncOpenAI
-from pydantic_ai.models import Model
+from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.models import Model, ModelRequestParameters
 from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.providers.openai import OpenAIProvider
+from pydantic_ai.settings import ModelSettings
 
+from meshclaw.agents.runtime import checkpoint
 from meshclaw.agents.runtime.contract import GatewayEndpoint, ModelEndpoint, ScriptedEndpoint
 
 
 async def open_model(endpoint: ModelEndpoint, stack: AsyncExitStack) -> Model:
-    """The model for one segment; its HTTP client is closed with `stack`."""
+    """The model for one segment; its HTTP client is closed with `stack`. In a durable run (a step runner
+    is bound, see `checkpoint`) every request is a checkpointed step."""
     if isinstance(endpoint, ScriptedEndpoint):
         if not isinstance(endpoint.model, Model):
             raise TypeError("a ScriptedEndpoint holds a pydantic-ai Model (see runtime.testing)")
-        return endpoint.model
-    return _gateway_model(endpoint, stack)
+        model: Model = endpoint.model
+    else:
+        model = _gateway_model(endpoint, stack)
+    runner = checkpoint.current()
+    return CheckpointedModel(model, runner) if runner is not None else model
+
+
+class CheckpointedModel(WrapperModel):
+    """Each `request` is one step of the run's workflow. (The runtime does not stream: `Agent.iter`
+    without an event handler asks `request`, so `request_stream` is left to the wrapped model.)"""
+
+    def __init__(self, wrapped: Model, runner: checkpoint.StepRunner) -> None:
+        super().__init__(wrapped)
+        self._runner = runner
+
+    async def request(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+    ) -> ModelResponse:
+        async def call() -> ModelResponse:
+            return await self.wrapped.request(messages, model_settings, model_request_parameters)
+
+        response: ModelResponse = await self._runner("model.request", call)
+        return response
 
 
 def _gateway_model(endpoint: GatewayEndpoint, stack: AsyncExitStack) -> Model:
