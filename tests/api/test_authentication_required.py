@@ -19,6 +19,9 @@ from meshclaw.identity.principal import Role
 from tests.conftest import People
 
 PUBLIC = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"}
+CAPABILITY_URLS = {("POST", "/api/v1/hooks/{agent_id}/{token}")}
+"""Routes whose credential is a secret in the URL (an agent's inbound webhook, for senders that cannot
+hold a key): a wrong secret must answer 404, saying nothing about the agent, whatever header comes along."""
 IDENTITY_TAGS = {"users", "teams", "keys", "organization"}
 
 
@@ -55,13 +58,19 @@ def test_every_api_route_refuses_a_request_without_credentials(client: TestClien
     wrong: list[str] = []
     for method, path, _ in routes:
         url = concrete(path, {})
+        capability = (method, path) in CAPABILITY_URLS
         for headers in (
             {},
             {"Authorization": "Bearer mc_deadbeef_not-a-real-key"},
             {"Authorization": "Basic x"},
         ):
             answer = client.request(method, url, json={}, headers=headers)
-            if answer.status_code != 401 or answer.json()["error"]["code"] != "unauthenticated":
+            if capability:
+                if answer.status_code != 404:
+                    wrong.append(
+                        f"{method} {url} (secret URL) with {headers or 'no credential'}: {answer.status_code}"
+                    )
+            elif answer.status_code != 401 or answer.json()["error"]["code"] != "unauthenticated":
                 wrong.append(f"{method} {url} with {headers or 'no credential'}: {answer.status_code}")
     assert not wrong, "\n".join(wrong)
 
