@@ -81,6 +81,7 @@ def _rollup_sums(
     user_id: int | None,
     team_id: int | None,
     days: list[datetime] | None,
+    agent_id: int | None = None,
 ) -> list[Any]:
     """(keys..., sums..., effective tokens) from the daily rollups; only `days` when given."""
     r = UsageRollup
@@ -94,6 +95,8 @@ def _rollup_sums(
         where.append(r.user_id == user_id)
     if team_id is not None:
         where.append(r.team_id == team_id)
+    if agent_id is not None:
+        where.append(r.agent_id == agent_id)
     if days is not None:
         where.append(r.bucket_start.in_(days))
     query = select(*keys, *(func.sum(getattr(r, name)) for name in _SUMS), effective_tokens()).where(*where)
@@ -103,7 +106,13 @@ def _rollup_sums(
 
 
 def _summary_sums(
-    session: Session, window: DateRange, group_by: GroupBy | None, *, daily: bool, stale: list[datetime]
+    session: Session,
+    window: DateRange,
+    group_by: GroupBy | None,
+    *,
+    daily: bool,
+    stale: list[datetime],
+    agent_id: int | None = None,
 ) -> list[Any]:
     """The same as `_rollup_sums` for everyone, from `clarity_usage_days`, leaving out `stale` days."""
     u = ClarityUsageDay
@@ -115,6 +124,8 @@ def _summary_sums(
     where = [u.dimension == (group_by or "all"), u.day >= window.start, u.day < window.end]
     if stale:
         where.append(u.day.not_in(stale))
+    if agent_id is not None:  # (only with group_by="agent": the rows' key is the agent)
+        where.append(u.key == str(agent_id))
     query = select(*keys, *(func.sum(getattr(u, name)) for name in _SUMS), func.sum(u.effective_tokens))
     query = query.where(*where)
     if keys:
@@ -131,6 +142,7 @@ def _merged(
     daily: bool,
     user_id: int | None,
     team_id: int | None,
+    agent_id: int | None = None,
 ) -> dict[tuple[int | str | None, datetime | None], list[Any]]:
     """(group, day) -> [sums..., effective tokens], unrounded.
 
@@ -146,11 +158,15 @@ def _merged(
         keys.append(r.bucket_start)
     if scope.everyone and user_id is None and team_id is None:
         stale = stale_days(session, window.start, window.end)
-        records = _summary_sums(session, window, group_by, daily=daily, stale=stale)
+        records = _summary_sums(session, window, group_by, daily=daily, stale=stale, agent_id=agent_id)
         if stale:
-            records += _rollup_sums(session, scope, window, keys, user_id=None, team_id=None, days=stale)
+            records += _rollup_sums(
+                session, scope, window, keys, user_id=None, team_id=None, days=stale, agent_id=agent_id
+            )
     else:
-        records = _rollup_sums(session, scope, window, keys, user_id=user_id, team_id=team_id, days=None)
+        records = _rollup_sums(
+            session, scope, window, keys, user_id=user_id, team_id=team_id, days=None, agent_id=agent_id
+        )
     merged: dict[tuple[int | str | None, datetime | None], list[Any]] = {}
     for record in records:
         values = record[len(keys) :]
@@ -190,9 +206,16 @@ def usage_rows(
     daily: bool = False,
     user_id: int | None = None,
     team_id: int | None = None,
+    agent_id: int | None = None,
 ) -> list[UsageRow]:
-    """One row per group (and per day when `daily`), most expensive first (a series: by day)."""
-    merged = _merged(session, scope, window, group_by, daily=daily, user_id=user_id, team_id=team_id)
+    """One row per group (and per day when `daily`), most expensive first (a series: by day).
+
+    `agent_id` keeps one agent's rows, with `group_by="agent"` (the agent page)."""
+    if agent_id is not None and group_by != "agent":
+        raise ValueError("agent_id narrows a usage query grouped by agent")
+    merged = _merged(
+        session, scope, window, group_by, daily=daily, user_id=user_id, team_id=team_id, agent_id=agent_id
+    )
     rows: list[UsageRow] = []
     for (group, moment), values in merged.items():
         sums = {name: int(value) for name, value in zip(_SUMS, values[: len(_SUMS)], strict=True)}

@@ -132,6 +132,7 @@ def usage(
     user: str | None,
     team: str | None,
     today: date,
+    agent: int | None = None,
 ) -> UsageView:
     window = parse_range(since, until, today=today, default_days=28)
     dimension = parse_choice(group_by, GROUP_BYS, "group_by") if group_by and group_by.strip() else None
@@ -155,6 +156,7 @@ def usage(
         daily=daily,
         user_id=narrowed.user_id,
         team_id=narrowed.team_id,
+        agent_id=agent if dimension == "agent" else None,
     )
     return UsageView(window=window, group_by=dimension, rows=rows)
 

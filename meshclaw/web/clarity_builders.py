@@ -111,6 +111,7 @@ def usage(ask: Ask, group_by: str | None, *, daily: bool = False) -> Table:
         user=ask.user,
         team=ask.team,
         today=ask.today,
+        agent=ask.agent,  # one agent's rows from the database, not every agent's filtered here
     )
     rows = [row for row in view.rows if ask.agent is None or row.key == ask.agent]
     columns: list[Column] = []

@@ -65,6 +65,9 @@ def _numbers(world: World, org_id: int, person: Person) -> dict[str, Any]:
                 found[f"usage {group_by} {daily}"] = usage_rows(
                     session, Scope.all(), WINDOW, group_by=group_by, daily=daily
                 )
+        found["agent daily"] = usage_rows(
+            session, Scope.all(), WINDOW, group_by="agent", daily=True, agent_id=4
+        )
         found["outcomes"] = outcome_report(session, Scope.all(), WINDOW, DEFAULTS)
         found["agent outcomes"] = outcome_report(session, Scope.all(), WINDOW, DEFAULTS, agent_id=4)
         teams = {team_id: name for team_id, name in roster.team_names.items()}
@@ -87,6 +90,8 @@ def test_tables_give_the_rollups_numbers(world: World, org_id: int) -> None:
     assert from_rollups["usage None False"][0].requests > 100
     assert from_rollups["adoption"][1].organization.active > 0
     assert from_rollups["agent outcomes"].total_tokens > 0
+    every_agent = [row for row in from_rollups["usage agent True"] if row.key == 4]
+    assert from_rollups["agent daily"] == every_agent != []
 
     with world.context.db.session() as session:
         done = refresh(session)
