@@ -131,7 +131,7 @@ class RunEngine:
             "application_version": APPLICATION_VERSION,
             "executor_id": settings.runs_executor_id,
             "log_level": "WARNING",
-            # Short polls: on SQLite these are how fast a queued run starts and a decision arrives.
+            # On SQLite this poll is how fast an approval decision reaches its waiting run.
             "notification_listener_polling_interval_sec": 0.1,
             "scheduler_polling_interval_sec": 5.0,
         }
@@ -151,7 +151,8 @@ class RunEngine:
                 QUEUE,
                 global_concurrency=settings.runs_org_concurrency,
                 partition_concurrency=settings.runs_user_concurrency,
-                polling_interval_sec=0.1,
+                # How fast a queued run starts, traded against idle CPU (see the setting).
+                polling_interval_sec=settings.runs_queue_poll_seconds,
                 on_conflict="always_update",
             )
             self._requeue_orphans()
