@@ -3,7 +3,7 @@
 
 Migrating a fresh database costs seconds per test on a loaded machine, more than most tests take. The
 copies are real, separate databases: the SQLite file copied, the PostgreSQL database created from the
-migrated one as a template. (The same idea as tests/agents/memory/conftest.py, shared here.)
+migrated one as a template.
 """
 
 from __future__ import annotations
