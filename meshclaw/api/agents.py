@@ -177,11 +177,13 @@ def agent_detail(session: Session, agent: AgentRecord) -> AgentDetail:
 
 
 def checks_for(request: Request) -> Checks:
-    """What a definition is checked against in this process: the live routing table and the registered
-    tools."""
+    """What a definition is checked against in this process: the routing table and the registered tools.
+
+    The table is re-read here rather than taken from the cache: saving a definition is a person's action,
+    one small read, and a provider added a moment ago by the CLI or another process must count."""
     routes = request.app.state.provider_routes
     assert isinstance(routes, LiveRoutes)
-    return service.deployment_checks(routes.current())
+    return service.deployment_checks(routes.reload())
 
 
 def current_version(session: Session, agent: AgentRecord) -> VersionRecord | None:
