@@ -3,6 +3,7 @@ the app, and people with API keys to act as."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,26 @@ from meshclaw.identity.principal import Role
 from meshclaw.server.app import create_app
 
 pytest_plugins = ["tests.postgres"]
+
+
+@pytest.fixture(autouse=True)
+def _no_handlers_on_closed_streams() -> None:
+    """Drop log handlers left writing to a stream that has since closed.
+
+    A library that configures logging while a test runs it in-process binds a handler to that test's
+    captured stderr (or to an in-process CLI run's); once the capture closes, every later record through
+    that handler prints "--- Logging error ---" with a traceback into whatever stderr is current, which
+    the CLI tests rightly count as a crash. The fresh-clone suite hit this; each test starts clean of them.
+    """
+    loggers = [logging.getLogger()]
+    loggers += [
+        item for item in logging.Logger.manager.loggerDict.values() if isinstance(item, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            stream = getattr(handler, "stream", None)
+            if stream is not None and getattr(stream, "closed", False):
+                logger.removeHandler(handler)
 
 
 @pytest.fixture
