@@ -21,10 +21,13 @@ from sqlalchemy.orm import Session
 from meshclaw.agents import service, store
 from meshclaw.agents.files import spec_from_data
 from meshclaw.agents.service import Checks
+from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.store import AgentRecord, Applied, ApplyOutcome, VersionRecord
 from meshclaw.agents.templates import Template, builtin_templates
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.context import AppContext
 from meshclaw.identity.authorize import Resource, authorize
+from meshclaw.identity.principal import Principal
 from meshclaw.providers.live import LiveRoutes
 
 router = APIRouter(prefix="/agents", tags=["agents"])
@@ -186,6 +189,26 @@ def checks_for(request: Request) -> Checks:
     return service.deployment_checks(routes.reload())
 
 
+def create_new(
+    request: Request, context: AppContext, principal: Principal, spec: AgentSpec, *, owner: str | None = None
+) -> AppliedOut:
+    """Create an agent with version 1 for the caller (or, for an admin, the `owner` named): what the API's
+    create routes and the web forms share. 409 if the owner already has an agent of that name."""
+    with context.db.session() as session:
+        person = service.resolve_owner(session, principal.org_id, principal, owner)
+        applied = service.apply_spec(
+            session,
+            org_id=principal.org_id,
+            principal=principal,
+            spec=spec,
+            owner=person,
+            checks=checks_for(request),
+            now=context.clock.now(),
+            create_only=True,
+        )
+        return applied_out(applied)
+
+
 def current_version(session: Session, agent: AgentRecord) -> VersionRecord | None:
     if agent.current_version_id is None:
         return None
@@ -215,19 +238,7 @@ def create_agent(
 ) -> AppliedOut:
     """Create an agent with version 1. 409 if the owner already has an agent of that name (PUT changes it)."""
     spec = spec_from_data(body.spec, source="spec")
-    with context.db.session() as session:
-        owner = service.resolve_owner(session, principal.org_id, principal, body.owner)
-        applied = service.apply_spec(
-            session,
-            org_id=principal.org_id,
-            principal=principal,
-            spec=spec,
-            owner=owner,
-            checks=checks_for(request),
-            now=context.clock.now(),
-            create_only=True,
-        )
-        return applied_out(applied)
+    return create_new(request, context, principal, spec, owner=body.owner)
 
 
 @router.post("/from-template", response_model=AppliedOut, status_code=201)
@@ -236,19 +247,7 @@ def create_from_template(
 ) -> AppliedOut:
     """Create an agent from a template (`GET /agents/templates` lists them and their settings)."""
     spec = builtin_templates().get(body.template).spec(body.name, body.settings)
-    with context.db.session() as session:
-        owner = service.resolve_owner(session, principal.org_id, principal, body.owner)
-        applied = service.apply_spec(
-            session,
-            org_id=principal.org_id,
-            principal=principal,
-            spec=spec,
-            owner=owner,
-            checks=checks_for(request),
-            now=context.clock.now(),
-            create_only=True,
-        )
-        return applied_out(applied)
+    return create_new(request, context, principal, spec, owner=body.owner)
 
 
 @router.get("/{agent_id}", response_model=AgentDetail)

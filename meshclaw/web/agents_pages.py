@@ -22,10 +22,9 @@ from meshclaw.agents import service, store
 from meshclaw.agents.files import FileFormat, SpecFileError, parse_spec_text, spec_from_data
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.templates import builtin_templates
-from meshclaw.api.agents import agent_detail, agent_out, checks_for, current_version
+from meshclaw.api.agents import agent_detail, agent_out, create_new, current_version
 from meshclaw.api.deps import Context
 from meshclaw.errors import MeshclawError
-from meshclaw.identity import store as identity_store
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
 from meshclaw.providers.live import LiveRoutes
 from meshclaw.web.deps import FormActor, PageViewer, Viewer
@@ -101,20 +100,7 @@ def new_agent_page(request: Request, viewer: PageViewer) -> Response:
 
 
 def _save(request: Request, context: Context, viewer: Viewer, spec: AgentSpec) -> int:
-    principal = viewer.principal
-    with context.db.session() as session:
-        owner = identity_store.get_user(session, principal.org_id, principal.user_id)
-        applied = service.apply_spec(
-            session,
-            org_id=principal.org_id,
-            principal=principal,
-            spec=spec,
-            owner=owner,
-            checks=checks_for(request),
-            now=context.clock.now(),
-            create_only=True,
-        )
-        return applied.agent.id
+    return create_new(request, context, viewer.principal, spec).agent.id
 
 
 def _created(agent_id: int) -> Response:
