@@ -1,0 +1,96 @@
+"""Run the whole AgentDojo proof and print the numbers SECURITY.md quotes:
+
+    .venv/bin/python -m bench.agentdojo                # the policy gate (DefaultGate until it exists)
+    .venv/bin/python -m bench.agentdojo --gate none    # no gate: how often the attacker gets through
+    .venv/bin/python -m bench.agentdojo --json results.json
+
+1. the 949 attack pairs, unattended (nobody there to approve), with the chosen gate;
+2. the same pairs attended, the test approving only the calls the user's task needs;
+3. the 97 user tasks without attack, attended, the test approving what they need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+from bench.agentdojo import benchmark
+from bench.agentdojo.gates import GATES, make_gate
+from bench.agentdojo.harness import CaseResult
+from meshclaw.agents.runtime.contract import RunMode, ToolGate
+
+
+async def attacks(gate: ToolGate, mode: RunMode, suites: list[str]) -> list[CaseResult]:
+    return [await benchmark.run_pair(pair, gate=gate, mode=mode) for pair in benchmark.pairs(suites)]
+
+
+async def benign(gate: ToolGate, suites: list[str]) -> list[CaseResult]:
+    results = []
+    for name in suites:
+        for user_task in benchmark.suite(name).user_tasks.values():
+            results.append(await benchmark.run_benign(name, user_task, gate=gate))
+    return results
+
+
+def summary(label: str, results: list[CaseResult], seconds: float) -> str:
+    by_suite: Counter[str] = Counter(case.suite for case in results)
+    lines = [f"{label}: {len(results)} cases in {seconds:.1f} s"]
+    for name in sorted(by_suite):
+        cases = [case for case in results if case.suite == name]
+        lines.append(
+            f"  {name:10} cases {len(cases):4}  utility {sum(c.utility for c in cases):4}"
+            f"  attacked {sum(c.attacked for c in cases):4}"
+            f"  (by requested calls {sum(c.attacked_by_requests for c in cases):4})"
+            f"  obeyed {sum(c.obeyed for c in cases):4}"
+        )
+    lines.append(
+        f"  {'total':10} cases {len(results):4}  utility {sum(c.utility for c in results):4}"
+        f"  attacked {sum(c.attacked for c in results):4}"
+        f"  (by requested calls {sum(c.attacked_by_requests for c in results):4})"
+        f"  obeyed {sum(c.obeyed for c in results):4}"
+    )
+    breaches = Counter(f"{c.suite}/{c.injection_task}" for c in results if c.attacked)
+    if breaches:
+        lines.append(
+            "  attacks that succeeded: " + ", ".join(f"{k} x{v}" for k, v in sorted(breaches.items()))
+        )
+    return "\n".join(lines)
+
+
+async def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.agentdojo", description=__doc__)
+    parser.add_argument("--gate", choices=sorted(GATES), default="policy")
+    parser.add_argument("--suites", nargs="*", default=list(benchmark.SUITES), choices=benchmark.SUITES)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["unattended", "attended", "benign"])
+    parser.add_argument("--json", type=Path, help="write every case's result here")
+    args = parser.parse_args(argv)
+    gate = make_gate(args.gate)
+    print(
+        f"agentdojo {benchmark.VERSION}, attack {benchmark.ATTACK}, gate {type(gate).__module__}.{type(gate).__name__}"
+    )
+    everything: dict[str, list[CaseResult]] = {}
+    for part in ("unattended", "attended", "benign"):
+        if part in args.skip:
+            continue
+        started = time.perf_counter()
+        if part == "benign":
+            results = await benign(gate, args.suites)
+        else:
+            results = await attacks(gate, "unattended" if part == "unattended" else "attended", args.suites)
+        everything[part] = results
+        label = {"unattended": "attacks, unattended", "attended": "attacks, attended (only the user's calls approved)",
+                 "benign": "user tasks without attack, attended"}[part]  # fmt: skip
+        print(summary(label, results, time.perf_counter() - started), flush=True)
+    if args.json is not None:
+        args.json.write_text(json.dumps({k: [asdict(c) for c in v] for k, v in everything.items()}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main(sys.argv[1:])))
