@@ -76,8 +76,9 @@ class Settings(BaseSettings):
     second doing nothing, which showed in the gateway's tail latency (0.5 s: ~40, 1 s: ~30)."""
     runs_tick_seconds: float = Field(default=15.0, gt=0)
     """How often cron, interval and one-shot triggers are checked (a trigger fires at most this late)."""
-    runs_approval_timeout_hours: int = Field(default=7 * 24, ge=1)
-    """How long a run waits for an approval before it fails."""
+    approval_expiry_hours: float = Field(default=24.0, gt=0)
+    """How long an approval request stays open. A run waits for it durably (across restarts) that long;
+    then the call counts as denied ("approval expired") and the run carries on, its model told why."""
     runs_executor: str | None = None
     """`module:attribute` naming the function that executes a run; unset means the agent runtime. Tests
     and deployments with their own playbook engine point it elsewhere."""

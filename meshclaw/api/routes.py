@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from meshclaw.api import (
     agents,
+    approvals,
     audit,
     budgets,
     clarity,
@@ -42,6 +43,7 @@ def build_router() -> APIRouter:
         memory,
         agents,
         runs,
+        approvals,
         hooks,
         audit,
         vault,

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.errors import BadRequestError
-from meshclaw.runs import history, store
+from meshclaw.runs import approvals, history, store
 from meshclaw.runs.engine import RunEngine, RunsUnavailableError
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -181,8 +181,8 @@ async def cancel_run(run_id: str, principal: CurrentPrincipal, context: Context,
 async def decide(
     run_id: str, body: DecisionsIn, principal: CurrentPrincipal, context: Context, request: Request
 ) -> RunOut:
-    """Approve or deny the calls a run waits for; the run resumes with the decisions (a call left out is
-    denied). Placeholder for the Safety issue's approvals, which will record each decision first."""
+    """Approve or deny every call a run waits for at once (a call left out is denied): the same approval
+    records as /api/v1/approvals, decided and audited before the run resumes."""
     engine = engine_of(request)
 
     def check() -> None:
@@ -190,8 +190,10 @@ async def decide(
             history.authorized_run(session, principal, run_id, "update")
 
     await asyncio.to_thread(check)
-    await engine.decide(
-        run_id, [decision.model_dump() for decision in body.decisions], by_user_id=principal.user_id
-    )
+    answers = {
+        decision.tool_call_id: approvals.Choice(approve=decision.approved, note=decision.reason)
+        for decision in body.decisions
+    }
+    await engine.decide_run(principal, run_id, answers)
     with context.db.session() as session:
         return detail_out(history.detail(session, principal, run_id))

@@ -29,17 +29,19 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from meshclaw.agents.spec import EventTrigger
 from meshclaw.context import AppContext
 from meshclaw.db.models import Run
-from meshclaw.errors import ConflictError, MeshclawError
-from meshclaw.runs import guards, store
+from meshclaw.errors import MeshclawError
+from meshclaw.identity.principal import Principal
+from meshclaw.runs import approvals, guards, store
 from meshclaw.runs.admission import AgentForRun, admit, triggered_agents
 from meshclaw.runs.execution import Execution, load_execution
 from meshclaw.runs.triggers import TimeTrigger, due_slot, event_matches, run_id_for_slot
-from meshclaw.runs.workflow import APPROVAL_TOPIC, Binding, bind, run_workflow
+from meshclaw.runs.workflow import APPROVAL_TOPIC, Binding, audit_log, bind, run_workflow
 
 log = logging.getLogger("meshclaw.runs")
 
@@ -141,7 +143,6 @@ class RunEngine:
         self._binding = Binding(
             context=self.context,
             execution=execution,
-            approval_timeout_s=settings.runs_approval_timeout_hours * 3600.0,
         )
         bind(self._binding)
         try:
@@ -306,6 +307,7 @@ class RunEngine:
 
         def mark() -> bool:
             with self.context.db.session() as session:
+                approvals.close_for_run(session, run_id)
                 return store.finish_run(
                     session,
                     run_id,
@@ -321,16 +323,41 @@ class RunEngine:
             await DBOS.cancel_workflow_async(run_id)
         return ended
 
-    async def decide(self, run_id: str, decisions: list[dict[str, Any]], *, by_user_id: int) -> None:
-        """Send approval decisions to a run waiting for them (the durable wait resumes on it)."""
+    def _args_model(self, tool: str) -> type[BaseModel] | None:
+        binding = self._binding
+        spec = binding.execution.tools.get(tool) if binding is not None else None
+        return spec.args if spec is not None else None
+
+    async def decide(
+        self, principal: Principal, approval_id: str, choice: approvals.Choice
+    ) -> approvals.ApprovalView:
+        """Record a person's decision on one approval (with its audit record), then wake its run."""
         self._require_live()
 
-        def status() -> str | None:
+        def record() -> approvals.ApprovalView:
             with self.context.db.session() as session:
-                run = store.get_run(session, run_id)
-                return None if run is None else run.status
+                return approvals.decide(session, principal, approval_id, choice, now=self.context.clock.now(),
+                                        audit=audit_log(self.context), args_model=self._args_model)  # fmt: skip
 
-        current = await asyncio.to_thread(status)
-        if current != "waiting_approval":
-            raise ConflictError(f"run {run_id} is not waiting for an approval (it is {current})")
-        await DBOS.send_async(run_id, {"decisions": decisions, "by": by_user_id}, topic=APPROVAL_TOPIC)
+        decided = await asyncio.to_thread(record)
+        await self._wake(decided.run_id)
+        return decided
+
+    async def decide_run(
+        self, principal: Principal, run_id: str, answers: Mapping[str, approvals.Choice]
+    ) -> list[approvals.ApprovalView]:
+        """Decide every open approval of one run (a call left out is denied), then wake it."""
+        self._require_live()
+
+        def record() -> list[approvals.ApprovalView]:
+            with self.context.db.session() as session:
+                return approvals.decide_run(session, principal, run_id, answers, now=self.context.clock.now(),
+                                            audit=audit_log(self.context), args_model=self._args_model)  # fmt: skip
+
+        decided = await asyncio.to_thread(record)
+        await self._wake(run_id)
+        return decided
+
+    async def _wake(self, run_id: str) -> None:
+        # Only a wake-up: the run reads the decisions from the approval records, committed before this.
+        await DBOS.send_async(run_id, {"wake": True}, topic=APPROVAL_TOPIC)

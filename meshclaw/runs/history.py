@@ -7,7 +7,6 @@ whoever may update it starts, cancels and decides its runs (the owner, admins).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,7 @@ from meshclaw.db.models import Agent, Run, RunStep, User
 from meshclaw.errors import NotFoundError, PermissionDeniedError
 from meshclaw.identity.authorize import Action, Resource, authorize, reach
 from meshclaw.identity.principal import Principal
-from meshclaw.runs import store
+from meshclaw.runs import approvals, store
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,7 +71,7 @@ class RunDetail:
     run: RunView
     steps: list[StepView]
     pending_approvals: list[dict[str, Any]]
-    """The calls waiting for a decision (empty unless the run is waiting_approval)."""
+    """The approvals still open (`meshclaw.runs.approvals`): id, the exact call, why, and when it expires."""
 
 
 def run_resource(run: Run) -> Resource:
@@ -184,11 +183,12 @@ def detail(session: Session, principal: Principal, run_id: str) -> RunDetail:
 def _detail(session: Session, run: Run) -> RunDetail:
     run_id = run.id
     steps = [_step(row) for row in store.steps_of(session, run_id)]
-    pending: list[dict[str, Any]] = []
-    if run.status == "waiting_approval":
-        asked = [step for step in steps if step.kind == "note" and step.name == "approval_requested"]
-        if asked and asked[-1].detail:
-            pending = list(json.loads(asked[-1].detail))
+    pending = [
+        {"id": view.id, "tool_call_id": view.tool_call_id, "tool": view.tool, "args": view.args,
+         "args_digest": view.args_digest, "effect": view.effect, "reason": view.reason,
+         "requested_at": view.requested_at, "expires_at": view.expires_at}
+        for view in approvals.open_for_run(session, run_id)
+    ]  # fmt: skip
     return RunDetail(run=_views(session, [run])[0], steps=steps, pending_approvals=pending)
 
 

@@ -6,8 +6,9 @@ calls the workflow again from the top, answering completed steps from their chec
 1. `begin`: load the run and its agent version, mark it running;
 2. the executor's segment, in which every tool call is a step of its own (`durable_tools`), keyed
    `<run id>:<n>` for the n-th call, and published to the tool as its idempotency key;
-3. if the segment stopped for approval: mark the run waiting, wait durably (`DBOS.recv`, days, across
-   restarts) for the decision an API call sends, then run the next segment with it;
+3. if the segment stopped for approval: record the approvals (`meshclaw.runs.approvals`), mark the run
+   waiting, wait durably (`DBOS.recv`, up to the approvals' expiry, across restarts) until every one is
+   decided or expired, read the decisions from the records, then run the next segment with them;
 4. `finish`: record the final status and the totals.
 
 Steps the executor reports (model calls, tool calls) are written to `run_steps` as they are reported,
@@ -27,7 +28,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from dbos import DBOS
@@ -43,8 +44,9 @@ from meshclaw.agents.runtime.contract import (
     ToolCallStep,
 )
 from meshclaw.agents.spec import AgentSpec
+from meshclaw.audit.chain import AuditLog
 from meshclaw.context import AppContext
-from meshclaw.runs import store
+from meshclaw.runs import approvals, store
 from meshclaw.runs.execution import Execution
 from meshclaw.tools import idempotency
 from meshclaw.tools.registry import ToolFunction, ToolRegistry, ToolSpec
@@ -61,7 +63,6 @@ class Binding:
 
     context: AppContext
     execution: Execution
-    approval_timeout_s: float
     stop_requested: set[str] = field(default_factory=set)
     """Runs a person cancelled; the executor checks before each model and tool call."""
 
@@ -72,6 +73,10 @@ _bound: Binding | None = None
 def bind(binding: Binding | None) -> None:
     global _bound  # the one slot DBOS's registry forces; see the module docstring
     _bound = binding
+
+
+def audit_log(context: AppContext) -> AuditLog:
+    return AuditLog.for_data_dir(context.settings.data_dir)
 
 
 def bound() -> Binding:
@@ -252,19 +257,59 @@ def _output_text(output: str | dict[str, Any] | None) -> str | None:
     return json.dumps(output, ensure_ascii=False)
 
 
-def _decisions(pending: tuple[PendingApproval, ...], message: Any) -> tuple[ApprovalDecision, ...]:
-    """Bind each decision to the arguments the person was shown; a call left out is denied."""
-    answers = {str(item["tool_call_id"]): item for item in (message or {}).get("decisions", [])}
+# --- approvals: recorded server-side, read back from the records -------------------------------------
+
+
+def _record_approvals(run_id: str, pending: tuple[PendingApproval, ...]) -> list[str]:
+    context = bound().context
+    expires_in = timedelta(hours=context.settings.approval_expiry_hours)
+    with context.db.session() as session:
+        return approvals.record_pending(
+            session, run_id, pending, now=context.clock.now(), expires_in=expires_in
+        )
+
+
+def _collect_approvals(approval_ids: list[str]) -> dict[str, Any]:
+    context = bound().context
+    with context.db.session() as session:
+        return approvals.collect(session, approval_ids, now=context.clock.now(), audit=audit_log(context))
+
+
+async def _await_decisions(approval_ids: list[str]) -> list[dict[str, Any]]:
+    """Wait durably until every approval is decided or expired. A message on the topic only wakes the
+    run: the decisions come from the approval records (`collect`, checkpointed), never from a message."""
+    while True:
+        collected: dict[str, Any] = await _step("approvals.collect", _collect_approvals, approval_ids)
+        if "decisions" in collected:
+            decided: list[dict[str, Any]] = collected["decisions"]
+            return decided
+        # Half a second past the next expiry, so the collect after a timeout finds it expired.
+        await DBOS.recv_async(APPROVAL_TOPIC, timeout_seconds=float(collected["wait_s"]) + 0.5)
+
+
+def _decisions(
+    pending: tuple[PendingApproval, ...], decided: list[dict[str, Any]]
+) -> tuple[ApprovalDecision, ...]:
+    """One decision per call that waited, as the records say; a call without one is denied."""
+    answers = {str(item["tool_call_id"]): item for item in decided}
     decisions = []
     for call in pending:
-        answer = answers.get(call.tool_call_id, {})
+        answer = answers.get(call.tool_call_id)
+        if answer is None:
+            decisions.append(
+                ApprovalDecision(tool_call_id=call.tool_call_id, approved=False, args_digest=call.args_digest,
+                                 reason="no person approved this call")
+            )  # fmt: skip
+            continue
+        args = answer.get("args")
         decisions.append(
             ApprovalDecision(
                 tool_call_id=call.tool_call_id,
-                approved=bool(answer.get("approved", False)),
-                args_digest=call.args_digest,
+                approved=bool(answer["approved"]),
+                args_digest=str(answer["args_digest"]),
                 approval_id=answer.get("approval_id"),
                 reason=answer.get("reason"),
+                args=dict(args) if args is not None else None,
             )
         )
     return tuple(decisions)
@@ -304,18 +349,15 @@ async def run_workflow(run_id: str) -> str:
             break
         await sink.note("approval_requested", _pending_json(result.pending))
         await sink.flush()
+        approval_ids = await _step("approvals.record", _record_approvals, run_id, result.pending)
         await _step("wait", _set_status, run_id, "waiting_approval")
-        message = await DBOS.recv_async(APPROVAL_TOPIC, timeout_seconds=binding.approval_timeout_s)
-        if message is None:
-            hours = binding.approval_timeout_s / 3600
-            result = RunResult(status="failed", error=f"no approval decision within {hours:g} hours")
-            break
-        await sink.note("approval_decided", json.dumps(message, default=str))
+        decided = await _await_decisions(approval_ids)
+        await sink.note("approval_decided", json.dumps(decided, default=str))
         await _step("resume", _set_status, run_id, "running")
         history = result.history or b""
         request = replace(
             request,
-            resume=ResumeState(history=history, decisions=_decisions(result.pending, message)),
+            resume=ResumeState(history=history, decisions=_decisions(result.pending, decided)),
             tainted=result.tainted,  # taint survives the approval: the next segment starts as tainted
         )
     await sink.flush()

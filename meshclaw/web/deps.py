@@ -20,6 +20,7 @@ from meshclaw.identity import store
 from meshclaw.identity.authenticate import resolve_session
 from meshclaw.identity.authorize import Resource, is_allowed, reach
 from meshclaw.identity.principal import Principal
+from meshclaw.runs import approvals
 from meshclaw.web import csrf
 
 DEFAULT_LANDING = "/org"
@@ -51,6 +52,8 @@ class Viewer:
     org_name: str
     csrf_token: str
     nav: Nav
+    pending_approvals: int = 0
+    """Open approvals the viewer may decide, counted in the navigation."""
 
 
 def _nav_for(principal: Principal) -> Nav:
@@ -80,6 +83,7 @@ def page_viewer(request: Request, context: Context) -> Viewer:
             org_name=org.name if org else "",
             csrf_token=row.csrf_token,
             nav=_nav_for(principal),
+            pending_approvals=approvals.pending_count(session, principal, now=context.clock.now()),
         )
     request.state.viewer = viewer
     return viewer

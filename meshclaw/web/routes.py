@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from meshclaw.web import (
     account_pages,
     agents_pages,
+    approvals_pages,
     audit_pages,
     auth_pages,
     budgets_pages,
@@ -48,6 +49,7 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
     "/audit",
     "/agents",
     "/runs",
+    "/approvals",
 )
 """`/` itself is only a redirect and needs no entry (a `/` prefix would claim every path)."""
 
@@ -65,6 +67,7 @@ def build_router() -> APIRouter:
         providers_pages,
         agents_pages,
         runs_pages,
+        approvals_pages,
         chat_pages,
         budgets_pages,
         clarity_pages,

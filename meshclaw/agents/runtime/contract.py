@@ -51,11 +51,15 @@ class ApprovalDecision:
     tool_call_id: str
     approved: bool
     args_digest: str
-    """The digest of the exact arguments the person saw; a call whose arguments differ is not approved."""
+    """The digest of the exact arguments approved (the edited ones, if edited); a call whose arguments
+    differ is not approved."""
     approval_id: str | None = None
     """The approval record (Safety issue), named in the tool step."""
     reason: str | None = None
     """For a denial: told to the model as the tool's result."""
+    args: Mapping[str, Any] | None = None
+    """Arguments a person edited before approving: the tool runs with these (validated against its schema
+    first), and `args_digest` is their digest. None: approved as asked."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

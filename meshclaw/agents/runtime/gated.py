@@ -121,10 +121,18 @@ class GatedToolset(WrapperToolset[None]):
         digest = args_digest(args)
         call_id = ctx.tool_call_id or ""
         approval = state.approvals.get(call_id) if ctx.tool_call_approved else None
+        if approval is not None:
+            # Single use: an approval counts for the one call it was given for, once per segment.
+            state.approvals = {key: value for key, value in state.approvals.items() if key != call_id}
         call = ToolCall(tool_call_id=call_id, name=name, args=args, args_digest=digest, effect=meta.effect,
                         origin=meta.origin, scopes=meta.scopes, approval=approval)  # fmt: skip
         decision = await state.gate.decide(call, state.run_info())
-        if decision.decision == "needs_approval" and approval is not None:
+        if approval is not None and approval.approved and approval.args_digest != digest:
+            # Checked here too, whatever the gate: an approval binds the digest of the exact arguments.
+            decision = GateDecision(
+                decision="deny", reason="the approval was given for other arguments than this call has"
+            )
+        elif decision.decision == "needs_approval" and approval is not None:
             # Approved, yet the gate still asks: an approval can only be used for what it was given for.
             decision = GateDecision(
                 decision="deny", reason=f"not allowed despite the approval: {decision.reason}"

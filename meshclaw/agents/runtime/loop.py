@@ -22,6 +22,7 @@ from pydantic_ai import (
     DeferredToolRequests,
     DeferredToolResults,
     StructuredDict,
+    ToolApproved,
     ToolDenied,
     UsageLimits,
     capture_run_messages,
@@ -284,11 +285,15 @@ async def _drive(
 async def _decisions(pending: list[history.PendingCall], state: SegmentState) -> DeferredToolResults:
     """pydantic-ai's results for the calls that waited: approved ones run (the gate re-checks them when
     pydantic-ai calls the tool), the others are denied, and the model reads why."""
-    approvals: dict[str, bool | ToolDenied] = {}
+    approvals: dict[str, bool | ToolApproved | ToolDenied] = {}
     for call in pending:
         decision = state.approvals.get(call.tool_call_id)
         if decision is not None and decision.approved:
-            approvals[call.tool_call_id] = True
+            # Edited arguments replace the model's; pydantic-ai validates them against the tool's schema
+            # (arguments that fail never reach the tool) and the gate checks them against the digest.
+            approvals[call.tool_call_id] = (
+                ToolApproved(override_args=dict(decision.args)) if decision.args is not None else True
+            )
             continue
         reason = (decision.reason if decision else None) or "no person approved this call"
         approvals[call.tool_call_id] = ToolDenied(f"A person denied this tool call: {reason}")

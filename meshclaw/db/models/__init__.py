@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from meshclaw.db.models.agents import Agent, AgentVersion
+from meshclaw.db.models.approvals import Approval
 from meshclaw.db.models.audit import AuditCheckpoint, AuditEvent
 from meshclaw.db.models.clarity import (
     ClarityDetectionRun,
@@ -60,6 +61,7 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "RunWebhook",
     "Agent",
     "AgentVersion",
+    "Approval",
     "MemoryItem",
     "MemoryRecall",
     "MemorySnapshot",
