@@ -24,6 +24,7 @@ from meshclaw.agents.service import Checks
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.store import AgentRecord, Applied, ApplyOutcome, VersionRecord
 from meshclaw.agents.templates import Template, builtin_templates
+from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.context import AppContext
 from meshclaw.identity.authorize import Resource, authorize
@@ -291,6 +292,14 @@ def read_version(agent_id: int, number: int, principal: CurrentPrincipal, contex
         return version_out(store.get_version(session, agent.id, number))
 
 
+def record_switch(
+    context: AppContext, session: Session, principal: Principal | None, *, agent_id: int, enabled: bool
+) -> None:
+    """The audit record of enabling or disabling an agent, in the change's transaction."""
+    kind = "admin.agent_enabled" if enabled else "admin.agent_disabled"
+    record_admin_action(context, session, principal, kind=kind, target=f"agent:{agent_id}")
+
+
 def _switch(agent_id: int, principal: CurrentPrincipal, context: Context, *, enabled: bool) -> AgentOut:
     with context.db.session() as session:
         agent = service.set_enabled(
@@ -301,6 +310,7 @@ def _switch(agent_id: int, principal: CurrentPrincipal, context: Context, *, ena
             enabled=enabled,
             now=context.clock.now(),
         )
+        record_switch(context, session, principal, agent_id=agent_id, enabled=enabled)
         return agent_out(agent, current_version(session, agent))
 
 

@@ -14,7 +14,9 @@ from meshclaw.api import (
     clarity_settings,
     hooks,
     keys,
+    kill_switches,
     memory,
+    notifications,
     organization,
     prices,
     providers,
@@ -47,6 +49,8 @@ def build_router() -> APIRouter:
         hooks,
         audit,
         vault,
+        kill_switches,
+        notifications,
     ):
         router.include_router(module.router)
     return router

@@ -14,6 +14,7 @@ from meshclaw.cli import (
     clarity,
     identity,
     imports,
+    kill,
     prices,
     providers,
     runs,
@@ -64,6 +65,7 @@ app.add_typer(agents.agents_app, name="agents")
 app.add_typer(runs.runs_app, name="runs")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(vault.vault_app, name="vault")
+app.add_typer(kill.kill_app, name="kill")
 
 
 def run() -> None:

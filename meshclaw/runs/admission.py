@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -96,13 +96,14 @@ def admit(
     if store.get_run(session, run_id) is not None:
         return None
     agent = load_agent(session, agent_id)
-    day_start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     reason = guards.refusal(
         session,
+        org_id=agent.org_id,
         agent_id=agent.id,
+        owner_user_id=agent.owner_user_id,
         enabled=agent.enabled,
         spec=agent.spec,
-        day_start=day_start,
+        now=now,
         agent_concurrency=agent_concurrency,
     )
     if reason is None and condition is not None:

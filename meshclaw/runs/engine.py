@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -40,11 +40,15 @@ from meshclaw.identity.principal import Principal
 from meshclaw.runs import approvals, guards, store
 from meshclaw.runs.admission import AgentForRun, admit, triggered_agents
 from meshclaw.runs.execution import Execution, load_execution
+from meshclaw.runs.kill_switches import SwitchBoard
 from meshclaw.runs.triggers import TimeTrigger, due_slot, event_matches, run_id_for_slot
 from meshclaw.runs.workflow import APPROVAL_TOPIC, Binding, audit_log, bind, run_workflow
 
 log = logging.getLogger("meshclaw.runs")
 
+KILL_SWITCH_TTL_S = 1.0
+"""How stale this process's copy of the engaged kill switches may get: a switch engaged by another
+process (the CLI, another server) stops the runs here within this long, before their next call."""
 APPLICATION_VERSION = "meshclaw-runs-1"
 """Bump only with a change that makes runs started by the previous release unable to resume."""
 QUEUE = "meshclaw-runs"
@@ -143,6 +147,7 @@ class RunEngine:
         self._binding = Binding(
             context=self.context,
             execution=execution,
+            switches=SwitchBoard(self.context.db, ttl_s=KILL_SWITCH_TTL_S),
         )
         bind(self._binding)
         try:
@@ -236,8 +241,7 @@ class RunEngine:
         self._require_live()
         now = now or self.context.clock.now()
         grace = timedelta(seconds=max(3 * self.context.settings.runs_tick_seconds, 600))
-        with self.context.db.session() as session:
-            agents = triggered_agents(session)
+        agents = self._unswitched_triggered_agents()
         started: list[str] = []
         for agent in agents:
             for trigger in agent.spec.triggers:
@@ -245,6 +249,16 @@ class RunEngine:
                     continue
                 started += self._fire_slot(agent, trigger, now, grace)
         return started
+
+    def _unswitched_triggered_agents(self) -> list[AgentForRun]:
+        """Agents with triggers that no kill switch covers: a switched-off agent's triggers do not fire (an
+        interval trigger would otherwise record a skipped run every few minutes until it is released)."""
+        assert self._binding is not None and self._binding.switches is not None
+        switches = self._binding.switches
+        switches.refresh()
+        with self.context.db.session() as session:
+            agents = triggered_agents(session)
+        return [a for a in agents if not switches.stops(agent_id=a.id, owner_user_id=a.owner_user_id)]
 
     def _fire_slot(
         self, agent: AgentForRun, trigger: TimeTrigger, now: datetime, grace: timedelta
@@ -275,8 +289,7 @@ class RunEngine:
         """The event bus: start a run of every agent with a matching event trigger. An event that names an
         `agent_id` (an agent's webhook) reaches that agent only. Returns the run ids recorded."""
         self._require_live()
-        with self.context.db.session() as session:
-            agents = triggered_agents(session)
+        agents = self._unswitched_triggered_agents()
         started: list[str] = []
         target = fields.get("agent_id")
         for agent in agents:
@@ -327,6 +340,18 @@ class RunEngine:
         binding = self._binding
         spec = binding.execution.tools.get(tool) if binding is not None else None
         return spec.args if spec is not None else None
+
+    async def kill(self, run_ids: Sequence[str]) -> None:
+        """After a kill switch was engaged in this process: its runs stop now rather than at the next read
+        of the switches, and those waiting for an approval or still queued stop waiting."""
+        binding = self._binding
+        if binding is None:
+            return  # no runs execute here; other processes see the switch within KILL_SWITCH_TTL_S
+        if binding.switches is not None:
+            await asyncio.to_thread(binding.switches.refresh)
+        for run_id in run_ids:
+            binding.stop_requested.add(run_id)
+            await DBOS.cancel_workflow_async(run_id)
 
     async def decide(
         self, principal: Principal, approval_id: str, choice: approvals.Choice

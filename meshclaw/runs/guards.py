@@ -1,6 +1,6 @@
-"""The guards a run must pass before it is queued, against runaway cost: the agent is enabled, under its
-daily run cap, not already running (unless it allows overlap, then under the per-agent concurrency), and
-its trigger's condition holds.
+"""The guards a run must pass before it is queued, against runaway cost: no kill switch covers the agent,
+it is enabled, under its daily caps (runs, cost, tokens), not already running (unless it allows overlap,
+then under the per-agent concurrency), and its trigger's condition holds.
 
 A refused run is still recorded, with status `skipped` and the reason, so an owner can see why their agent
 did not act. Conditions are answered by pluggable checkers (the calendar connector answers
@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from meshclaw.agents.spec import AgentSpec
-from meshclaw.runs import store
+from meshclaw.runs import daily, kill_switches, store
 
 
 class ConditionChecker(Protocol):
@@ -49,18 +49,26 @@ class Conditions:
 def refusal(
     session: Session,
     *,
+    org_id: int,
     agent_id: int,
+    owner_user_id: int,
     enabled: bool,
     spec: AgentSpec,
-    day_start: datetime,
+    now: datetime,
     agent_concurrency: int,
 ) -> str | None:
     """Why a new run of this agent may not start now, or None. Conditions are checked separately."""
+    switched = kill_switches.refusal(session, org_id=org_id, agent_id=agent_id, owner_user_id=owner_user_id)
+    if switched is not None:
+        return switched
     if not enabled:
         return "the agent is disabled"
-    done = store.runs_since(session, agent_id, day_start)
+    done = store.runs_since(session, agent_id, daily.day_start(now))
     if done >= spec.daily.max_runs:
         return f"the agent reached its limit of {spec.daily.max_runs} runs today (UTC); raise daily.max_runs"
+    capped = daily.refusal(spec, daily.spent_today(session, agent_id, now))
+    if capped is not None:
+        return capped
     active = store.active_runs(session, agent_id)
     if not spec.allow_overlap and active:
         return "a run of this agent is still going and the agent does not allow overlap"

@@ -16,7 +16,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from meshclaw.db.models import Run, RunStep
+from meshclaw.db.models import Agent, Run, RunStep
+from meshclaw.notifications.store import notify
 
 RunState = Literal[
     "queued",
@@ -157,6 +158,16 @@ def finish_run(
         )
     )
     return bool(getattr(result, "rowcount", 0))
+
+
+def notify_over_budget(session: Session, run_id: str, *, error: str, now: datetime) -> None:
+    """Tell the run's owner it ended `budget_exceeded` and why (in the caller's transaction)."""
+    run = session.get(Run, run_id)
+    if run is None:
+        return
+    name = session.scalar(select(Agent.name).where(Agent.id == run.agent_id)) or f"agent {run.agent_id}"
+    notify(session, org_id=run.org_id, user_id=run.owner_user_id, kind="run.budget_exceeded",
+           text=f"A run of your agent '{name}' stopped over budget: {error}", link=f"/runs/{run_id}", now=now)  # fmt: skip
 
 
 def add_step(session: Session, run_id: str, step: StepRecord, *, now: datetime) -> None:

@@ -46,8 +46,9 @@ from meshclaw.agents.runtime.contract import (
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.audit.chain import AuditLog
 from meshclaw.context import AppContext
-from meshclaw.runs import approvals, store
+from meshclaw.runs import approvals, daily, store
 from meshclaw.runs.execution import Execution
+from meshclaw.runs.kill_switches import SwitchBoard
 from meshclaw.tools import idempotency
 from meshclaw.tools.registry import ToolFunction, ToolRegistry, ToolSpec
 
@@ -65,6 +66,8 @@ class Binding:
     execution: Execution
     stop_requested: set[str] = field(default_factory=set)
     """Runs a person cancelled; the executor checks before each model and tool call."""
+    switches: SwitchBoard | None = None
+    """The engaged kill switches, checked with `stop_requested`."""
 
 
 _bound: Binding | None = None
@@ -214,9 +217,11 @@ class _Begun:
     spec: dict[str, Any]
     input: str
     mode: str
+    spent_today: daily.Spent = field(default_factory=daily.Spent)
+    """What the agent had spent today when the run began, for its daily caps."""
 
 
-def _begin(run_id: str) -> _Begun:
+def _begin(run_id: str) -> _Begun | None:
     from meshclaw.db.models import AgentVersion
 
     context = bound().context
@@ -227,7 +232,10 @@ def _begin(run_id: str) -> _Begun:
         version = session.get(AgentVersion, run.agent_version_id)
         if version is None:
             raise RuntimeError(f"run {run_id}: agent version {run.agent_version_id} is gone")
-        store.set_status(session, run_id, "running", now=context.clock.now())
+        if run.status in store.FINAL:
+            return None  # ended before it began: cancelled while queued (by a person or a kill switch)
+        now = context.clock.now()
+        store.set_status(session, run_id, "running", now=now)
         return _Begun(
             agent_id=run.agent_id,
             agent_version_id=run.agent_version_id,
@@ -236,6 +244,7 @@ def _begin(run_id: str) -> _Begun:
             spec=dict(version.spec),
             input=str(run.input.get("text", "")),
             mode=run.mode,
+            spent_today=daily.spent_today(session, run.agent_id, now),
         )
 
 
@@ -248,7 +257,10 @@ def _set_status(run_id: str, status: store.RunState) -> None:
 def _finish(run_id: str, status: store.RunState, output: str | None, error: str | None) -> None:
     context = bound().context
     with context.db.session() as session:
-        store.finish_run(session, run_id, status, output=output, error=error, now=context.clock.now())
+        now = context.clock.now()
+        ended = store.finish_run(session, run_id, status, output=output, error=error, now=now)
+        if ended and status == "budget_exceeded":
+            store.notify_over_budget(session, run_id, error=error or "", now=now)
 
 
 def _output_text(output: str | dict[str, Any] | None) -> str | None:
@@ -327,14 +339,17 @@ async def _model_step(name: str, func: Callable[[], Awaitable[Any]]) -> Any:
 @DBOS.workflow(name=WORKFLOW_NAME)
 async def run_workflow(run_id: str) -> str:
     binding = bound()
-    begun: _Begun = await _step("begin", _begin, run_id)
+    begun: _Begun | None = await _step("begin", _begin, run_id)
+    if begun is None:
+        return "ended"
+    limited = daily.narrowed(AgentSpec.model_validate(begun.spec), begun.spent_today)
     request = RunRequest(
         run_id=run_id,
         agent_id=begun.agent_id,
         agent_version_id=begun.agent_version_id,
         owner_user_id=begun.owner_user_id,
         team_id=begun.team_id,
-        spec=AgentSpec.model_validate(begun.spec),
+        spec=limited.spec,
         input=begun.input,
         mode="attended" if begun.mode == "attended" else "unattended",
     )
@@ -344,7 +359,7 @@ async def run_workflow(run_id: str) -> str:
     # pays for them again nor lets a model that answers differently diverge from the recorded tool steps.
     checkpoint.bind(_model_step)
     while True:
-        result = await _segment(binding, request, sink, tools)
+        result = daily.explained(await _segment(binding, request, sink, tools), request.spec, limited.capped)
         if result.status != "waiting_approval":
             break
         await sink.note("approval_requested", _pending_json(result.pending))
@@ -368,8 +383,14 @@ async def run_workflow(run_id: str) -> str:
 async def _segment(
     binding: Binding, request: RunRequest, sink: RecordingSink, tools: ToolRegistry
 ) -> RunResult:
+    switches = binding.switches
+
     def should_stop() -> bool:
-        return request.run_id in binding.stop_requested
+        if request.run_id in binding.stop_requested:
+            return True
+        return switches is not None and switches.stops(
+            agent_id=request.agent_id, owner_user_id=request.owner_user_id
+        )
 
     try:
         return await binding.execution.execute(request, sink=sink, tools=tools, should_stop=should_stop)

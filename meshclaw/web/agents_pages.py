@@ -22,8 +22,9 @@ from meshclaw.agents import service, store
 from meshclaw.agents.files import FileFormat, SpecFileError, parse_spec_text, spec_from_data
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.templates import builtin_templates
-from meshclaw.api.agents import agent_detail, agent_out, create_new, current_version
+from meshclaw.api.agents import agent_detail, agent_out, create_new, current_version, record_switch
 from meshclaw.api.deps import Context
+from meshclaw.api.kill_switches import covering_out
 from meshclaw.errors import MeshclawError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
 from meshclaw.providers.live import LiveRoutes
@@ -36,6 +37,8 @@ NOTICES = {
     "created": "Agent created: this is version 1.",
     "enabled": "Agent enabled.",
     "disabled": "Agent disabled: it starts no run until enabled again.",
+    "engaged": "Kill switch engaged: the agent's runs were stopped and no new run starts until it is released.",
+    "released": "Kill switch released: the agent may run again.",
 }
 """Fixed texts picked by a code in the URL, so a crafted link cannot make the page say anything else."""
 
@@ -229,6 +232,9 @@ def agent_page(
                 )
             )
         can_change = is_allowed(principal, "update", service.agent_resource(agent))
+        switch = covering_out(
+            session, org_id=agent.org_id, agent_id=agent.id, owner_user_id=agent.owner_user_id
+        )
     return render(
         request,
         "agent.html",
@@ -238,6 +244,7 @@ def agent_page(
         old=old,
         new=new,
         can_change=can_change,
+        switch=switch,
         notice=NOTICES.get(notice or ""),
     )
 
@@ -253,6 +260,7 @@ def _switch(agent_id: int, context: Context, viewer: Viewer, *, enabled: bool) -
             enabled=enabled,
             now=context.clock.now(),
         )
+        record_switch(context, session, principal, agent_id=agent_id, enabled=enabled)
     code = "enabled" if enabled else "disabled"
     return RedirectResponse(f"/agents/{agent_id}?notice={code}", status_code=303)
 

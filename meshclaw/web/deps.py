@@ -20,6 +20,7 @@ from meshclaw.identity import store
 from meshclaw.identity.authenticate import resolve_session
 from meshclaw.identity.authorize import Resource, is_allowed, reach
 from meshclaw.identity.principal import Principal
+from meshclaw.notifications.store import unread_count
 from meshclaw.runs import approvals
 from meshclaw.web import csrf
 
@@ -43,6 +44,9 @@ class Nav:
     """Agents: everyone whose role may read their own."""
     audit: bool
     """The audit log: admins and auditors."""
+    kill_switches: bool = False
+    """The kill switches page in the navigation: admins, who hold the organization-wide one (everyone may
+    still open it, and each agent's page has its own switch)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -52,6 +56,8 @@ class Viewer:
     org_name: str
     csrf_token: str
     nav: Nav
+    unread: int = 0
+    """The viewer's unread notifications, counted in the navigation."""
     pending_approvals: int = 0
     """Open approvals the viewer may decide, counted in the navigation."""
 
@@ -65,6 +71,7 @@ def _nav_for(principal: Principal) -> Nav:
         providers=is_allowed(principal, "read", Resource(kind="provider")),
         agents=is_allowed(principal, "read", Resource(kind="agent", owner_user_id=principal.user_id)),
         audit=is_allowed(principal, "read", Resource(kind="audit")),
+        kill_switches=is_allowed(principal, "manage", Resource(kind="organization")),
     )
 
 
@@ -83,6 +90,7 @@ def page_viewer(request: Request, context: Context) -> Viewer:
             org_name=org.name if org else "",
             csrf_token=row.csrf_token,
             nav=_nav_for(principal),
+            unread=unread_count(session, principal.user_id),
             pending_approvals=approvals.pending_count(session, principal, now=context.clock.now()),
         )
     request.state.viewer = viewer

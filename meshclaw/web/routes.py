@@ -21,6 +21,8 @@ from meshclaw.web import (
     clarity_flag_pages,
     clarity_pages,
     clarity_subject_pages,
+    kill_switch_pages,
+    notifications_pages,
     org_pages,
     prices_pages,
     providers_pages,
@@ -49,6 +51,8 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
     "/audit",
     "/agents",
     "/runs",
+    "/kill-switches",
+    "/notifications",
     "/approvals",
 )
 """`/` itself is only a redirect and needs no entry (a `/` prefix would claim every path)."""
@@ -75,6 +79,8 @@ def build_router() -> APIRouter:
         clarity_flag_pages,
         clarity_exports,
         audit_pages,
+        kill_switch_pages,
+        notifications_pages,
     ):
         router.include_router(module.router)
     router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

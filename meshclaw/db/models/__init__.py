@@ -33,6 +33,7 @@ from meshclaw.db.models.metering import (
     UsageRollup,
 )
 from meshclaw.db.models.runs import Run, RunStep, RunWebhook
+from meshclaw.db.models.safety import KillSwitch, Notification
 from meshclaw.db.models.vault import VaultSecret
 
 __all__ = [  # noqa: RUF022  (grouped by module)
@@ -68,4 +69,6 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "AuditEvent",
     "AuditCheckpoint",
     "VaultSecret",
+    "KillSwitch",
+    "Notification",
 ]
