@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.api.runs import engine_of
-from meshclaw.runs import approvals
+from meshclaw.runs import approval_inbox, approvals
 
 router = APIRouter(prefix="/approvals", tags=["approvals"])
 
@@ -56,7 +56,7 @@ class DecisionIn(BaseModel):
     )
 
 
-def approval_out(view: approvals.ApprovalView) -> ApprovalOut:
+def approval_out(view: approval_inbox.ApprovalView) -> ApprovalOut:
     return ApprovalOut(**{name: getattr(view, name) for name in ApprovalOut.model_fields})
 
 
@@ -68,14 +68,14 @@ def list_approvals(
     with context.db.session() as session:
         return [
             approval_out(view)
-            for view in approvals.list_pending(session, principal, now=context.clock.now(), limit=limit)
+            for view in approval_inbox.list_pending(session, principal, now=context.clock.now(), limit=limit)
         ]
 
 
 @router.get("/{approval_id}", response_model=ApprovalOut)
 def get_approval(approval_id: str, principal: CurrentPrincipal, context: Context) -> ApprovalOut:
     with context.db.session() as session:
-        return approval_out(approvals.get(session, principal, approval_id))
+        return approval_out(approval_inbox.get(session, principal, approval_id))
 
 
 @router.post("/{approval_id}", response_model=ApprovalOut)

@@ -9,6 +9,7 @@ import typer
 
 from meshclaw.cli import (
     agents,
+    approvals,
     audit,
     budgets,
     clarity,
@@ -63,6 +64,7 @@ app.add_typer(skills.skills_app, name="skills")
 agents.agents_app.command("run")(runs.run_agent)
 app.add_typer(agents.agents_app, name="agents")
 app.add_typer(runs.runs_app, name="runs")
+app.add_typer(approvals.approvals_app, name="approvals")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(vault.vault_app, name="vault")
 app.add_typer(kill.kill_app, name="kill")

@@ -17,8 +17,7 @@ The life of an approval:
 4. at execution the runtime's gate re-checks the call against the approval's digest, which the server
    computed from the stored (or edited, then validated) arguments. The client never supplies a digest.
 
-Authorization follows the run's agent: whoever may update the agent (its owner, admins) decides, whoever
-may read it sees the approval; to anyone else an approval does not exist (404).
+Who sees and decides which approval, and the view of one, are `approval_inbox`'s.
 """
 
 from __future__ import annotations
@@ -30,16 +29,17 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from meshclaw.agents.runtime.contract import PendingApproval, args_digest
 from meshclaw.audit.chain import AuditLog
 from meshclaw.audit.record import AuditRecord
-from meshclaw.db.models import Agent, Approval, Run, User
-from meshclaw.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
-from meshclaw.identity.authorize import Action, Resource, is_allowed, reach
+from meshclaw.db.models import Approval, Run
+from meshclaw.errors import ConflictError, InvalidInputError, NotFoundError
 from meshclaw.identity.principal import Principal
+from meshclaw.runs import approval_inbox
+from meshclaw.runs.approval_inbox import ApprovalView as ApprovalView  # what a decision returns
 
 ApprovalStatus = Literal["pending", "approved", "denied", "expired", "used"]
 STATUSES: tuple[ApprovalStatus, ...] = ("pending", "approved", "denied", "expired", "used")
@@ -63,35 +63,6 @@ class Choice:
     note: str | None = None
     args: Mapping[str, Any] | None = None
     """Edited arguments to approve instead of the asked ones (approve only)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ApprovalView:
-    id: str
-    run_id: str
-    tool_call_id: str
-    agent_id: int
-    agent_name: str
-    owner_user_id: int
-    owner_email: str
-    tool: str
-    effect: str
-    args: dict[str, Any]
-    """The exact arguments the model asked for."""
-    approved_args: dict[str, Any] | None
-    args_digest: str
-    reason: str
-    status: str
-    requested_at: datetime
-    expires_at: datetime
-    decided_by_user_id: int | None
-    decided_at: datetime | None
-    note: str | None
-    used_at: datetime | None
-
-    @property
-    def pending(self) -> bool:
-        return self.status == "pending"
 
 
 def new_id() -> str:
@@ -227,7 +198,7 @@ def close_for_run(session: Session, run_id: str) -> None:
 
 def decide(
     session: Session,
-    principal: Principal,
+    principal: Principal | None,
     approval_id: str,
     choice: Choice,
     *,
@@ -236,8 +207,15 @@ def decide(
     args_model: ArgsModel,
 ) -> ApprovalView:
     """Record `principal`'s decision with its audit record, in the caller's transaction. The caller wakes
-    the run after the commit."""
-    row = _authorized(session, principal, approval_id, "update")
+    the run after the commit. `principal` None is the operator's shell (the CLI), which may decide any."""
+    if principal is None:
+        row = session.get(Approval, approval_id)
+        if row is None:
+            raise NotFoundError(
+                f"approval {approval_id} does not exist; `meshclaw approvals list` shows them"
+            )
+    else:
+        row = approval_inbox.authorized(session, principal, approval_id, "update")
     return _decide_row(session, principal, row, choice, now=now, audit=audit, args_model=args_model)
 
 
@@ -275,7 +253,7 @@ def decide_run(
 
 def _decide_row(
     session: Session,
-    principal: Principal,
+    principal: Principal | None,
     row: Approval,
     choice: Choice,
     *,
@@ -301,11 +279,12 @@ def _decide_row(
             edited = None  # approved as asked
     digest = args_digest(edited) if edited is not None else row.args_digest
     note = (choice.note or "").strip()[:2000] or None
+    decided_by = principal.user_id if principal is not None else None
     # One conditional UPDATE: of two people deciding at once, exactly one changes the row.
     changed = _changed(session.execute(
         update(Approval)
         .where(Approval.id == row.id, Approval.status == "pending", Approval.expires_at > now)
-        .values(status="approved" if choice.approve else "denied", decided_by_user_id=principal.user_id,
+        .values(status="approved" if choice.approve else "denied", decided_by_user_id=decided_by,
                 decided_at=now, note=note, approved_args=edited, args_digest=digest)
     ))  # fmt: skip
     if changed != 1:
@@ -316,23 +295,27 @@ def _decide_row(
             kind="approval.granted" if choice.approve else "approval.denied",
             actor_agent_id=row.agent_id,
             on_behalf_of_user_id=row.owner_user_id,
-            invoked_by=f"api-key:{principal.key_id}"
-            if principal.key_id is not None
-            else f"user:{principal.user_id}",
+            invoked_by=_invoked_by(principal),
             tool=row.tool,
             effect_class=row.effect,
             arguments=edited if edited is not None else row.args,
             decision="allow" if choice.approve else "deny",
             rule="edited then approved" if edited is not None else "approval",
             approval_id=row.id,
-            approver_user_id=principal.user_id,
+            approver_user_id=decided_by,
             outcome="approved" if choice.approve else "denied",
             run_id=row.run_id,
         ),
         now=now,
     )
     session.refresh(row)
-    return _views(session, [row])[0]
+    return approval_inbox.views(session, [row])[0]
+
+
+def _invoked_by(principal: Principal | None) -> str:
+    if principal is None:
+        return "cli"
+    return f"api-key:{principal.key_id}" if principal.key_id is not None else f"user:{principal.user_id}"
 
 
 def validated_args(tool: str, args: Mapping[str, Any], args_model: ArgsModel) -> dict[str, Any]:
@@ -356,109 +339,3 @@ def validated_args(tool: str, args: Mapping[str, Any], args_model: ArgsModel) ->
             f"the edited arguments do not fit the tool '{tool}': {problems}", field="args"
         ) from None
     return dumped
-
-
-# --- reading ------------------------------------------------------------------------------------------
-
-
-def _resource(row: Approval) -> Resource:
-    return Resource(kind="agent", id=row.agent_id, owner_user_id=row.owner_user_id, team_id=row.team_id)
-
-
-def _authorized(session: Session, principal: Principal, approval_id: str, action: Action) -> Approval:
-    row = session.get(Approval, approval_id)
-    missing = NotFoundError(f"approval {approval_id} does not exist")
-    if row is None or row.org_id != principal.org_id:
-        raise missing
-    if not is_allowed(principal, action, _resource(row)):
-        if action != "read" and is_allowed(principal, "read", _resource(row)):
-            raise PermissionDeniedError("only the agent's owner or an admin decides its approvals")
-        raise missing
-    return row
-
-
-def get(session: Session, principal: Principal, approval_id: str) -> ApprovalView:
-    return _views(session, [_authorized(session, principal, approval_id, "read")])[0]
-
-
-def list_pending(
-    session: Session, principal: Principal, *, now: datetime, limit: int = 200
-) -> list[ApprovalView]:
-    """The open approvals `principal` may decide, oldest first (admins: everyone's)."""
-    query = _decidable(principal, now)
-    if query is None:
-        return []
-    rows = list(session.scalars(query.order_by(Approval.requested_at, Approval.id).limit(limit)))
-    return _views(session, rows)
-
-
-def pending_count(session: Session, principal: Principal, *, now: datetime) -> int:
-    query = _decidable(principal, now)
-    if query is None:
-        return 0
-    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
-
-
-def _decidable(principal: Principal, now: datetime) -> Any:
-    """Open approvals: pending and not past their expiry (the run marks them expired when it wakes)."""
-    granted = reach(principal, "update", "agent")
-    if granted is None:
-        return None
-    query = select(Approval).where(
-        Approval.org_id == principal.org_id, Approval.status == "pending", Approval.expires_at > now
-    )
-    if granted == "own":
-        query = query.where(Approval.owner_user_id == principal.user_id)
-    elif granted == "team":
-        teams = sorted(principal.managed_team_ids)
-        query = query.where((Approval.owner_user_id == principal.user_id) | Approval.team_id.in_(teams))
-    return query
-
-
-def open_for_run(session: Session, run_id: str) -> list[ApprovalView]:
-    """A run's approvals still pending (one past its expiry stays here until the run wakes to expire it,
-    within a second; it can no longer be decided)."""
-    rows = list(
-        session.scalars(
-            select(Approval)
-            .where(Approval.run_id == run_id, Approval.status == "pending")
-            .order_by(Approval.requested_at, Approval.id)
-        )
-    )
-    return _views(session, rows)
-
-
-def _views(session: Session, rows: list[Approval]) -> list[ApprovalView]:
-    if not rows:
-        return []
-    names = dict(
-        session.execute(select(Agent.id, Agent.name).where(Agent.id.in_({r.agent_id for r in rows}))).all()
-    )
-    emails = dict(
-        session.execute(select(User.id, User.email).where(User.id.in_({r.owner_user_id for r in rows}))).all()
-    )
-    return [
-        ApprovalView(
-            id=row.id,
-            run_id=row.run_id,
-            tool_call_id=row.tool_call_id,
-            agent_id=row.agent_id,
-            agent_name=names.get(row.agent_id, f"agent {row.agent_id}"),
-            owner_user_id=row.owner_user_id,
-            owner_email=emails.get(row.owner_user_id, ""),
-            tool=row.tool,
-            effect=row.effect,
-            args=dict(row.args),
-            approved_args=dict(row.approved_args) if row.approved_args is not None else None,
-            args_digest=row.args_digest,
-            reason=row.reason,
-            status=row.status,
-            requested_at=row.requested_at,
-            expires_at=row.expires_at,
-            decided_by_user_id=row.decided_by_user_id,
-            decided_at=row.decided_at,
-            note=row.note,
-            used_at=row.used_at,
-        )
-        for row in rows
-    ]

@@ -18,7 +18,7 @@ from meshclaw.db.models import Agent, Run, RunStep, User
 from meshclaw.errors import NotFoundError, PermissionDeniedError
 from meshclaw.identity.authorize import Action, Resource, authorize, reach
 from meshclaw.identity.principal import Principal
-from meshclaw.runs import approvals, store
+from meshclaw.runs import approval_inbox, store
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,7 +187,7 @@ def _detail(session: Session, run: Run) -> RunDetail:
         {"id": view.id, "tool_call_id": view.tool_call_id, "tool": view.tool, "args": view.args,
          "args_digest": view.args_digest, "effect": view.effect, "reason": view.reason,
          "requested_at": view.requested_at, "expires_at": view.expires_at}
-        for view in approvals.open_for_run(session, run_id)
+        for view in approval_inbox.open_for_run(session, run_id)
     ]  # fmt: skip
     return RunDetail(run=_views(session, [run])[0], steps=steps, pending_approvals=pending)
 

@@ -19,7 +19,7 @@ from meshclaw.api.deps import Context
 from meshclaw.api.runs import engine_of
 from meshclaw.errors import InvalidInputError, MeshclawError
 from meshclaw.identity.authorize import Resource, is_allowed
-from meshclaw.runs import approvals
+from meshclaw.runs import approval_inbox, approvals
 from meshclaw.web.deps import FormActor, PageViewer, Viewer
 from meshclaw.web.render import render
 
@@ -33,7 +33,7 @@ NOTICES = {
 """Fixed texts picked by a code in the URL, so a crafted link cannot make the page say anything else."""
 
 
-def _can_decide(viewer: Viewer, view: approvals.ApprovalView) -> bool:
+def _can_decide(viewer: Viewer, view: approval_inbox.ApprovalView) -> bool:
     resource = Resource(kind="agent", id=view.agent_id, owner_user_id=view.owner_user_id)
     return view.pending and is_allowed(viewer.principal, "update", resource)
 
@@ -48,7 +48,7 @@ def _page(
     notice: str | None = None, drafts: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
     with context.db.session() as session:
-        pending = approvals.list_pending(session, viewer.principal, now=context.clock.now())
+        pending = approval_inbox.list_pending(session, viewer.principal, now=context.clock.now())
     return render(request, "approvals.html", status=status, error=error, notice=notice, approvals=pending,
                   can_decide={view.id: _can_decide(viewer, view) for view in pending}, shown=shown_value,
                   drafts=drafts or {})  # fmt: skip
@@ -66,7 +66,7 @@ def _one(
     status: int = 200, notice: str | None = None, drafts: dict[str, str] | None = None,
 ) -> Response:  # fmt: skip
     with context.db.session() as session:
-        view = approvals.get(session, viewer.principal, approval_id)
+        view = approval_inbox.get(session, viewer.principal, approval_id)
     return render(request, "approval.html", status=status, error=error, notice=notice, approval=view,
                   can_decide={view.id: _can_decide(viewer, view)}, shown=shown_value,
                   drafts=drafts or {})  # fmt: skip

@@ -21,7 +21,7 @@ from meshclaw.identity.authenticate import resolve_session
 from meshclaw.identity.authorize import Resource, is_allowed, reach
 from meshclaw.identity.principal import Principal
 from meshclaw.notifications.store import unread_count
-from meshclaw.runs import approvals
+from meshclaw.runs import approval_inbox
 from meshclaw.web import csrf
 
 DEFAULT_LANDING = "/org"
@@ -91,7 +91,7 @@ def page_viewer(request: Request, context: Context) -> Viewer:
             csrf_token=row.csrf_token,
             nav=_nav_for(principal),
             unread=unread_count(session, principal.user_id),
-            pending_approvals=approvals.pending_count(session, principal, now=context.clock.now()),
+            pending_approvals=approval_inbox.pending_count(session, principal, now=context.clock.now()),
         )
     request.state.viewer = viewer
     return viewer
