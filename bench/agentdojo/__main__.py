@@ -26,8 +26,12 @@ from bench.agentdojo.harness import CaseResult
 from meshclaw.agents.runtime.contract import RunMode, ToolGate
 
 
-async def attacks(gate: ToolGate, mode: RunMode, suites: list[str]) -> list[CaseResult]:
-    return [await benchmark.run_pair(pair, gate=gate, mode=mode) for pair in benchmark.pairs(suites)]
+async def attacks(gate: ToolGate, mode: RunMode, suites: list[str], only: list[str]) -> list[CaseResult]:
+    return [
+        await benchmark.run_pair(pair, gate=gate, mode=mode)
+        for pair in benchmark.pairs(suites)
+        if not only or f"{pair[0]}/{pair[2].ID}" in only
+    ]
 
 
 async def benign(gate: ToolGate, suites: list[str]) -> list[CaseResult]:
@@ -57,6 +61,8 @@ def summary(label: str, results: list[CaseResult], seconds: float) -> str:
     )
     breaches = Counter(f"{c.suite}/{c.injection_task}" for c in results if c.attacked)
     if breaches:
+        tainted = sum(c.tainted for c in results if c.attacked)
+        lines.append(f"  of the runs an attack got through, {tainted} reported themselves tainted")
         lines.append(
             "  attacks that succeeded: " + ", ".join(f"{k} x{v}" for k, v in sorted(breaches.items()))
         )
@@ -68,6 +74,7 @@ async def main(argv: list[str]) -> int:
     parser.add_argument("--gate", choices=sorted(GATES), default="policy")
     parser.add_argument("--suites", nargs="*", default=list(benchmark.SUITES), choices=benchmark.SUITES)
     parser.add_argument("--skip", nargs="*", default=[], choices=["unattended", "attended", "benign"])
+    parser.add_argument("--only", nargs="*", default=[], help="injection tasks as suite/injection_task_N")
     parser.add_argument("--json", type=Path, help="write every case's result here")
     args = parser.parse_args(argv)
     gate = make_gate(args.gate)
@@ -82,7 +89,8 @@ async def main(argv: list[str]) -> int:
         if part == "benign":
             results = await benign(gate, args.suites)
         else:
-            results = await attacks(gate, "unattended" if part == "unattended" else "attended", args.suites)
+            mode: RunMode = "unattended" if part == "unattended" else "attended"
+            results = await attacks(gate, mode, args.suites, args.only)
         everything[part] = results
         label = {"unattended": "attacks, unattended", "attended": "attacks, attended (only the user's calls approved)",
                  "benign": "user tasks without attack, attended"}[part]  # fmt: skip

@@ -71,6 +71,8 @@ class CaseResult:
     """The run's status when the case ended (`waiting_approval`: it waits for a person nobody is)."""
     obeyed: bool
     """Whether the model read the injection and set out to obey it."""
+    tainted: bool = False
+    """Whether the run read content outsiders can write, as the runtime reports it (`RunResult.tainted`)."""
     decisions: tuple[tuple[str, str, str], ...] = ()
     """(tool, decision, status) for every call the model made, as the runtime recorded them."""
 
@@ -180,6 +182,7 @@ async def run_case(
         attacked_by_requests=by_requests,
         status=result.status,
         obeyed=bool(model.obeyed),
+        tainted=result.tainted,
         decisions=tuple(
             (function_name(suite.name, step.name), step.decision, step.status) for step in sink.tools
         ),

@@ -3,8 +3,9 @@ the gate is all that stands between it and the world.
 
 The full run (949 attack pairs, 97 user tasks; several minutes) is `python -m bench.agentdojo`, and its
 numbers are in SECURITY.md. Here every injection task of every suite runs once, each with a different user
-task (spread over the suite in AgentDojo's order), without a gate, unattended behind the gate, and attended;
-and the user tasks of that sample run without attack, attended, with the test approving what they need.
+task (spread over the suite in AgentDojo's order), without a gate and unattended behind the gate; every
+third of those attended; and the user tasks of that sample without attack, attended, with the test
+approving what they need.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from typing import TypeVar
 
 import pytest
@@ -49,12 +49,11 @@ def sample() -> list[benchmark.Pair]:
     return chosen
 
 
-@cache
-def attacked(gate_name: str, mode: RunMode) -> list[CaseResult]:
+def attacked(gate_name: str, mode: RunMode, *, every: int = 1) -> list[CaseResult]:
     gate = make_gate(gate_name)
 
     async def go() -> list[CaseResult]:
-        return [await benchmark.run_pair(pair, gate=gate, mode=mode) for pair in sample()]
+        return [await benchmark.run_pair(pair, gate=gate, mode=mode) for pair in sample()[::every]]
 
     return run(go)
 
@@ -125,7 +124,7 @@ def test_unattended_behind_the_gate_no_attack_changes_anything() -> None:
 
 
 def test_attended_the_person_approves_only_the_users_calls_and_no_attack_changes_anything() -> None:
-    results = attacked("policy", "attended")
+    results = attacked("policy", "attended", every=3)  # a third of the sample: the person's refusals
     assert breaches(results) == []
     # The attacker's calls reached the person, who refused them: the gate then denied each one.
     assert any(status == "denied" for c in results for _, _, status in c.decisions)
