@@ -19,11 +19,13 @@ from meshclaw.ingest.errors import OTLP_ERROR_RENDERERS
 from meshclaw.ingest.import_routes import build_router as build_import_router
 from meshclaw.ingest.otlp_routes import build_router as build_otlp_router
 from meshclaw.limits.admission import Limiter
+from meshclaw.limits.alerts import AlertSink, LogAlertSink
 from meshclaw.metering.recorder import Recorder
 from meshclaw.providers.live import LiveRoutes
 from meshclaw.runs import agent_execution
 from meshclaw.runs.engine import RunEngine
 from meshclaw.server import ops
+from meshclaw.server.budget_notices import NotifyingAlertSink
 from meshclaw.server.errors import ErrorRenderer, install_error_handlers
 from meshclaw.server.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from meshclaw.web.errors import render_html_error
@@ -68,7 +70,8 @@ def create_app(context: AppContext) -> FastAPI:
     (unless `runs_engine` is off).
     """
     recorder = Recorder(context.db, journal_dir=context.settings.data_dir / "metering-journal")
-    limiter = Limiter(context.db, clock=context.clock)
+    alerts: list[AlertSink] = [LogAlertSink(), NotifyingAlertSink(context.db, clock=context.clock)]
+    limiter = Limiter(context.db, clock=context.clock, alert_sinks=alerts)
     upkeep = Upkeep(context.db)
     gateway: Gateway | None = None
     runs: RunEngine | None = None
