@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 
 from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
-from meshclaw.db.migrate import upgrade
 from meshclaw.identity import store
 from meshclaw.identity.principal import Role
 from meshclaw.server.app import create_app
 
-pytest_plugins = ["tests.postgres"]
+# tests.template_db provides `database_url`: a copy of a database migrated once per session.
+pytest_plugins = ["tests.postgres", "tests.template_db"]
 
 
 @pytest.fixture(autouse=True)
@@ -43,24 +43,25 @@ def _no_handlers_on_closed_streams() -> None:
 
 
 @pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """SQLite in the test's own directory, unless parametrized (indirectly) with "postgresql": then a fresh
-    database on the session's PostgreSQL server. `tests.postgres.BOTH_BACKENDS` runs a test on both."""
-    if getattr(request, "param", "sqlite") == "postgresql":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return f"sqlite:///{tmp_path / 'meshclaw.db'}"
+def runs_engine(request: pytest.FixtureRequest) -> bool:
+    """Whether the apps the fixtures build (`client`, `live_server`, the gateway's and ingest's servers)
+    start the runs engine (DBOS): only for tests marked `runs_engine` (or a conftest that overrides this).
+
+    Launching DBOS costs 0.1-0.5 s per app, and most tests that build the app never start a run. A test
+    that starts one on an app without the engine gets "runs_engine is off" (503), so a missing mark fails
+    loudly rather than testing less.
+    """
+    return request.node.get_closest_marker("runs_engine") is not None
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return load_settings(data_dir=tmp_path, database_url=database_url)
+def settings(tmp_path: Path, database_url: str, runs_engine: bool) -> Settings:
+    return load_settings(data_dir=tmp_path, database_url=database_url, runs_engine=runs_engine)
 
 
 @pytest.fixture
 def context(settings: Settings) -> Iterator[AppContext]:
-    context = AppContext.from_settings(settings)
-    upgrade(context.db)
+    context = AppContext.from_settings(settings)  # `database_url` is migrated already (tests/template_db.py)
     yield context
     context.db.dispose()
 
@@ -164,7 +165,7 @@ def live_server_settings() -> dict[str, Any]:
 
 @pytest.fixture
 def live_server(
-    tmp_path: Path, database_url: str, live_server_settings: dict[str, Any]
+    tmp_path: Path, database_url: str, live_server_settings: dict[str, Any], runs_engine: bool
 ) -> Iterator[LiveServer]:
     """The real app under uvicorn on a free loopback port, in a thread of the test process."""
     import threading
@@ -179,10 +180,9 @@ def live_server(
         database_url=database_url,
         port=port,
         public_url=f"http://127.0.0.1:{port}",
-        **live_server_settings,
+        **{"runs_engine": runs_engine, **live_server_settings},
     )
     context = AppContext.from_settings(settings)
-    upgrade(context.db)
     with context.db.session() as session:
         store.ensure_org(session, name="Test Org", now=context.clock.now())
     server = uvicorn.Server(

@@ -7,7 +7,8 @@ as the `postgres` OS user then. Durability is switched off (`fsync=off` and frie
 away at the end of the session, and it makes `CREATE DATABASE` per test cost a few tens of milliseconds,
 which is what keeps tests independent without being slow.
 
-Use it through the `database_url` fixture of tests/conftest.py, parametrized with `BOTH_BACKENDS`::
+Use it through the `database_url` fixture (tests/template_db.py: a migrated copy per test), parametrized
+with `BOTH_BACKENDS`::
 
     @BOTH_BACKENDS
     def test_something(client, people): ...

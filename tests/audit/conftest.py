@@ -9,7 +9,6 @@ import pytest
 from meshclaw.audit.chain import AuditLog
 from meshclaw.audit.record import AuditRecord
 from meshclaw.context import AppContext
-from tests.template_db import database_url, migrated_postgres, migrated_sqlite  # noqa: F401
 from tests.web.conftest import web_people  # noqa: F401  (the audit page's tests sign people in)
 
 

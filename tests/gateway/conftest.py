@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from meshclaw.config import load_settings
 from meshclaw.context import AppContext
-from meshclaw.db.migrate import upgrade
 from meshclaw.db.models.metering import UsageEventRow
 from meshclaw.identity import store
 from meshclaw.providers.registry import add_provider
@@ -76,13 +75,21 @@ def gateway_settings() -> dict[str, Any]:
 
 @pytest.fixture
 def gateway(
-    tmp_path: Path, database_url: str, gateway_settings: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    database_url: str,
+    gateway_settings: dict[str, Any],
+    runs_engine: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Gateway]:
     monkeypatch.setenv(PROVIDER_KEY_ENV, PROVIDER_KEY)
     port = free_port()
-    settings = load_settings(data_dir=tmp_path, database_url=database_url, port=port, **gateway_settings)
+    settings = load_settings(
+        data_dir=tmp_path,
+        database_url=database_url,
+        port=port,
+        **{"runs_engine": runs_engine, **gateway_settings},
+    )
     context = AppContext.from_settings(settings)
-    upgrade(context.db)
     with stub_in_thread() as stub:
         with context.db.session() as session:
             org, _ = store.ensure_org(session, name="Test Org", now=context.clock.now())

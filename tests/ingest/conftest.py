@@ -20,7 +20,6 @@ from sqlalchemy import select
 
 from meshclaw.config import load_settings
 from meshclaw.context import AppContext
-from meshclaw.db.migrate import upgrade
 from meshclaw.db.models import ActivityEventRow, OutcomeEventRow, UsageEventRow
 from meshclaw.identity import store
 from meshclaw.server.app import create_app
@@ -58,12 +57,16 @@ def server_settings() -> dict[str, Any]:
 
 
 @contextmanager
-def running_server(tmp_path: Path, database_url: str, **more: Any) -> Iterator[OtlpServer]:
-    """A MeshClaw server on a free port; a second one on the same database acts as a restart."""
+def running_server(
+    tmp_path: Path, database_url: str, *, runs_engine: bool = False, **more: Any
+) -> Iterator[OtlpServer]:
+    """A MeshClaw server on a free port, on an already migrated database; a second one on the same
+    database acts as a restart."""
     port = free_port()
-    settings = load_settings(data_dir=tmp_path, database_url=database_url, port=port, **more)
+    settings = load_settings(
+        data_dir=tmp_path, database_url=database_url, port=port, runs_engine=runs_engine, **more
+    )
     context = AppContext.from_settings(settings)
-    upgrade(context.db)
     with context.db.session() as session:
         store.ensure_org(session, name="Test Org", now=context.clock.now())
     app = create_app(context)
@@ -89,6 +92,8 @@ def running_server(tmp_path: Path, database_url: str, **more: Any) -> Iterator[O
 
 
 @pytest.fixture
-def otlp_server(tmp_path: Path, database_url: str, server_settings: dict[str, Any]) -> Iterator[OtlpServer]:
-    with running_server(tmp_path, database_url, **server_settings) as server:
+def otlp_server(
+    tmp_path: Path, database_url: str, server_settings: dict[str, Any], runs_engine: bool
+) -> Iterator[OtlpServer]:
+    with running_server(tmp_path, database_url, runs_engine=runs_engine, **server_settings) as server:
         yield server

@@ -18,7 +18,6 @@ from playwright.sync_api import Browser, Page, expect
 from meshclaw.clock import FrozenClock
 from meshclaw.config import load_settings
 from meshclaw.context import AppContext
-from meshclaw.db.migrate import upgrade
 from meshclaw.identity import store
 from meshclaw.server.app import create_app
 from tests.conftest import LiveServer, free_port
@@ -28,7 +27,7 @@ OTHER_SECRET = "a-different-secret-than-the-provider-knows-0123456789"
 
 
 @pytest.fixture
-def sso_client(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
+def sso_client(tmp_path: Path, database_url: str, runs_engine: bool) -> Iterator[TestClient]:
     """MeshClaw configured for an issuer on a loopback port where nothing listens."""
     settings = load_settings(
         data_dir=tmp_path,
@@ -36,9 +35,9 @@ def sso_client(tmp_path: Path, database_url: str) -> Iterator[TestClient]:
         oidc_issuer=f"http://127.0.0.1:{free_port()}",
         oidc_client_id="meshclaw",
         oidc_client_secret=CLIENT_SECRET,
+        runs_engine=runs_engine,
     )
     context = AppContext.from_settings(settings)
-    upgrade(context.db)
     with context.db.session() as session:
         store.ensure_org(session, name="Test Org", now=context.clock.now())
     with TestClient(create_app(context)) as client:

@@ -1,5 +1,6 @@
-"""Run tests use the real app with the real DBOS engine (a SQLite system database in the test's directory)
-and the scripted agent of `tests.runs.scripted`, so no model is called and every effect is countable."""
+"""Run tests use the real app with the real DBOS engine (a SQLite system database in the test's directory;
+every test here gets it, the rest of the suite only when marked `runs_engine`) and the scripted agent of
+`tests.runs.scripted`, so no model is called and every effect is countable."""
 
 from __future__ import annotations
 
@@ -18,8 +19,15 @@ SCRIPTED = "tests.runs.scripted:build"
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return load_settings(data_dir=tmp_path, database_url=database_url, runs_executor=SCRIPTED)
+def runs_engine() -> bool:
+    return True
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, runs_engine: bool) -> Settings:
+    return load_settings(
+        data_dir=tmp_path, database_url=database_url, runs_engine=runs_engine, runs_executor=SCRIPTED
+    )
 
 
 @pytest.fixture

@@ -134,6 +134,7 @@ def _rows(context: AppContext, tables: tuple[str, ...]) -> str:
         )
 
 
+@pytest.mark.runs_engine  # the flow ends with an agent run
 def test_no_secret_reaches_a_prompt_a_log_line_an_answer_or_a_record(
     gateway: Gateway, captured_logs: Capture, capfd: pytest.CaptureFixture[str]
 ) -> None:

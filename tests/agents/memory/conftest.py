@@ -1,7 +1,4 @@
-"""An agent to remember things for, on a migrated database (SQLite, or PostgreSQL with BOTH_BACKENDS).
-
-Each test gets a copy of a database migrated once per session (tests/template_db.py).
-"""
+"""An agent to remember things for, on a migrated database (SQLite, or PostgreSQL with BOTH_BACKENDS)."""
 
 from __future__ import annotations
 
@@ -12,7 +9,6 @@ import pytest
 from meshclaw.context import AppContext
 from meshclaw.db.models import Agent
 from tests.conftest import People
-from tests.template_db import database_url, migrated_postgres, migrated_sqlite  # noqa: F401
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

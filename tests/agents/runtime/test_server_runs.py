@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from meshclaw.config import load_settings
 from meshclaw.context import AppContext
-from meshclaw.db.migrate import upgrade
 from meshclaw.db.models.metering import UsageEventRow
 from meshclaw.identity import store
 from meshclaw.providers.registry import add_provider
@@ -37,12 +36,9 @@ class Stack:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+def stack(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     monkeypatch.setenv(PROVIDER_KEY_ENV, PROVIDER_KEY)
-    context = AppContext.from_settings(
-        load_settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'm.db'}")
-    )
-    upgrade(context.db)
+    context = AppContext.from_settings(load_settings(data_dir=tmp_path, database_url=database_url))
     with stub_in_thread() as stub:
         with context.db.session() as session:
             org, _ = store.ensure_org(session, name="Test Org", now=context.clock.now())
