@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from starlette.types import Receive, Scope, Send
 
 import meshclaw
@@ -57,6 +58,18 @@ def _runs_engine(context: AppContext, gateway: Gateway) -> RunEngine | None:
     if context.settings.runs_executor is not None:
         return RunEngine(context)
     return RunEngine(context, execution=agent_execution.build(context, models=GatewayModels(gateway)))
+
+
+@cache
+def _context_free_routers() -> tuple[APIRouter, ...]:
+    """The routers whose handlers reach the app's context through the request, built once per process.
+
+    Including a router makes FastAPI work out every route's parameters and models (signatures, pydantic
+    adapters) and keep them on that router: one to two seconds per app on the loaded 2-core test machine,
+    where the suite builds hundreds of apps in one process. A router built once is worked out once. The
+    ingest routers hold the context they were built for, so they are built per app.
+    """
+    return (ops.router, build_api_router(), build_web_router(), oidc_router)
 
 
 def create_app(context: AppContext) -> FastAPI:
@@ -115,10 +128,8 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.runs = runs
     renderers: dict[str, ErrorRenderer] = dict.fromkeys(WEB_PATH_PREFIXES, render_html_error)
     renderers.update(OTLP_ERROR_RENDERERS)
-    app.include_router(ops.router)
-    app.include_router(build_api_router())
-    app.include_router(build_web_router())
-    app.include_router(oidc_router)
+    for router in _context_free_routers():
+        app.include_router(router)
     app.include_router(build_otlp_router(context))
     app.include_router(build_import_router(context))
     install_error_handlers(app, renderers)
