@@ -13,11 +13,10 @@ from fastapi.testclient import TestClient
 
 from meshclaw.context import AppContext
 from meshclaw.identity import store
-from meshclaw.identity.passwords import hash_password
 from tests.clarity.api_org import ApiOrg, build
 from tests.clarity.conftest import WEEK
 from tests.conftest import People, Person
-from tests.web.conftest import PASSWORD, csrf_field, sign_in
+from tests.web.conftest import PASSWORD, csrf_field, password_hash, sign_in
 
 RANGE = f"from={WEEK}&to={WEEK + timedelta(days=6)}"
 """The recorded week, as the page's date picker sends it (both days included)."""
@@ -42,10 +41,11 @@ class WebOrg:
 
 
 def give_passwords(context: AppContext, org_id: int, people: list[Person]) -> None:
-    hashed = hash_password(PASSWORD)
     with context.db.session() as session:
         for person in people:
-            store.update_user(session, store.get_user(session, org_id, person.id), password_hash=hashed)
+            store.update_user(
+                session, store.get_user(session, org_id, person.id), password_hash=password_hash()
+            )
 
 
 @pytest.fixture
