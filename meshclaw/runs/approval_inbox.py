@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from meshclaw.db.models import Agent, Approval, User
+from meshclaw.db.models import Agent, Approval, Run, User
 from meshclaw.errors import NotFoundError, PermissionDeniedError
 from meshclaw.identity.authorize import Action, Resource, is_allowed, reach
 from meshclaw.identity.principal import Principal
@@ -88,14 +88,23 @@ def pending_count(session: Session, principal: Principal, *, now: datetime) -> i
     return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
+def _open(org_id: int, now: datetime) -> Any:
+    """Approvals that can still be decided: pending, not past their expiry (the run marks them expired
+    when it wakes), of a run still waiting (a run a kill switch stopped leaves its approvals behind)."""
+    waiting = select(Run.id).where(Run.status == "waiting_approval")
+    return select(Approval).where(
+        Approval.org_id == org_id,
+        Approval.status == "pending",
+        Approval.expires_at > now,
+        Approval.run_id.in_(waiting),
+    )
+
+
 def _decidable(principal: Principal, now: datetime) -> Any:
-    """Open approvals: pending and not past their expiry (the run marks them expired when it wakes)."""
     granted = reach(principal, "update", "agent")
     if granted is None:
         return None
-    query = select(Approval).where(
-        Approval.org_id == principal.org_id, Approval.status == "pending", Approval.expires_at > now
-    )
+    query = _open(principal.org_id, now)
     if granted == "own":
         query = query.where(Approval.owner_user_id == principal.user_id)
     elif granted == "team":
@@ -106,11 +115,7 @@ def _decidable(principal: Principal, now: datetime) -> Any:
 
 def operator_pending(session: Session, org_id: int, *, now: datetime) -> list[ApprovalView]:
     """Every open approval of the organization, for the operator's CLI."""
-    rows = session.scalars(
-        select(Approval)
-        .where(Approval.org_id == org_id, Approval.status == "pending", Approval.expires_at > now)
-        .order_by(Approval.requested_at, Approval.id)
-    )
+    rows = session.scalars(_open(org_id, now).order_by(Approval.requested_at, Approval.id))
     return views(session, list(rows))
 
 

@@ -302,3 +302,27 @@ def test_the_run_endpoint_decides_through_the_same_records(
     assert (
         app_client.post(f"/api/v1/runs/{run_id}/approvals", json=body, headers=owner.auth).status_code == 409
     )
+
+
+def test_a_stopped_run_leaves_nothing_to_decide(
+    app_client: TestClient, context: AppContext, org_id: int, people: People
+) -> None:
+    owner = people.add()
+    cancelled = start(app_client, context, org_id, owner, "deploy")
+    first = pending_of(app_client, owner, cancelled)
+    assert app_client.post(f"/api/v1/runs/{cancelled}/cancel", headers=owner.auth).status_code == 200
+    agent_id = app_client.get(f"/api/v1/runs/{cancelled}", headers=owner.auth).json()["agent_id"]
+    killed = start(app_client, context, org_id, owner, "deploy")
+    second = pending_of(app_client, owner, killed)
+    switch = {"scope": "agent", "target": agent_id, "reason": "stop everything"}
+    assert app_client.post("/api/v1/kill-switches", json=switch, headers=owner.auth).status_code == 201
+    assert wait_final(context, killed) == "cancelled"
+
+    assert app_client.get("/api/v1/approvals", headers=owner.auth).json() == []
+    for approval in (first, second):
+        url = f"/api/v1/approvals/{approval['id']}"
+        assert app_client.post(url, json={"decision": "approve"}, headers=owner.auth).status_code in (
+            409,
+            410,
+        )
+    assert deploys(context.settings.data_dir) == []
