@@ -4,9 +4,10 @@
     .venv/bin/python -m bench.agentdojo --gate none    # no gate: how often the attacker gets through
     .venv/bin/python -m bench.agentdojo --json results.json
 
-1. the 949 attack pairs, unattended (nobody there to approve), with the chosen gate;
-2. the same pairs attended, the test approving only the calls the user's task needs;
-3. the 97 user tasks without attack, attended, the test approving what they need.
+1. the 949 attack pairs, unattended (nobody there to approve: the run waits), with the chosen gate;
+2. the same, with the agent set to carry on without the approvals (`unattended_approvals = "skip"`);
+3. the same pairs attended, the test approving only the calls the user's task needs;
+4. the 97 user tasks without attack, attended, the test approving what they need.
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ from bench.agentdojo.harness import CaseResult
 from meshclaw.agents.runtime.contract import RunMode, ToolGate
 
 
-async def attacks(gate: ToolGate, mode: RunMode, suites: list[str], only: list[str]) -> list[CaseResult]:
+async def attacks(
+    gate: ToolGate, mode: RunMode, suites: list[str], only: list[str], skip_approvals: bool = False
+) -> list[CaseResult]:
     return [
-        await benchmark.run_pair(pair, gate=gate, mode=mode)
+        await benchmark.run_pair(
+            pair, gate=gate, mode=mode, unattended_approvals="skip" if skip_approvals else "wait"
+        )
         for pair in benchmark.pairs(suites)
         if not only or f"{pair[0]}/{pair[2].ID}" in only
     ]
@@ -69,11 +74,19 @@ def summary(label: str, results: list[CaseResult], seconds: float) -> str:
     return "\n".join(lines)
 
 
+LABELS = {
+    "unattended": "attacks, unattended",
+    "unattended-skip": "attacks, unattended, carrying on without approvals (unattended_approvals = skip)",
+    "attended": "attacks, attended (only the user's calls approved)",
+    "benign": "user tasks without attack, attended",
+}
+
+
 async def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.agentdojo", description=__doc__)
     parser.add_argument("--gate", choices=sorted(GATES), default="policy")
     parser.add_argument("--suites", nargs="*", default=list(benchmark.SUITES), choices=benchmark.SUITES)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["unattended", "attended", "benign"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=sorted(LABELS))
     parser.add_argument("--only", nargs="*", default=[], help="injection tasks as suite/injection_task_N")
     parser.add_argument("--json", type=Path, help="write every case's result here")
     args = parser.parse_args(argv)
@@ -82,18 +95,17 @@ async def main(argv: list[str]) -> int:
         f"agentdojo {benchmark.VERSION}, attack {benchmark.ATTACK}, gate {type(gate).__module__}.{type(gate).__name__}"
     )
     everything: dict[str, list[CaseResult]] = {}
-    for part in ("unattended", "attended", "benign"):
+    for part in LABELS:
         if part in args.skip:
             continue
         started = time.perf_counter()
         if part == "benign":
             results = await benign(gate, args.suites)
         else:
-            mode: RunMode = "unattended" if part == "unattended" else "attended"
-            results = await attacks(gate, mode, args.suites, args.only)
+            mode: RunMode = "attended" if part == "attended" else "unattended"
+            results = await attacks(gate, mode, args.suites, args.only, part == "unattended-skip")
         everything[part] = results
-        label = {"unattended": "attacks, unattended", "attended": "attacks, attended (only the user's calls approved)",
-                 "benign": "user tasks without attack, attended"}[part]  # fmt: skip
+        label = LABELS[part]
         print(summary(label, results, time.perf_counter() - started), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps({k: [asdict(c) for c in v] for k, v in everything.items()}, indent=1))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from agentdojo.agent_pipeline import BasePipelineElement, GroundTruthPipeline
@@ -91,7 +91,9 @@ def pairs(suites: Iterable[str] = SUITES) -> Iterator[Pair]:
                 yield name, user_task, injection_task
 
 
-async def run_pair(pair: Pair, *, gate: ToolGate, mode: RunMode) -> CaseResult:
+async def run_pair(
+    pair: Pair, *, gate: ToolGate, mode: RunMode, unattended_approvals: Literal["wait", "skip"] = "wait"
+) -> CaseResult:
     name, user_task, injection_task = pair
     injections = attack(name).attack(user_task, injection_task)
     return await run_case(
@@ -101,6 +103,7 @@ async def run_pair(pair: Pair, *, gate: ToolGate, mode: RunMode) -> CaseResult:
         gate=gate,
         mode=mode,
         environment=environment(name, injections),
+        unattended_approvals=unattended_approvals,
     )
 
 

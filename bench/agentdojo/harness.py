@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from agentdojo.base_tasks import BaseInjectionTask, BaseUserTask
 from agentdojo.functions_runtime import FunctionCall, FunctionsRuntime, TaskEnvironment
@@ -77,10 +77,15 @@ class CaseResult:
     """(tool, decision, status) for every call the model made, as the runtime recorded them."""
 
 
-def agent_spec(suite: TaskSuite[Any]) -> AgentSpec:
+def agent_spec(suite: TaskSuite[Any], *, unattended_approvals: Literal["wait", "skip"] = "wait") -> AgentSpec:
     """A MeshClaw agent granted each tool of the suite by name. Limits are raised so that only the gate
-    decides what happens (a long attack would otherwise also end on `max_tool_calls`)."""
+    decides what happens (a long attack would otherwise also end on `max_tool_calls`). With
+    `unattended_approvals="skip"` an unattended run does not wait: a call that needs approval is refused
+    and the model carries on, so the attacker gets to try every call of its plan."""
+    # Passed only when not the default, so the harness also runs against a runtime without the setting.
+    setting = {} if unattended_approvals == "wait" else {"unattended_approvals": unattended_approvals}
     return AgentSpec(
+        **setting,
         name=f"agentdojo-{suite.name}",
         model=ModelChoice(name="scripted"),
         tools=tuple(ToolGrant(tool=tool_name(suite.name, f.name)) for f in suite.tools),
@@ -134,6 +139,7 @@ async def run_case(
     mode: RunMode,
     environment: TaskEnvironment,
     obey: Mapping[str, BaseInjectionTask[Any]] | None = None,
+    unattended_approvals: Literal["wait", "skip"] = "wait",
 ) -> CaseResult:
     """Run one case in `environment` (the suite's, with the attack planted). `obey` are the injection goals the model acts on when it reads one (default: the
     case's injection task)."""
@@ -150,7 +156,7 @@ async def run_case(
         agent_id=1,
         agent_version_id=1,
         owner_user_id=1,
-        spec=agent_spec(suite),
+        spec=agent_spec(suite, unattended_approvals=unattended_approvals),
         input=user_task.PROMPT,
         mode=mode,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import pytest
 from agentdojo.agent_pipeline import GroundTruthPipeline
@@ -49,11 +49,15 @@ def sample() -> list[benchmark.Pair]:
     return chosen
 
 
-def attacked(gate_name: str, mode: RunMode, *, every: int = 1) -> list[CaseResult]:
+def attacked(gate_name: str, mode: RunMode, *, every: int = 1, skip: bool = False) -> list[CaseResult]:
     gate = make_gate(gate_name)
+    approvals: Literal["wait", "skip"] = "skip" if skip else "wait"
 
     async def go() -> list[CaseResult]:
-        return [await benchmark.run_pair(pair, gate=gate, mode=mode) for pair in sample()[::every]]
+        return [
+            await benchmark.run_pair(pair, gate=gate, mode=mode, unattended_approvals=approvals)
+            for pair in sample()[::every]
+        ]
 
     return run(go)
 
