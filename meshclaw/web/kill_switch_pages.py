@@ -36,6 +36,8 @@ def switches_page(
     request: Request, viewer: PageViewer, context: Context, notice: str | None = None
 ) -> Response:
     principal = viewer.principal
+    # Admins release any switch; others the ones they engaged (the API refuses the rest anyway).
+    can_org = is_allowed(principal, "manage", Resource(kind="organization"))
     with context.db.session() as session:
         rows = [
             switch_out(session, row) for row in kill_switches.history(session, principal.org_id, limit=100)
@@ -49,7 +51,8 @@ def switches_page(
         mine_engaged=any(
             row.engaged and row.scope == "user" and row.target_id == principal.user_id for row in rows
         ),
-        can_org=is_allowed(principal, "manage", Resource(kind="organization")),
+        can_org=can_org,
+        releasable={row.id for row in rows if can_org or row.engaged_by_user_id == principal.user_id},
         notice=NOTICES.get(notice or ""),
     )
 

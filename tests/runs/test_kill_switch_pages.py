@@ -73,3 +73,5 @@ def test_admins_pull_the_organization_wide_switch_and_members_cannot(
     token = signed_in(app_client, member)
     run = app_client.post("/api/v1/runs", json={"agent": "worker"}, headers={"X-CSRF-Token": token}).json()
     assert run["error"] == "the organization-wide kill switch is engaged (incident 7)"
+    page = app_client.get("/kill-switches").text
+    assert 'id="org-switch-state"' in page and "Release</button>" not in page  # only admins release it
