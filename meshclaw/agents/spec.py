@@ -264,6 +264,10 @@ class AgentSpec(_Strict):
     """Whether a new run may start while one of this agent's runs is still going."""
     memory: bool = True
     """Whether the agent gets `remember` and `recall` and its own memory store."""
+    unattended_approvals: Literal["wait", "skip"] = "wait"
+    """When a run nobody is watching reaches a call that needs a person's approval: `wait` queues the
+    approval and the run waits for it (durably, for days); `skip` refuses the call and the run carries on
+    (the model reads why)."""
     template: str | None = None
     """The template (Playbooks issue) this agent was created from, if any; the runtime dispatches on it."""
     settings: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)

@@ -18,6 +18,7 @@ from meshclaw.api import (
     memory,
     notifications,
     organization,
+    policy,
     prices,
     providers,
     runs,
@@ -49,6 +50,7 @@ def build_router() -> APIRouter:
         hooks,
         audit,
         vault,
+        policy,
         kill_switches,
         notifications,
     ):

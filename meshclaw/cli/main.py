@@ -16,6 +16,7 @@ from meshclaw.cli import (
     identity,
     imports,
     kill,
+    policy,
     prices,
     providers,
     runs,
@@ -67,6 +68,7 @@ app.add_typer(runs.runs_app, name="runs")
 app.add_typer(approvals.approvals_app, name="approvals")
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(vault.vault_app, name="vault")
+app.add_typer(policy.policy_app, name="policy")
 app.add_typer(kill.kill_app, name="kill")
 
 

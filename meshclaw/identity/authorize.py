@@ -42,6 +42,7 @@ ResourceKind = Literal[
     "agent_memory",
     "audit",
     "vault_secret",
+    "policy",
 ]
 """`usage`: metered model calls, owned by the person they are attributed to (team: their team at the
 time of the call). `price`: the model price table, readable by everyone so costs can be explained.
@@ -66,7 +67,9 @@ invalidate and confirm items, auditors read.
 `audit`: the tamper-evident audit log (its records, export and verification): admins and auditors read
 it; nobody writes it through an action (records are appended by the code that does the audited thing).
 `vault_secret`: an encrypted secret, owned by a person or (no owner) by the organization. Only metadata is
-ever shown; the owner and admins create, replace and delete; organization secrets are admins' alone."""
+ever shown; the owner and admins create, replace and delete; organization secrets are admins' alone.
+`policy`: the policy gate's organization rows (the egress allowlist, pre-approvals per agent). Everyone
+reads them, so people can see why their agent was asked to wait; only admins change them."""
 Reach = Literal["all", "team", "own"]
 
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "manage", "delete")
@@ -87,6 +90,7 @@ RESOURCE_KINDS: tuple[ResourceKind, ...] = (
     "agent_memory",
     "audit",
     "vault_secret",
+    "policy",
 )
 
 _ADMIN_ALL: dict[Action, Reach] = {action: "all" for action in ACTIONS}
@@ -110,6 +114,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "agent_memory": {"read": "all", "create": "own", "update": "own"},
         "audit": {"read": "all"},
         "vault_secret": {"read": "own", "create": "own", "update": "own", "delete": "own"},
+        "policy": {"read": "all"},
     },
     Role.MANAGER: {
         "organization": {"read": "all"},
@@ -126,6 +131,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "agent": {"read": "team", "create": "own", "update": "own"},
         "agent_memory": {"read": "own", "create": "own", "update": "own"},
         "vault_secret": {"read": "own", "create": "own", "update": "own", "delete": "own"},
+        "policy": {"read": "all"},
     },
     Role.MEMBER: {
         "organization": {"read": "all"},
@@ -142,6 +148,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "agent": {"read": "own", "create": "own", "update": "own"},
         "agent_memory": {"read": "own", "create": "own", "update": "own"},
         "vault_secret": {"read": "own", "create": "own", "update": "own", "delete": "own"},
+        "policy": {"read": "all"},
     },
 }
 

@@ -43,12 +43,12 @@ def build(
     context: AppContext, *, models: ModelFactory | None = None, tools: ToolRegistry | None = None
 ) -> Execution:
     from meshclaw.agents.memory.tools import MemoryToolSource
-    from meshclaw.agents.runtime.default_gate import DefaultGate
     from meshclaw.agents.runtime.taint import tainted
     from meshclaw.agents.skills.library import SkillLibrary
     from meshclaw.agents.skills.tools import SkillToolSource
+    from meshclaw.policy.gate import DatabasePolicy, PolicyGate
 
-    gate = DefaultGate()
+    gate = PolicyGate(DatabasePolicy(db=context.db))
     model_factory = models or NoModels()
     # Tools bound to the run's agent: its memory (when the spec turns it on) and the skills it lists.
     run_tools = (

@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from meshclaw.agents.runtime.contract import ToolCallStep
 from meshclaw.db.models import Agent, Run, RunStep
 from meshclaw.notifications.store import notify
 
@@ -75,6 +76,8 @@ class StepRecord:
     output_tokens: int = 0
     cost_usd: float = 0.0
     latency_ms: float = 0.0
+    tool: ToolCallStep | None = None
+    """For a tool call: the step as the runtime reported it, for its audit record."""
 
 
 def insert_run(
@@ -170,11 +173,11 @@ def notify_over_budget(session: Session, run_id: str, *, error: str, now: dateti
            text=f"A run of your agent '{name}' stopped over budget: {error}", link=f"/runs/{run_id}", now=now)  # fmt: skip
 
 
-def add_step(session: Session, run_id: str, step: StepRecord, *, now: datetime) -> None:
-    """Record a step once: the same (run, seq) again after a crash adds nothing."""
+def add_step(session: Session, run_id: str, step: StepRecord, *, now: datetime) -> bool:
+    """Record a step once: the same (run, seq) again after a crash adds nothing (and says False)."""
     exists = session.scalar(select(RunStep.id).where(RunStep.run_id == run_id, RunStep.seq == step.seq))
     if exists is not None:
-        return
+        return False
     session.add(
         RunStep(
             run_id=run_id,
@@ -193,6 +196,7 @@ def add_step(session: Session, run_id: str, step: StepRecord, *, now: datetime) 
             at=now,
         )
     )
+    return True
 
 
 def steps_of(session: Session, run_id: str) -> list[RunStep]:

@@ -46,7 +46,8 @@ from meshclaw.agents.runtime.contract import (
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.audit.chain import AuditLog
 from meshclaw.context import AppContext
-from meshclaw.runs import approvals, daily, store
+from meshclaw.db.models import Run
+from meshclaw.runs import approvals, daily, store, tool_audit
 from meshclaw.runs.execution import Execution
 from meshclaw.runs.kill_switches import SwitchBoard
 from meshclaw.tools import idempotency
@@ -124,9 +125,14 @@ class RecordingSink:
         context = self._binding.context
 
         def write() -> None:
+            audited = any(step.tool for step, _ in pending)
+            log = AuditLog.for_data_dir(context.settings.data_dir) if audited else None
             with context.db.session() as session:
+                run = session.get(Run, self._run_id)
                 for step, at in pending:
-                    store.add_step(session, self._run_id, step, now=at)
+                    added = store.add_step(session, self._run_id, step, now=at)
+                    if added and step.tool is not None and log is not None and run is not None:
+                        tool_audit.append(log, session, run, step.tool, now=at)
 
         await asyncio.to_thread(write)
 
@@ -157,6 +163,7 @@ class RecordingSink:
                 detail=step.reason,
                 error=step.error,
                 latency_ms=float(step.latency_ms),
+                tool=step,
             )
         )
 

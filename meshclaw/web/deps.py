@@ -47,6 +47,9 @@ class Nav:
     kill_switches: bool = False
     """The kill switches page in the navigation: admins, who hold the organization-wide one (everyone may
     still open it, and each agent's page has its own switch)."""
+    policy: bool = False
+    """The policy page (allowed destinations, pre-approvals) in the navigation: admins, who change it
+    (everyone may still open it)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,6 +75,7 @@ def _nav_for(principal: Principal) -> Nav:
         agents=is_allowed(principal, "read", Resource(kind="agent", owner_user_id=principal.user_id)),
         audit=is_allowed(principal, "read", Resource(kind="audit")),
         kill_switches=is_allowed(principal, "manage", Resource(kind="organization")),
+        policy=is_allowed(principal, "create", Resource(kind="policy")),
     )
 
 

@@ -24,6 +24,7 @@ from meshclaw.web import (
     kill_switch_pages,
     notifications_pages,
     org_pages,
+    policy_pages,
     prices_pages,
     providers_pages,
     runs_pages,
@@ -54,6 +55,7 @@ WEB_PATH_PREFIXES: tuple[str, ...] = (
     "/kill-switches",
     "/notifications",
     "/approvals",
+    "/policy",
 )
 """`/` itself is only a redirect and needs no entry (a `/` prefix would claim every path)."""
 
@@ -81,6 +83,7 @@ def build_router() -> APIRouter:
         audit_pages,
         kill_switch_pages,
         notifications_pages,
+        policy_pages,
     ):
         router.include_router(module.router)
     router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

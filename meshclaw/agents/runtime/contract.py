@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 import httpx2
 
+from meshclaw.agents.runtime.flow import UntrustedContent
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolSpec
@@ -176,6 +177,12 @@ class ToolCallStep:
     latency_ms: int = 0
     approval_id: str | None = None
     """Set when the call ran on an approval."""
+    rule: str = ""
+    """The policy rule that decided (`GateDecision.rule`)."""
+    args: Mapping[str, Any] | None = field(default=None, repr=False)
+    """The exact arguments, for the audit log (which stores them redacted next to their digest)."""
+    taint_sources: tuple[str, ...] = ()
+    """The tools whose untrusted content the run had read when the call was decided."""
 
 
 class StepSink(Protocol):
@@ -215,6 +222,8 @@ class RunInfo:
     """Effect classes of the tools that ran so far in this segment."""
     tainted_before: bool = False
     """Whether an earlier segment read untrusted content."""
+    untrusted: UntrustedContent | None = None
+    """What this run read from outsiders, to tell whether it flowed into a call's arguments."""
 
     @property
     def tainted(self) -> bool:
@@ -227,6 +236,8 @@ class GateDecision:
     decision: Decision
     reason: str
     """Told to the model on a denial and shown with an approval request; never contains secrets."""
+    rule: str = ""
+    """Which rule decided (`grant.missing`, `rule_of_two`, `egress.external`...), for the audit log."""
 
 
 class ToolGate(Protocol):

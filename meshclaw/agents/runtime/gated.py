@@ -40,6 +40,7 @@ from meshclaw.agents.runtime.contract import (
     ToolStatus,
     args_digest,
 )
+from meshclaw.agents.runtime.flow import UntrustedContent
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolError
 
@@ -73,6 +74,11 @@ class SegmentState:
     approvals: Mapping[str, ApprovalDecision] = field(default_factory=dict)
     effects_seen: set[EffectClass] = field(default_factory=set)
     tool_calls: int = 0
+    untrusted: UntrustedContent = field(default_factory=UntrustedContent)
+    """What outsiders wrote that this run read (set up from `request.tainted` in `__post_init__`)."""
+
+    def __post_init__(self) -> None:
+        self.untrusted.unknown_before = self.request.tainted
 
     def run_info(self) -> RunInfo:
         request = self.request
@@ -84,6 +90,7 @@ class SegmentState:
             spec=request.spec,
             effects_seen=frozenset(self.effects_seen),
             tainted_before=request.tainted,
+            untrusted=self.untrusted,
         )
 
     @property
@@ -142,7 +149,8 @@ class GatedToolset(WrapperToolset[None]):
             await state.sink.tool_call(
                 ToolCallStep(tool_call_id=call_id, name=name, args_digest=digest, effect=meta.effect,
                              decision=decision.decision, reason=decision.reason, status=status, error=error,
-                             latency_ms=latency_ms, approval_id=approval.approval_id if approval else None)
+                             latency_ms=latency_ms, approval_id=approval.approval_id if approval else None,
+                             rule=decision.rule, args=args, taint_sources=tuple(state.untrusted.sources))
             )  # fmt: skip
 
         if decision.decision == "deny":
@@ -197,6 +205,8 @@ class GatedToolset(WrapperToolset[None]):
             raise ToolBroke(f"{message}; {meta.label}" if meta.label else message) from error
         await record("ok", None, elapsed())
         self._ran(meta)
+        if meta.effect is EffectClass.READ_UNTRUSTED:
+            self.state.untrusted.add(name, result)
         return result
 
     def _ran(self, meta: ToolMeta) -> None:

@@ -32,6 +32,7 @@ from meshclaw.db.models.metering import (
     UsageEventRow,
     UsageRollup,
 )
+from meshclaw.db.models.policy import EgressRule, PreApprovalRow
 from meshclaw.db.models.runs import Run, RunStep, RunWebhook
 from meshclaw.db.models.safety import KillSwitch, Notification
 from meshclaw.db.models.vault import VaultSecret
@@ -69,6 +70,8 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "AuditEvent",
     "AuditCheckpoint",
     "VaultSecret",
+    "EgressRule",
+    "PreApprovalRow",
     "KillSwitch",
     "Notification",
 ]

@@ -1,0 +1,64 @@
+"""A grant narrowed by scopes: the folders, channels, services, environments and recipient domains an
+agent may touch with one tool.
+
+Each scope kind constrains the arguments of that name (the connectors' convention): `folders` the
+`folder`, `source_folder` and `target_folder` arguments, `environments` the `environment` argument, and
+`recipient_domains` the domain of every destination in the call. A call is in scope when every
+constrained argument it has holds an allowed value; values may use shell-style wildcards (`staging-*`).
+A scope kind this module does not know is refused when the grant is checked, so a typo cannot widen a
+grant by being ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fnmatch import fnmatchcase
+from typing import Any
+
+from meshclaw.agents.spec import ToolGrant
+from meshclaw.policy.destinations import destinations
+
+SCOPE_ARGUMENTS: Mapping[str, tuple[str, ...]] = {
+    "accounts": ("account",),
+    "folders": ("folder", "source_folder", "target_folder", "mailbox"),
+    "channels": ("channel", "channel_id", "room", "room_id"),
+    "calendars": ("calendar",),
+    "services": ("service",),
+    "environments": ("environment",),
+    "recipient_domains": (),
+}
+"""Scope kind -> the arguments it constrains (`recipient_domains` constrains every destination)."""
+
+
+def unknown_scopes(grant: ToolGrant) -> list[str]:
+    return sorted(kind for kind in grant.scopes if kind not in SCOPE_ARGUMENTS)
+
+
+def out_of_scope(grant: ToolGrant, args: Mapping[str, Any]) -> str | None:
+    """Why the call falls outside the grant's account and scopes, or None when it is inside."""
+    unknown = unknown_scopes(grant)
+    if unknown:
+        return f"the grant for '{grant.tool}' has unknown scope kinds: {', '.join(unknown)}"
+    wanted_account = grant.account
+    if wanted_account is not None and "account" in args and str(args["account"]) != wanted_account:
+        return f"the grant allows account '{wanted_account}', not '{args['account']}'"
+    for kind, allowed in grant.scopes.items():
+        if kind == "recipient_domains":
+            for destination in destinations(args):
+                domain = destination.domain
+                if domain is None or not any(_domain_in(domain, pattern) for pattern in allowed):
+                    return f"'{destination}' is outside the granted recipient domains ({', '.join(allowed)})"
+            continue
+        for name in SCOPE_ARGUMENTS[kind]:
+            if name not in args or args[name] is None:
+                continue
+            values = args[name] if isinstance(args[name], list | tuple) else [args[name]]
+            for value in values:
+                if not any(fnmatchcase(str(value), pattern) for pattern in allowed):
+                    return f"{name} '{value}' is outside the granted {kind} ({', '.join(allowed)})"
+    return None
+
+
+def _domain_in(domain: str, pattern: str) -> bool:
+    base = pattern.lower().removeprefix("*.")
+    return domain == base or domain.endswith("." + base)

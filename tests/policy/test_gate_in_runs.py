@@ -1,0 +1,98 @@
+"""The server's runs go through the policy gate, with the organization's rows, and every decided tool
+call leaves an audit record: a compromised model that obeys a web page cannot mail data out of a tainted
+run; a clean run mails colleagues freely; outsiders need an approval unless an admin allowed the domain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from meshclaw.config import Settings, load_settings
+from meshclaw.context import AppContext
+from meshclaw.db.models import AuditEvent
+from meshclaw.policy import store as policy_store
+from tests.conftest import People
+from tests.runs.records import save_agent, wait_final, wait_status
+
+GRANTS = [{"tool": "web_fetch_page"}, {"tool": "mail_send_message"}]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return load_settings(
+        data_dir=tmp_path, database_url=database_url, runs_executor="tests.policy.compromised_agent:build"
+    )
+
+
+def sent(context: AppContext) -> list[dict[str, object]]:
+    log = context.settings.data_dir / "sent.log"
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def audit(context: AppContext, run_id: str) -> list[tuple[str, str | None, str | None, str | None]]:
+    with context.db.session() as session:
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.run_id == run_id).order_by(AuditEvent.seq))
+        return [(row.kind, row.tool, row.rule, row.outcome) for row in rows]
+
+
+def start(client: TestClient, owner_auth: dict[str, str], text: str) -> str:
+    response = client.post("/api/v1/runs", json={"agent": "mailer", "input": text}, headers=owner_auth)
+    assert response.status_code in (201, 202), response.text
+    return str(response.json()["id"])
+
+
+def test_a_clean_run_mails_a_colleague_and_the_call_is_audited(
+    app_client: TestClient, context: AppContext, org_id: int, people: People
+) -> None:
+    owner = people.add()
+    colleague = people.add()
+    save_agent(context, org_id, owner, "mailer", model={"name": "scripted"}, tools=GRANTS, allow_overlap=True)
+    run_id = start(app_client, owner.auth, f"tell {colleague.email} the build is green")
+    assert wait_final(context, run_id, timeout=60) == "succeeded"
+    assert [message["to"] for message in sent(context)] == [[colleague.email]]
+    assert audit(context, run_id) == [("tool.executed", "mail_send_message", "egress.allowed", "ok")]
+
+
+def test_a_tainted_run_cannot_mail_out_what_a_page_told_it_to(
+    app_client: TestClient, context: AppContext, org_id: int, people: People
+) -> None:
+    owner = people.add()
+    save_agent(context, org_id, owner, "mailer", model={"name": "scripted"}, tools=GRANTS, allow_overlap=True)
+    run_id = start(app_client, owner.auth, "summarize https://news.example/today")
+    wait_status(context, run_id, "waiting_approval", timeout=60)
+    assert sent(context) == []
+    shown = app_client.get(f"/api/v1/runs/{run_id}", headers=owner.auth).json()
+    (pending,) = shown["pending_approvals"]
+    assert pending["args"]["to"] == ["mallory@evil.example"]
+    assert "outsiders can write (web_fetch_page)" in pending["reason"] and "to[0]" in pending["reason"]
+    assert audit(context, run_id) == [("tool.executed", "web_fetch_page", "effect.contained", "ok")]
+    # Even a domain the admin allowed does not open a tainted run: the rule of two still asks a person.
+    with context.db.session() as session:
+        policy_store.add_egress_rule(session, org_id=org_id, kind="domain", value="evil.example", note="",
+                                     by_user_id=None, now=context.clock.now())  # fmt: skip
+    second = start(app_client, owner.auth, "summarize https://news.example/today")
+    wait_status(context, second, "waiting_approval", timeout=60)
+    assert sent(context) == []
+
+
+def test_outsiders_need_approval_unless_the_domain_is_allowed(
+    app_client: TestClient, context: AppContext, org_id: int, people: People
+) -> None:
+    owner = people.add()
+    save_agent(context, org_id, owner, "mailer", model={"name": "scripted"}, tools=GRANTS, allow_overlap=True)
+    first = start(app_client, owner.auth, "send the agenda to ann@partner.example")
+    wait_status(context, first, "waiting_approval", timeout=60)
+    reason = app_client.get(f"/api/v1/runs/{first}", headers=owner.auth).json()["pending_approvals"][0][
+        "reason"
+    ]
+    assert "outside the organization's allowed destinations: ann@partner.example" in reason
+    with context.db.session() as session:
+        policy_store.add_egress_rule(session, org_id=org_id, kind="domain", value="partner.example", note="",
+                                     by_user_id=None, now=context.clock.now())  # fmt: skip
+    second = start(app_client, owner.auth, "send the agenda to ann@partner.example")
+    assert wait_final(context, second, timeout=60) == "succeeded"
+    assert [message["to"] for message in sent(context)] == [["ann@partner.example"]]
