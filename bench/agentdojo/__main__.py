@@ -25,6 +25,7 @@ from bench.agentdojo import benchmark
 from bench.agentdojo.gates import GATES, make_gate
 from bench.agentdojo.harness import CaseResult
 from meshclaw.agents.runtime.contract import RunMode, ToolGate
+from meshclaw.agents.spec import AgentSpec
 
 
 async def attacks(
@@ -97,6 +98,9 @@ async def main(argv: list[str]) -> int:
     everything: dict[str, list[CaseResult]] = {}
     for part in LABELS:
         if part in args.skip:
+            continue
+        if part == "unattended-skip" and "unattended_approvals" not in AgentSpec.model_fields:
+            print(f"{LABELS[part]}: not run, this runtime's agents have no unattended_approvals setting")
             continue
         started = time.perf_counter()
         if part == "benign":
