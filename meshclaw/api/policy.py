@@ -1,4 +1,5 @@
-"""/api/v1/policy: the organization's egress allowlist and admins' pre-approvals per agent.
+"""/api/v1/policy: the organization's egress allowlist, admins' pre-approvals per agent, and admins'
+effect classes for the MCP tools of an agent's servers.
 
 Everyone reads the allowlist (people should see why their agent was asked to wait); pre-approvals are
 shown to whoever may see the agent. Only admins change either, and every change is an audit record in the
@@ -14,6 +15,8 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from meshclaw.agents.spec import AgentSpec
+from meshclaw.agents.store import get_version_by_id
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.db.models import Agent
@@ -21,7 +24,7 @@ from meshclaw.db.models.identity import User
 from meshclaw.errors import NotFoundError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
 from meshclaw.identity.principal import Principal
-from meshclaw.policy import store
+from meshclaw.policy import classifications, store
 
 router = APIRouter(prefix="/policy", tags=["policy"])
 
@@ -152,3 +155,67 @@ def remove_preapproval(
         record_admin_action(context, session, principal, kind="admin.preapproval_removed",
                             target=f"agent:{agent.id}", arguments={"id": row.id, "tool": row.tool})  # fmt: skip
     return Response(status_code=204)
+
+
+class McpToolOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    tool: str
+    effect: str
+    note: str
+    created_at: datetime
+
+
+class McpServerOut(BaseModel):
+    server: str = Field(description="The server's name in the agent's definition")
+    label: str = Field(description="Its command line or URL")
+    classified: list[McpToolOut] = Field(
+        description="Tools an admin classified; the others count as destructive"
+    )
+
+
+class ClassifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    server: str = Field(min_length=1, max_length=40)
+    tool: str = Field(min_length=1, max_length=200, description="The tool's name as the server lists it")
+    effect: str = Field(
+        description="read_private, read_untrusted, write_internal, communicate_external, deploy, destructive"
+    )
+    note: str = Field(default="", max_length=500)
+
+
+def current_spec(session: Session, agent: Agent) -> AgentSpec:
+    if agent.current_version_id is None:
+        raise NotFoundError(f"agent {agent.id} has no version yet")
+    return get_version_by_id(session, agent.current_version_id).spec()
+
+
+@router.get("/agents/{agent_id}/mcp-tools", response_model=list[McpServerOut])
+def list_mcp_tools(agent_id: int, principal: CurrentPrincipal, context: Context) -> list[McpServerOut]:
+    with context.db.session() as session:
+        spec = current_spec(session, visible_agent(session, principal, agent_id))
+        keyed = {classifications.server_key(server): server for server in spec.mcp_servers}
+        found = classifications.active(session, principal.org_id, keyed)
+        return [
+            McpServerOut(server=server.name, label=classifications.server_label(server),
+                         classified=[McpToolOut.model_validate(row) for row in found.get(key, [])])
+            for key, server in keyed.items()
+        ]  # fmt: skip
+
+
+@router.post("/agents/{agent_id}/mcp-tools", response_model=McpToolOut, status_code=201)
+def classify_mcp_tool(
+    agent_id: int, body: ClassifyIn, principal: CurrentPrincipal, context: Context
+) -> McpToolOut:
+    with context.db.session() as session:
+        agent = visible_agent(session, principal, agent_id)
+        authorize(principal, "create", Resource(kind="policy"))
+        server = classifications.find_server(current_spec(session, agent), body.server)
+        row = classifications.classify(session, org_id=principal.org_id, server=server, tool=body.tool,
+                                       effect=body.effect, note=body.note, by_user_id=principal.user_id,
+                                       now=context.clock.now())  # fmt: skip
+        record_admin_action(context, session, principal, kind="admin.tool_classified", target=f"agent:{agent.id}",
+                            arguments={"server": server.name, "server_label": row.server_label, "tool": row.tool,
+                                       "effect": row.effect})  # fmt: skip
+        return McpToolOut.model_validate(row)

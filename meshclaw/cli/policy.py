@@ -162,3 +162,41 @@ def unapprove(
                             arguments={"id": row.id, "tool": row.tool})  # fmt: skip
         message = f"Removed pre-approval {row.id} ({row.tool})."
     typer.echo(message)
+
+
+@policy_app.command("classify")
+@fails_cleanly
+def classify(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Argument(help=_AGENT_HELP)],
+    server: Annotated[str, typer.Argument(help="The MCP server's name in the agent's definition")],
+    tool: Annotated[str, typer.Argument(help="The tool's name as the server lists it")],
+    effect: Annotated[
+        str,
+        typer.Argument(
+            help="read_private, read_untrusted, write_internal, communicate_external, deploy or destructive"
+        ),
+    ],
+    note: Annotated[str, typer.Option(help="Why")] = "",
+) -> None:
+    """Give an MCP tool its effect class (unclassified tools count as destructive). It holds for this exact
+    server configuration, in every agent that runs it."""
+    from meshclaw.agents.store import get_version_by_id
+    from meshclaw.api.audit_trail import record_admin_action
+    from meshclaw.db.models import Agent
+    from meshclaw.errors import NotFoundError
+    from meshclaw.policy import classifications
+
+    with open_context(ctx) as (context, org_id), context.db.session() as session:
+        agent_id = _agent_id(session, org_id, agent)
+        row = session.get(Agent, agent_id)
+        if row is None or row.current_version_id is None:
+            raise NotFoundError(f"agent {agent_id} has no version yet")
+        found = classifications.find_server(get_version_by_id(session, row.current_version_id).spec(), server)
+        classified = classifications.classify(session, org_id=org_id, server=found, tool=tool, effect=effect,
+                                              note=note, by_user_id=None, now=context.clock.now())  # fmt: skip
+        record_admin_action(context, session, None, kind="admin.tool_classified", target=f"agent:{agent_id}",
+                            arguments={"server": found.name, "server_label": classified.server_label,
+                                       "tool": classified.tool, "effect": classified.effect})  # fmt: skip
+        message = f"{found.name}_{tool} is {classified.effect} from the next run (server: {classified.server_label})."
+    typer.echo(message)

@@ -47,10 +47,12 @@ from meshclaw.agents.spec import AgentSpec
 from meshclaw.audit.chain import AuditLog
 from meshclaw.context import AppContext
 from meshclaw.db.models import Run
+from meshclaw.policy import classifications
 from meshclaw.runs import approvals, daily, store, tool_audit
 from meshclaw.runs.execution import Execution
 from meshclaw.runs.kill_switches import SwitchBoard
 from meshclaw.tools import idempotency
+from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolFunction, ToolRegistry, ToolSpec
 
 log = logging.getLogger("meshclaw.runs")
@@ -226,6 +228,8 @@ class _Begun:
     mode: str
     spent_today: daily.Spent = field(default_factory=daily.Spent)
     """What the agent had spent today when the run began, for its daily caps."""
+    mcp_effects: dict[str, str] = field(default_factory=dict)
+    """Admins' classes for the agent's MCP tools, by exposed name (the rest count as destructive)."""
 
 
 def _begin(run_id: str) -> _Begun | None:
@@ -252,6 +256,12 @@ def _begin(run_id: str) -> _Begun | None:
             input=str(run.input.get("text", "")),
             mode=run.mode,
             spent_today=daily.spent_today(session, run.agent_id, now),
+            mcp_effects={
+                name: effect.value
+                for name, effect in classifications.effects_for(
+                    session, run.org_id, AgentSpec.model_validate(version.spec)
+                ).items()
+            },
         )
 
 
@@ -359,6 +369,8 @@ async def run_workflow(run_id: str) -> str:
         spec=limited.spec,
         input=begun.input,
         mode="attended" if begun.mode == "attended" else "unattended",
+        # getattr: a run begun before this field existed resumes from a checkpoint without it.
+        mcp_effects={name: EffectClass(value) for name, value in getattr(begun, "mcp_effects", {}).items()},
     )
     sink = RecordingSink(binding, run_id)
     tools = durable_tools(binding.execution.tools, run_id)

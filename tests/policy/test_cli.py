@@ -50,3 +50,19 @@ def test_allow_list_and_remove_destinations_and_preapprovals(
         )
         assert [(row.kind, row.invoked_by) for row in rows] == [
             ("admin.egress_allowed", "cli"), ("admin.preapproval_added", "cli"), ("admin.preapproval_removed", "cli")]  # fmt: skip
+
+
+def test_classify_an_mcp_tool(context: AppContext, org_id: int, people: People) -> None:
+    owner = people.add()
+    server = {"name": "chat", "command": ["chat-server", "--stdio"]}
+    save_agent(context, org_id, owner, "poster", mcp_servers=[server])
+    data_dir, url = context.settings.data_dir, context.settings.database_url
+    done = run_cli(data_dir, "policy", "classify", f"{owner.email}/poster", "chat", "post_message", "write_internal",
+                   database_url=url)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (
+        "chat_post_message is write_internal from the next run (server: chat-server --stdio)" in done.stdout
+    )
+    wrong = run_cli(data_dir, "policy", "classify", f"{owner.email}/poster", "chat", "post_message", "safe",
+                    database_url=url)  # fmt: skip
+    assert wrong.returncode != 0 and "'safe' is not an effect class" in wrong.stderr

@@ -32,7 +32,7 @@ from meshclaw.db.models.metering import (
     UsageEventRow,
     UsageRollup,
 )
-from meshclaw.db.models.policy import EgressRule, PreApprovalRow
+from meshclaw.db.models.policy import EgressRule, PreApprovalRow, ToolClassification
 from meshclaw.db.models.runs import Run, RunStep, RunWebhook
 from meshclaw.db.models.safety import KillSwitch, Notification
 from meshclaw.db.models.vault import VaultSecret
@@ -72,6 +72,7 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "VaultSecret",
     "EgressRule",
     "PreApprovalRow",
+    "ToolClassification",
     "KillSwitch",
     "Notification",
 ]
