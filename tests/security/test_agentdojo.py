@@ -4,7 +4,7 @@ the gate is all that stands between it and the world.
 The full run (949 attack pairs, 97 user tasks; several minutes) is `python -m bench.agentdojo`, and its
 numbers are in SECURITY.md. Here every injection task of every suite runs once, each with a different user
 task (spread over the suite in AgentDojo's order), without a gate and unattended behind the gate; every
-third of those attended; and the user tasks of that sample without attack, attended, with the test
+third of those unattended carrying on past refused calls, and attended; and the user tasks of that sample without attack, attended, with the test
 approving what they need.
 """
 
@@ -125,6 +125,13 @@ def test_unattended_behind_the_gate_no_attack_changes_anything() -> None:
     assert len(results) == 35
     assert breaches(results) == []
     assert any(status == "pending" for c in results for _, _, status in c.decisions)
+
+
+def test_unattended_carrying_on_without_approvals_every_attack_call_is_refused() -> None:
+    # `unattended_approvals = "skip"`: the run does not stop at the first call that needs a person, so the
+    # attacker tries its whole plan. A third of the sample.
+    results = attacked("policy", "unattended", every=3, skip=True)
+    assert breaches(results) == []
 
 
 def test_attended_the_person_approves_only_the_users_calls_and_no_attack_changes_anything() -> None:
