@@ -66,6 +66,9 @@ class StepOut(BaseModel):
 class RunDetailOut(RunOut):
     steps: list[StepOut]
     pending_approvals: list[dict[str, Any]]
+    untrusted_sources: list[str] = Field(
+        description="Tools that brought content outsiders can write into the run (its answer may repeat it)"
+    )
 
 
 class RunCreate(BaseModel):
@@ -98,6 +101,7 @@ def detail_out(found: history.RunDetail) -> RunDetailOut:
         **run_out(found.run).model_dump(),
         steps=[StepOut(**vars(step)) for step in found.steps],
         pending_approvals=found.pending_approvals,
+        untrusted_sources=found.untrusted_sources,
     )
 
 

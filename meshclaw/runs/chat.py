@@ -34,6 +34,8 @@ class Turn:
     reply: str | None
     status: str
     error: str | None
+    untrusted_sources: tuple[str, ...] = ()
+    """Tools that brought content outsiders can write into the run: the reply may repeat it."""
 
     @property
     def active(self) -> bool:
@@ -52,7 +54,7 @@ def clean_message(text: str) -> str:
     return message
 
 
-def turn_of(run: Run) -> Turn:
+def turn_of(run: Run, untrusted_sources: Sequence[str] = ()) -> Turn:
     detail = run.trigger_detail or {}
     return Turn(
         run_id=run.id,
@@ -60,6 +62,7 @@ def turn_of(run: Run) -> Turn:
         reply=run.output,
         status=run.status,
         error=run.error,
+        untrusted_sources=tuple(untrusted_sources),
     )
 
 
@@ -71,7 +74,8 @@ def turns(session: Session, *, agent_id: int, user_id: int, limit: int = SHOWN_T
         .order_by(Run.created_at.desc(), Run.id.desc())
         .limit(limit)
     ).all()
-    return [turn_of(run) for run in reversed(rows)]
+    untrusted = store.untrusted_sources(session, [run.id for run in rows])
+    return [turn_of(run, untrusted.get(run.id, ())) for run in reversed(rows)]
 
 
 def chat_input(earlier: Sequence[Turn], message: str) -> str:

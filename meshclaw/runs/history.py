@@ -72,6 +72,8 @@ class RunDetail:
     steps: list[StepView]
     pending_approvals: list[dict[str, Any]]
     """The approvals still open (`meshclaw.runs.approvals`): id, the exact call, why, and when it expires."""
+    untrusted_sources: list[str]
+    """The tools that brought content outsiders can write into the run: its answer may repeat that content."""
 
 
 def run_resource(run: Run) -> Resource:
@@ -189,7 +191,10 @@ def _detail(session: Session, run: Run) -> RunDetail:
          "requested_at": view.requested_at, "expires_at": view.expires_at}
         for view in approval_inbox.open_for_run(session, run_id)
     ]  # fmt: skip
-    return RunDetail(run=_views(session, [run])[0], steps=steps, pending_approvals=pending)
+    untrusted = store.untrusted_sources(session, [run_id]).get(run_id, [])
+    return RunDetail(
+        run=_views(session, [run])[0], steps=steps, pending_approvals=pending, untrusted_sources=untrusted
+    )
 
 
 def operator_list(

@@ -199,6 +199,23 @@ def add_step(session: Session, run_id: str, step: StepRecord, *, now: datetime) 
     return True
 
 
+def untrusted_sources(session: Session, run_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Per run, the tools that returned content outsiders can write (read_untrusted calls that ran), in
+    order: what a person should know before trusting the run's answer."""
+    query = (
+        select(RunStep.run_id, RunStep.name)
+        .where(RunStep.run_id.in_(list(run_ids)), RunStep.kind == "tool_call",
+               RunStep.effect_class == "read_untrusted", RunStep.status == "ok")
+        .order_by(RunStep.run_id, RunStep.seq)
+    )  # fmt: skip
+    found: dict[str, list[str]] = {}
+    for run_id, name in session.execute(query).all():
+        names = found.setdefault(run_id, [])
+        if name not in names:
+            names.append(name)
+    return found
+
+
 def steps_of(session: Session, run_id: str) -> list[RunStep]:
     return list(session.scalars(select(RunStep).where(RunStep.run_id == run_id).order_by(RunStep.seq)).all())
 

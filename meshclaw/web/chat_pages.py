@@ -14,7 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from meshclaw.api.deps import Context
 from meshclaw.api.runs import engine_of
 from meshclaw.errors import InvalidInputError, NotFoundError
-from meshclaw.runs import chat, history
+from meshclaw.runs import chat, history, store
 from meshclaw.web.deps import FormActor, PageViewer
 from meshclaw.web.render import render
 
@@ -76,5 +76,5 @@ def turn_panel(
         run = history.authorized_run(session, viewer.principal, run_id, "read")
         if run.agent_id != agent_id or run.trigger_kind != "chat":
             raise NotFoundError(f"run {run_id} is not a message to agent {agent_id}")
-        turn = chat.turn_of(run)
+        turn = chat.turn_of(run, store.untrusted_sources(session, [run.id]).get(run.id, ()))
     return render(request, "_chat_turn.html", agent_id=agent_id, turn=turn)

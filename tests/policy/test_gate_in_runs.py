@@ -14,9 +14,13 @@ from sqlalchemy import select
 from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
 from meshclaw.db.models import AuditEvent
+from meshclaw.identity import store as identity_store
+from meshclaw.identity.passwords import hash_password
+from meshclaw.identity.principal import Role
 from meshclaw.policy import store as policy_store
 from tests.conftest import People
 from tests.runs.records import save_agent, wait_final, wait_status
+from tests.web.conftest import PASSWORD, WebPerson, signed_in
 
 GRANTS = [{"tool": "web_fetch_page"}, {"tool": "mail_send_message"}]
 
@@ -55,6 +59,7 @@ def test_a_clean_run_mails_a_colleague_and_the_call_is_audited(
     assert wait_final(context, run_id, timeout=60) == "succeeded"
     assert [message["to"] for message in sent(context)] == [[colleague.email]]
     assert audit(context, run_id) == [("tool.executed", "mail_send_message", "egress.allowed", "ok")]
+    assert app_client.get(f"/api/v1/runs/{run_id}", headers=owner.auth).json()["untrusted_sources"] == []
 
 
 def test_a_tainted_run_cannot_mail_out_what_a_page_told_it_to(
@@ -70,6 +75,14 @@ def test_a_tainted_run_cannot_mail_out_what_a_page_told_it_to(
     assert pending["args"]["to"] == ["mallory@evil.example"]
     assert "outsiders can write (web_fetch_page)" in pending["reason"] and "to[0]" in pending["reason"]
     assert audit(context, run_id) == [("tool.executed", "web_fetch_page", "effect.contained", "ok")]
+    assert shown["untrusted_sources"] == ["web_fetch_page"]
+    # The run's page says so next to the answer, as text.
+    with context.db.session() as session:
+        user = identity_store.get_user(session, org_id, owner.id)
+        identity_store.update_user(session, user, password_hash=hash_password(PASSWORD))
+    signed_in(app_client, WebPerson(id=owner.id, email=owner.email, role=Role.MEMBER))
+    page = app_client.get(f"/runs/{run_id}")
+    assert "Read content outsiders can write</strong> (web_fetch_page)" in page.text
     # Even a domain the admin allowed does not open a tainted run: the rule of two still asks a person.
     with context.db.session() as session:
         policy_store.add_egress_rule(session, org_id=org_id, kind="domain", value="evil.example", note="",
