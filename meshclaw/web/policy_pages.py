@@ -3,11 +3,13 @@ people see why their agent was asked to wait); admins add and remove entries, ea
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context
@@ -51,7 +53,7 @@ def _values(context: Context, viewer: Viewer) -> dict[str, Any]:
         }
 
 
-def _sees(session: Any, viewer: Viewer, agent_id: int) -> bool:
+def _sees(session: Session, viewer: Viewer, agent_id: int) -> bool:
     try:
         visible_agent(session, viewer.principal, agent_id)
     except MeshclawError:
@@ -69,13 +71,27 @@ def policy_page(
     )
 
 
-def _answer(
-    request: Request, context: Context, viewer: Viewer, *, notice: str | None, error: str | None, status: int,
-    form: dict[str, str],
-) -> Response:  # fmt: skip
+def _apply(
+    request: Request,
+    context: Context,
+    viewer: Viewer,
+    change: Callable[[Session], str],
+    *,
+    form: dict[str, str] | None = None,
+) -> Response:
+    """Run one audited change in a transaction and answer with the panel: its notice, or the error that
+    says what to fix (the form kept as typed)."""
+    notice = error = None
+    status = 200
+    try:
+        with context.db.session() as session:
+            notice = change(session)
+        form = {}
+    except MeshclawError as exc:
+        error, status = exc.message, exc.status
     return form_result(request, page_template="policy.html", panel_template="_policy_panel.html",
-                       redirect_to="/policy?notice=changed", error=error, notice=notice, status=status, form=form,
-                       **_values(context, viewer))  # fmt: skip
+                       redirect_to="/policy?notice=changed", error=error, notice=notice, status=status,
+                       form=form or {}, **_values(context, viewer))  # fmt: skip
 
 
 @router.post("/policy/egress")
@@ -86,37 +102,33 @@ def allow_destination(
     value: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    authorize(viewer.principal, "create", Resource(kind="policy"))
-    form, notice, error, status = {"value": value, "note": note}, None, None, 200
-    kind = "url_prefix" if "://" in value else "domain"
-    try:
-        with context.db.session() as session:
-            row = store.add_egress_rule(session, org_id=viewer.principal.org_id, kind=kind, value=value,
-                                        note=note, by_user_id=viewer.principal.user_id, now=context.clock.now())  # fmt: skip
-            record_admin_action(context, session, viewer.principal, kind="admin.egress_allowed",
-                                target=f"egress_rule:{row.id}",
-                                arguments={"kind": row.kind, "value": row.value, "note": row.note})  # fmt: skip
-            notice, form = f"{row.value} allowed; runs from now on may send there without asking", {}
-    except MeshclawError as exc:
-        error, status = exc.message, exc.status
-    return _answer(request, context, viewer, notice=notice, error=error, status=status, form=form)
+    principal = viewer.principal
+    authorize(principal, "create", Resource(kind="policy"))
+
+    def change(session: Session) -> str:
+        kind = "url_prefix" if "://" in value else "domain"
+        row = store.add_egress_rule(session, org_id=principal.org_id, kind=kind, value=value, note=note,
+                                    by_user_id=principal.user_id, now=context.clock.now())  # fmt: skip
+        record_admin_action(context, session, principal, kind="admin.egress_allowed", target=f"egress_rule:{row.id}",
+                            arguments={"kind": row.kind, "value": row.value, "note": row.note})  # fmt: skip
+        return f"{row.value} allowed; runs from now on may send there without asking"
+
+    return _apply(request, context, viewer, change, form={"value": value, "note": note})
 
 
 @router.post("/policy/egress/{rule_id}/remove")
 def remove_destination(rule_id: int, request: Request, viewer: FormActor, context: Context) -> Response:
-    authorize(viewer.principal, "delete", Resource(kind="policy"))
-    notice = error = None
-    status = 200
-    try:
-        with context.db.session() as session:
-            row = store.remove_egress_rule(session, org_id=viewer.principal.org_id, rule_id=rule_id,
-                                           by_user_id=viewer.principal.user_id, now=context.clock.now())  # fmt: skip
-            record_admin_action(context, session, viewer.principal, kind="admin.egress_removed",
-                                target=f"egress_rule:{row.id}", arguments={"kind": row.kind, "value": row.value})  # fmt: skip
-            notice = f"{row.value} removed; runs from now on ask before sending there"
-    except MeshclawError as exc:
-        error, status = exc.message, exc.status
-    return _answer(request, context, viewer, notice=notice, error=error, status=status, form={})
+    principal = viewer.principal
+    authorize(principal, "delete", Resource(kind="policy"))
+
+    def change(session: Session) -> str:
+        row = store.remove_egress_rule(session, org_id=principal.org_id, rule_id=rule_id,
+                                       by_user_id=principal.user_id, now=context.clock.now())  # fmt: skip
+        record_admin_action(context, session, principal, kind="admin.egress_removed", target=f"egress_rule:{row.id}",
+                            arguments={"kind": row.kind, "value": row.value})  # fmt: skip
+        return f"{row.value} removed; runs from now on ask before sending there"
+
+    return _apply(request, context, viewer, change)
 
 
 def parse_constraints(text: str) -> dict[str, str]:
@@ -144,43 +156,38 @@ def preapprove(
     constraints: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
 ) -> Response:
-    authorize(viewer.principal, "create", Resource(kind="policy"))
-    form = {"agent_id": agent_id, "tool": tool, "constraints": constraints, "note": note}
-    notice = error = None
-    status = 200
-    try:
+    principal = viewer.principal
+    authorize(principal, "create", Resource(kind="policy"))
+
+    def change(session: Session) -> str:
         if not agent_id.strip().isdigit():
             raise InvalidInputError(
                 "give the agent's id (a number; it is in the agent page's address)", field="agent_id"
             )
-        with context.db.session() as session:
-            agent = visible_agent(session, viewer.principal, int(agent_id))
-            row = store.add_preapproval(session, org_id=viewer.principal.org_id, agent_id=agent.id, tool=tool.strip(),
-                                        constraints=parse_constraints(constraints), note=note,
-                                        by_user_id=viewer.principal.user_id, now=context.clock.now())  # fmt: skip
-            record_admin_action(context, session, viewer.principal, kind="admin.preapproval_added",
-                                target=f"agent:{agent.id}",
-                                arguments={"id": row.id, "tool": row.tool, "constraints": row.constraints})  # fmt: skip
-            notice, form = f"pre-approved {row.tool} for {agent.name}", {}
-    except MeshclawError as exc:
-        error, status = exc.message, exc.status
-    return _answer(request, context, viewer, notice=notice, error=error, status=status, form=form)
+        agent = visible_agent(session, principal, int(agent_id))
+        row = store.add_preapproval(session, org_id=principal.org_id, agent_id=agent.id, tool=tool.strip(),
+                                    constraints=parse_constraints(constraints), note=note,
+                                    by_user_id=principal.user_id, now=context.clock.now())  # fmt: skip
+        record_admin_action(context, session, principal, kind="admin.preapproval_added", target=f"agent:{agent.id}",
+                            arguments={"id": row.id, "tool": row.tool, "constraints": row.constraints})  # fmt: skip
+        return f"pre-approved {row.tool} for {agent.name}"
+
+    form = {"agent_id": agent_id, "tool": tool, "constraints": constraints, "note": note}
+    return _apply(request, context, viewer, change, form=form)
 
 
 @router.post("/policy/preapprovals/{preapproval_id}/remove")
 def remove_preapproval(
     preapproval_id: int, request: Request, viewer: FormActor, context: Context
 ) -> Response:
-    authorize(viewer.principal, "delete", Resource(kind="policy"))
-    notice = error = None
-    status = 200
-    try:
-        with context.db.session() as session:
-            row = store.remove_preapproval(session, org_id=viewer.principal.org_id, preapproval_id=preapproval_id,
-                                           by_user_id=viewer.principal.user_id, now=context.clock.now())  # fmt: skip
-            record_admin_action(context, session, viewer.principal, kind="admin.preapproval_removed",
-                                target=f"agent:{row.agent_id}", arguments={"id": row.id, "tool": row.tool})  # fmt: skip
-            notice = f"pre-approval of {row.tool} removed; the agent asks again from its next run"
-    except MeshclawError as exc:
-        error, status = exc.message, exc.status
-    return _answer(request, context, viewer, notice=notice, error=error, status=status, form={})
+    principal = viewer.principal
+    authorize(principal, "delete", Resource(kind="policy"))
+
+    def change(session: Session) -> str:
+        row = store.remove_preapproval(session, org_id=principal.org_id, preapproval_id=preapproval_id,
+                                       by_user_id=principal.user_id, now=context.clock.now())  # fmt: skip
+        record_admin_action(context, session, principal, kind="admin.preapproval_removed",
+                            target=f"agent:{row.agent_id}", arguments={"id": row.id, "tool": row.tool})  # fmt: skip
+        return f"pre-approval of {row.tool} removed; the agent asks again from its next run"
+
+    return _apply(request, context, viewer, change)
