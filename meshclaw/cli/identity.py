@@ -244,11 +244,7 @@ def keys_revoke(
     from meshclaw.identity import store
 
     with open_context(ctx) as (context, org_id), context.db.session() as session:
-        row = (
-            store.get_key(session, org_id, int(key))
-            if key.isdigit()
-            else store.key_by_prefix(session, org_id, key)
-        )
+        row = store.key_by_id_or_prefix(session, org_id, key)
         store.revoke_key(session, row, now=context.clock.now())
         record_admin_action(
             context,

@@ -396,6 +396,20 @@ def key_by_prefix(session: Session, org_id: int, prefix: str) -> ApiKey:
     return key
 
 
+def key_by_id_or_prefix(session: Session, org_id: int, text: str) -> ApiKey:
+    """A key named the way people name it: its prefix, or its id. A prefix can be all digits (it is random),
+    so a prefix match wins and an id is tried only when no prefix matches."""
+    try:
+        return key_by_prefix(session, org_id, text)
+    except NotFoundError:
+        if not text.isdigit():
+            raise
+    try:
+        return get_key(session, org_id, int(text))
+    except NotFoundError:
+        raise NotFoundError(f"no API key with id or prefix {text}") from None
+
+
 def revoke_key(session: Session, key: ApiKey, *, now: datetime) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = now
