@@ -71,7 +71,8 @@ class McpServer(_Strict):
     url: str | None = None
     """Streamable HTTP transport: the server's endpoint URL."""
     env: dict[str, str] = Field(default_factory=dict)
-    """Extra environment for a stdio server (names of vault secrets are resolved by the runtime)."""
+    """Extra environment for a stdio server. A value `vault:NAME` is read from the vault when a run starts
+    (the owner's secret NAME, else the organization's), so the file holds no credential."""
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     """How long one tool call may take before it fails the step."""
 

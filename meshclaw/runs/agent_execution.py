@@ -22,6 +22,8 @@ from meshclaw.agents.runtime.contract import (
     TokenCounts,
 )
 from meshclaw.context import AppContext
+from meshclaw.errors import MeshclawError
+from meshclaw.runs import mcp_env
 from meshclaw.runs.execution import Execution
 from meshclaw.tools.registry import ToolRegistry, default_registry
 
@@ -61,6 +63,11 @@ def build(
     ) -> RunResult:
         # Imported at the first run, off the event loop: the agent loop pulls in pydantic-ai and the
         # provider SDKs (seconds on a busy machine), which a server that runs no agent should not pay.
+        if mcp_env.references(request):
+            try:
+                request = await asyncio.to_thread(mcp_env.resolve, context, request)
+            except MeshclawError as exc:  # a missing secret, a vault key that does not fit: say which
+                return RunResult(status="failed", error=exc.message)
         loop = await asyncio.to_thread(importlib.import_module, "meshclaw.agents.runtime.loop")
         execute: Callable[..., Awaitable[RunResult]] = loop.execute
         return await execute(

@@ -151,6 +151,9 @@ class RunRequest:
     """Whether an earlier segment of the run read content outsiders can write (`RunResult.tainted`)."""
     mcp_effects: Mapping[str, EffectClass] = field(default_factory=dict)
     """An admin's classification of MCP tools by exposed name (`<server>_<tool>`); others are UNCLASSIFIED."""
+    mcp_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
+    """Per MCP server name, the environment values its `vault:NAME` references resolved to (secrets: kept
+    out of repr, never stored or logged; set by the runs layer at each segment's start)."""
 
 
 # --- callbacks ------------------------------------------------------------------------------------

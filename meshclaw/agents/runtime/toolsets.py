@@ -81,9 +81,8 @@ def mcp_toolset(server: McpServer, request: RunRequest) -> MCPToolset[None]:
 
     client: Any
     if server.command is not None:
-        client = StdioTransport(
-            command=server.command[0], args=list(server.command[1:]), env=dict(server.env) or None
-        )
+        env = {**server.env, **request.mcp_env.get(server.name, {})}
+        client = StdioTransport(command=server.command[0], args=list(server.command[1:]), env=env or None)
     else:
         client = server.url
     return MCPToolset(
