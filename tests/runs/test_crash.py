@@ -1,5 +1,5 @@
-"""The crash test: `kill -9` the server while 50 runs are in progress, start it again, and every run
-completes without a completed tool effect being executed twice.
+"""The crash test, on SQLite and on PostgreSQL: `kill -9` the server while 50 runs are in progress, start it
+again, and every run completes without a completed tool effect being executed twice.
 
 A real `meshclaw up` runs the scripted agent (`tests.runs.scripted`): 3 tool calls per run, each sleeping
 a little inside the call so the kill lands mid-call for some. Every attempt of a call is logged with the
@@ -30,6 +30,7 @@ from meshclaw.identity import store
 from meshclaw.identity.principal import Role
 from meshclaw.runs.store import FINAL
 from tests.conftest import free_port
+from tests.postgres import BOTH_BACKENDS
 from tests.runs.records import save_agent
 from tests.runs.scripted import TOOL
 
@@ -40,10 +41,11 @@ START_TIMEOUT_S = 180
 REPO = Path(__file__).resolve().parents[2]
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(data_dir: Path, port: int, database_url: str) -> subprocess.Popen[bytes]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("MESHCLAW_")},
         "MESHCLAW_DATA_DIR": str(data_dir),
+        "MESHCLAW_DATABASE_URL": database_url,
         "MESHCLAW_RUNS_EXECUTOR": "tests.runs.scripted:build",
         "MESHCLAW_RUNS_AGENT_CONCURRENCY": str(RUNS),
         "MESHCLAW_RUNS_USER_CONCURRENCY": str(USER_CONCURRENCY),
@@ -78,8 +80,12 @@ def attempts(data_dir: Path) -> list[tuple[str, int]]:
 
 
 @pytest.mark.timeout(600)
-def test_kill_9_mid_runs_then_every_run_completes_and_no_effect_repeats(tmp_path: Path) -> None:
-    context = AppContext.from_settings(load_settings(data_dir=tmp_path))
+@BOTH_BACKENDS
+def test_kill_9_mid_runs_then_every_run_completes_and_no_effect_repeats(
+    tmp_path: Path, database_url: str
+) -> None:
+    # On PostgreSQL the runs engine keeps its checkpoints in the same database (schema `dbos`).
+    context = AppContext.from_settings(load_settings(data_dir=tmp_path, database_url=database_url))
     upgrade(context.db)
     now = context.clock.now()
     with context.db.session() as session:
@@ -96,7 +102,7 @@ def test_kill_9_mid_runs_then_every_run_completes_and_no_effect_repeats(tmp_path
                settings={"tool_calls": CALLS, "tool_sleep": 0.3})  # fmt: skip
     context.db.dispose()
 
-    server = start_server(tmp_path, free_port())
+    server = start_server(tmp_path, free_port(), database_url)
     port = int(server.args[-1])  # type: ignore[index]
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=owner.auth, timeout=30) as client:
         run_ids = [client.post("/api/v1/runs", json={"agent": "effects"}).json()["id"] for _ in range(RUNS)]
@@ -109,7 +115,7 @@ def test_kill_9_mid_runs_then_every_run_completes_and_no_effect_repeats(tmp_path
     before = attempts(tmp_path)
     assert RUNS * CALLS // 3 <= len(before) < RUNS * CALLS, "the kill did not land mid-way"
 
-    restarted = start_server(tmp_path, free_port())
+    restarted = start_server(tmp_path, free_port(), database_url)
     try:
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
