@@ -120,3 +120,14 @@ EFFECTS: Mapping[str, EffectClass] = MappingProxyType(
 def effect_of(tool: str) -> EffectClass:
     """A tool missing from the table is treated as MeshClaw treats any unclassified tool: the worst."""
     return EFFECTS.get(tool, UNCLASSIFIED)
+
+
+RETURNS_UNTRUSTED = frozenset({"get_webpage"})
+"""Tools outside `read_untrusted` whose result outsiders write (`ToolSpec.returns_untrusted`): fetching a
+page is `communicate_external` because the URL can carry data out, and the page it brings back taints the
+run like any inbound message."""
+
+
+def returns_untrusted(tool: str) -> bool | None:
+    """True for the tools above; None leaves it to the effect class (read_untrusted taints)."""
+    return True if tool in RETURNS_UNTRUSTED else None

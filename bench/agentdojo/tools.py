@@ -17,7 +17,7 @@ from agentdojo.functions_runtime import Function, FunctionCall, FunctionsRuntime
 from agentdojo.task_suite.task_suite import TaskSuite
 from pydantic import BaseModel
 
-from bench.agentdojo.effects import effect_of
+from bench.agentdojo.effects import effect_of, returns_untrusted
 from meshclaw.tools.registry import ToolError, ToolRegistry, ToolSpec
 
 
@@ -75,6 +75,7 @@ def _spec(episode: Episode, function: Function) -> ToolSpec:
         name=tool_name(episode.suite.name, name),
         description=function.description or name,
         effect=effect_of(name),
+        returns_untrusted=returns_untrusted(name),
         args=function.parameters,
         function=run,
         origin=episode.suite.name,

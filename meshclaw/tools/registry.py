@@ -49,6 +49,16 @@ class ToolSpec:
     """Scope kinds a grant may narrow (`folders`, `recipient_domains`); empty when it needs none."""
     origin: str = "builtin"
     """Who supplies it: `builtin`, a connector's domain, `memory`."""
+    returns_untrusted: bool | None = None
+    """Whether what it returns can be written by outsiders, which taints the run. Defaults to its effect
+    being `read_untrusted`; a tool that reaches outside and brings content back (fetching a URL is
+    `communicate_external`) says True."""
+
+    @property
+    def untrusted_result(self) -> bool:
+        if self.returns_untrusted is not None:
+            return self.returns_untrusted
+        return self.effect is EffectClass.READ_UNTRUSTED
 
     def __post_init__(self) -> None:
         if not TOOL_NAME.match(self.name):

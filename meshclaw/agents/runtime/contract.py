@@ -230,8 +230,10 @@ class RunInfo:
 
     @property
     def tainted(self) -> bool:
-        """Has the run read content outsiders can write (a READ_UNTRUSTED tool ran, now or before)?"""
-        return self.tainted_before or EffectClass.READ_UNTRUSTED in self.effects_seen
+        """Has the run read content outsiders can write (a tool whose result they can write ran, now or
+        before)?"""
+        read = self.untrusted is not None and bool(self.untrusted.sources)
+        return self.tainted_before or read or EffectClass.READ_UNTRUSTED in self.effects_seen
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -61,6 +61,8 @@ class ToolMeta:
     timeout_s: float | None = None
     label: str = ""
     """How errors name the tool's source, e.g. "MCP server 'chat'"."""
+    untrusted_result: bool = False
+    """Whether its result can be written by outsiders (it taints the run); see `ToolSpec.returns_untrusted`."""
 
 
 @dataclass(kw_only=True)
@@ -95,7 +97,11 @@ class SegmentState:
 
     @property
     def tainted(self) -> bool:
-        return self.request.tainted or EffectClass.READ_UNTRUSTED in self.effects_seen
+        return (
+            self.request.tainted
+            or bool(self.untrusted.sources)
+            or EffectClass.READ_UNTRUSTED in self.effects_seen
+        )
 
     def check_stop(self) -> None:
         if self.should_stop is not None and self.should_stop():
@@ -205,7 +211,7 @@ class GatedToolset(WrapperToolset[None]):
             raise ToolBroke(f"{message}; {meta.label}" if meta.label else message) from error
         await record("ok", None, elapsed())
         self._ran(meta)
-        if meta.effect is EffectClass.READ_UNTRUSTED:
+        if meta.untrusted_result or meta.effect is EffectClass.READ_UNTRUSTED:
             self.state.untrusted.add(name, result)
         return result
 

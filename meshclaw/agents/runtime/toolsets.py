@@ -17,7 +17,7 @@ from pydantic_ai.toolsets import AbstractToolset, FunctionToolset
 from meshclaw.agents.runtime.contract import RunRequest, RunToolSource, ToolOrigin
 from meshclaw.agents.runtime.gated import SegmentState, ToolMeta, gated
 from meshclaw.agents.spec import McpServer
-from meshclaw.tools.effects import UNCLASSIFIED
+from meshclaw.tools.effects import UNCLASSIFIED, EffectClass
 from meshclaw.tools.registry import ToolFunction, ToolRegistry, ToolSpec, grant_matches
 
 if TYPE_CHECKING:
@@ -61,7 +61,8 @@ _ORIGINS: dict[str, ToolOrigin] = {"builtin": "builtin", "memory": "memory", "sk
 
 
 def _meta(spec: ToolSpec) -> ToolMeta:
-    return ToolMeta(effect=spec.effect, origin=_ORIGINS.get(spec.origin, "connector"), scopes=spec.scopes)
+    return ToolMeta(effect=spec.effect, origin=_ORIGINS.get(spec.origin, "connector"), scopes=spec.scopes,
+                    untrusted_result=spec.untrusted_result)  # fmt: skip
 
 
 def function_toolset(
@@ -103,6 +104,10 @@ def gated_mcp(
 
     def meta(name: str) -> ToolMeta:
         effect = request.mcp_effects.get(name, UNCLASSIFIED)
-        return ToolMeta(effect=effect, origin="mcp", timeout_s=server.timeout_seconds, label=label)
+        # What an MCP tool returns is untrusted unless an admin classified it as something else: nobody has
+        # said where an unclassified tool's answer comes from.
+        untrusted = name not in request.mcp_effects or effect is EffectClass.READ_UNTRUSTED
+        return ToolMeta(effect=effect, origin="mcp", timeout_s=server.timeout_seconds, label=label,
+                        untrusted_result=untrusted)  # fmt: skip
 
     return gated(toolset.prefixed(server.name), state, meta)
