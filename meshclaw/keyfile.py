@@ -67,13 +67,22 @@ def read_key_file(path: Path, *, what: str) -> bytes:
 
 
 def write_key_file(path: Path, key: bytes) -> None:
-    """Create `path` holding `key`, 0600 from the first byte (O_EXCL: never overwrite an existing key)."""
+    """Create `path` holding `key`, 0600 from the first byte, never overwriting an existing key.
+
+    The key is written whole to a private temporary file, then linked to `path` (atomic, and fails if
+    `path` exists): a process that loses the race to create it, or reads it at that moment, never sees a
+    half-written key. (Two runs of a new server used to read an empty file here.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(encode_key(key) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(encode_key(key) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def load_or_create_key(
