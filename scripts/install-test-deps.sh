@@ -24,3 +24,9 @@ if ! cmp -s "$provider/package-lock.json" "$provider/node_modules/.meshclaw-inst
   (cd "$provider" && npm ci --no-audit --no-fund --loglevel=error)
   cp "$provider/package-lock.json" "$provider/node_modules/.meshclaw-installed-lock"
 fi
+
+# Each connector's real servers (tests/servers/*): one script per connector, each idempotent.
+for part in "$(dirname "$0")"/test-deps/*.sh; do
+  [ -e "$part" ] || continue
+  bash "$part"
+done
