@@ -1,0 +1,31 @@
+"""The deploy connector: deployment targets (command, webhook, GitHub Actions, Argo CD), watching, events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meshclaw.connectors.contract import Account, Connector, EventSourceSpec
+from meshclaw.connectors.deploy.config import DeployConfig
+from meshclaw.connectors.deploy.events import poll_deployments
+from meshclaw.connectors.deploy.target import open_target
+from meshclaw.connectors.deploy.tools import tools
+
+
+async def check(account: Account[Any]) -> str:
+    config: DeployConfig = account.config
+    return await open_target(config).check()
+
+
+def connector() -> Connector:
+    return Connector(
+        name="deploy",
+        title="Deployments",
+        config=DeployConfig,
+        tools=tools,
+        check=check,
+        events=(
+            EventSourceSpec(
+                name="poll", emits=("deployment.started", "deployment.finished"), run=poll_deployments
+            ),
+        ),
+    )
