@@ -44,6 +44,8 @@ class BlueGreen:
     nginx_port: int
     ports: dict[str, int]
     prometheus_port: int
+    http: httpx.Client
+    """One client for every request of the session: building one per request costs ~0.2 s (TLS setup)."""
     service: str = SERVICE
     environment: str = ENVIRONMENT
 
@@ -74,7 +76,7 @@ class BlueGreen:
 
     def get(self) -> tuple[int, str]:
         """One request through nginx: the status code and the version that answered."""
-        response = httpx.get(self.url + "/", timeout=2)
+        response = self.http.get(self.url + "/", timeout=2)
         return response.status_code, str(response.json()["version"])
 
 
@@ -85,18 +87,18 @@ def _free_port() -> int:
         return port
 
 
-def _answers(url: str) -> bool:
+def _answers(http: httpx.Client, url: str) -> bool:
     try:
-        return httpx.get(url, timeout=1).status_code == 200
+        return http.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def _scraped(prometheus: str) -> bool:
+def _scraped(http: httpx.Client, prometheus: str) -> bool:
     """Whether Prometheus has scraped both colours at least once."""
     query = {"query": 'count(up{job="app"} == 1)'}
     try:
-        result = httpx.get(f"{prometheus}/api/v1/query", params=query, timeout=1).json()["data"]["result"]
+        result = http.get(f"{prometheus}/api/v1/query", params=query, timeout=1).json()["data"]["result"]
     except httpx.HTTPError:
         return False
     return bool(result) and result[0]["value"][1] == "2"
@@ -183,7 +185,8 @@ def bluegreen() -> Iterator[BlueGreen]:
     ports = {"blue": _free_port(), "green": _free_port()}
     nginx_port, prom_port, rpc = _free_port(), _free_port(), _free_port()
     _write_configs(root, ports, nginx_port, prom_port, rpc)
-    setup = BlueGreen(root=root, nginx_port=nginx_port, ports=ports, prometheus_port=prom_port)
+    http = httpx.Client()
+    setup = BlueGreen(root=root, nginx_port=nginx_port, ports=ports, prometheus_port=prom_port, http=http)
     setup.release(FIRST_VERSION)
     for color in ports:
         (root / color).symlink_to(root / "releases" / FIRST_VERSION)
@@ -211,9 +214,9 @@ def bluegreen() -> Iterator[BlueGreen]:
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while not (
-            _answers(setup.url + "/health")
-            and all(_answers(f"http://127.0.0.1:{port}/health") for port in ports.values())
-            and _scraped(setup.prometheus_url)
+            _answers(http, setup.url + "/health")
+            and all(_answers(http, f"http://127.0.0.1:{port}/health") for port in ports.values())
+            and _scraped(http, setup.prometheus_url)
         ):
             if process.poll() is not None or time.monotonic() > deadline:
                 logs = "\n".join(
@@ -223,6 +226,7 @@ def bluegreen() -> Iterator[BlueGreen]:
             time.sleep(0.1)
         yield setup
     finally:
+        http.close()
         process.terminate()
         try:
             process.wait(timeout=15)

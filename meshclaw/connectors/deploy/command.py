@@ -70,7 +70,7 @@ class CommandAdapter:
         self._config.state_dir.mkdir(parents=True, exist_ok=True)
         if not os.access(self._config.state_dir, os.W_OK):
             raise ToolError(f"cannot write the ledger in {self._config.state_dir}")
-        return f"{len(self._config.commands)} services with executable commands"
+        return f"executable commands for {', '.join(self._config.commands)}"
 
     def _commands(self, service: str) -> ServiceCommands:
         commands = self._config.commands.get(service)
@@ -128,11 +128,14 @@ class CommandAdapter:
             raise ToolError(f"cannot run {Path(argv[0]).name}: {error.strerror}") from error
         try:
             out, _ = await asyncio.wait_for(process.communicate(), timeout)
-        except (TimeoutError, asyncio.CancelledError):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+        except TimeoutError:
+            await _kill(process)
             return -1, f"killed after {timeout:g} s without finishing; it may be half done: check the status"
+        except asyncio.CancelledError:
+            # The run was stopped (a kill switch, a cancel): the command must not outlive it. Its ledger
+            # entry stays `started`, so a replay answers `unknown` rather than deploying again.
+            await _kill(process)
+            raise
         text = out.decode(errors="replace").strip()
         return process.returncode or 0, text[-OUTPUT_TAIL:]
 
@@ -150,6 +153,12 @@ class CommandAdapter:
             ) == (service, environment, version):
                 return True
         return False
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # the whole group: a deploy script's children too
+    await process.wait()
 
 
 def _replayed(earlier: Entry, action: Action, service: str, environment: str, version: str | None) -> Outcome:

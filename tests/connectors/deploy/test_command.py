@@ -4,7 +4,9 @@ ledger instead of running again."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -142,3 +144,36 @@ def test_a_rollback_command_that_names_a_version_needs_one(tmp_path: Path) -> No
         run(call([staging], "deploy_rollback_release", **TARGET))
     run(call([staging], "deploy_rollback_release", version="0.9.0", **TARGET))
     assert calls(tmp_path)[0]["argv"] == ["back-to=0.9.0"]
+
+
+def test_a_cancelled_run_kills_its_command_and_a_replay_does_not_rerun_it(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    hang = [sys.executable, "-c", "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)", str(pid_file)]  # fmt: skip
+    staging = account("staging", config(tmp_path, deploy=hang))
+
+    async def cancel_midway() -> int:
+        task = asyncio.create_task(
+            call([staging], "deploy_start_release", key="run-9:1", version="1.3.0", **TARGET)
+        )
+        while not pid_file.exists() or not pid_file.read_text():
+            await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return int(pid_file.read_text())
+
+    pid = run(cancel_midway())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    pid_file.unlink()
+    replay = run(call([staging], "deploy_start_release", key="run-9:1", version="1.3.0", **TARGET))
+    assert replay["status"] == "unknown" and not pid_file.exists()
+
+
+def test_check_proves_the_programs_run_and_the_ledger_is_writable(tmp_path: Path) -> None:
+    from meshclaw.connectors.deploy.manifest import connector
+
+    assert run(connector().check(account("staging", config(tmp_path)))) == "executable commands for web"
+    broken = account("staging", config(tmp_path, deploy=["/nonexistent/deploy", "{version}"]))
+    with pytest.raises(ToolError, match=r"/nonexistent/deploy .*not an executable"):
+        run(connector().check(broken))
