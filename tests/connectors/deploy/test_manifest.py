@@ -78,3 +78,20 @@ def test_rollback_waits_for_a_person_unless_an_admin_preapproved_it() -> None:
     wrong = ToolCall(tool_call_id="c2", name=rollback.name, args=production, args_digest=args_digest(production),
                      effect=rollback.effect, origin="deploy")  # fmt: skip
     assert decide(wrong, info, preapproved).rule == "grant.scope"
+
+
+def test_the_event_source_runs_only_where_the_target_can_report() -> None:
+    from meshclaw.connectors.deploy.config import DeployConfig
+    from meshclaw.connectors.deploy.manifest import can_poll
+
+    base = {"services": ["web"], "environments": ["staging"]}
+    commands = {"deploy": ["/bin/deploy", "{version}"], "rollback": ["/bin/rollback"]}
+    blind = {"kind": "command", "state_dir": "/tmp/x", "commands": {"web": commands}}
+    seeing = {**blind, "commands": {"web": {**commands, "status": ["/bin/status", "{service}"]}}}
+    hook = {"kind": "webhook", "deploy_url": "https://ci.example.org/deploy", "secret": "s"}
+    assert not can_poll(DeployConfig.model_validate({**base, "target": blind}))
+    assert can_poll(DeployConfig.model_validate({**base, "target": seeing}))
+    assert not can_poll(DeployConfig.model_validate({**base, "target": hook}))
+    assert can_poll(
+        DeployConfig.model_validate({**base, "target": {**hook, "status_url": "https://ci.example.org/s"}})
+    )
