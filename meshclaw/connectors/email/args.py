@@ -1,0 +1,113 @@
+"""The tools' arguments. Names follow the policy's conventions so the gate can judge a call: destinations
+in `to`, `cc`, `bcc`; folders in `folder`, `source_folder`, `target_folder`."""
+
+from __future__ import annotations
+
+from datetime import date
+from email.utils import getaddresses
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _address(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("an address may not contain a line break")
+    parsed = getaddresses([value])
+    if len(parsed) != 1 or "@" not in parsed[0][1] or " " in parsed[0][1]:
+        raise ValueError(f"'{value}' is not one email address")
+    return value.strip()
+
+
+def _one_line(value: str) -> str:
+    if "\r" in value or "\n" in value:
+        raise ValueError("may not contain a line break")
+    return value
+
+
+Address = Annotated[str, AfterValidator(_address)]
+Flag = Literal["seen", "flagged", "answered", "draft"]
+FLAGS: dict[str, str] = {
+    "seen": "\\Seen",
+    "flagged": "\\Flagged",
+    "answered": "\\Answered",
+    "draft": "\\Draft",
+}
+ACCOUNT = Field(description="The email account to use, by name (e.g. 'work-mail').")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ListFoldersArgs(Strict):
+    account: str = ACCOUNT
+
+
+class SearchArgs(Strict):
+    account: str = ACCOUNT
+    folder: str = Field(default="INBOX", description="The folder to search, e.g. 'INBOX' or 'Archive'.")
+    sender: str | None = Field(default=None, description="Text in the From header (an address or a name).")
+    subject: str | None = Field(default=None, description="Text in the subject.")
+    text: str | None = Field(default=None, description="Text anywhere in the headers or body.")
+    since: date | None = Field(default=None, description="Only messages received on or after this date.")
+    before: date | None = Field(default=None, description="Only messages received before this date.")
+    unseen_only: bool = Field(default=False, description="Only messages not yet read.")
+    flagged_only: bool = Field(default=False, description="Only flagged messages.")
+    limit: int = Field(default=20, ge=1, le=200, description="At most this many, newest first.")
+
+
+class ReadArgs(Strict):
+    account: str = ACCOUNT
+    folder: str = Field(default="INBOX", description="The folder the message is in.")
+    uid: int = Field(ge=1, description="The message's UID, from email_search_messages.")
+
+
+class FlagArgs(Strict):
+    account: str = ACCOUNT
+    folder: str = Field(default="INBOX", description="The folder the messages are in.")
+    uids: list[int] = Field(min_length=1, max_length=500, description="The messages' UIDs.")
+    add: list[Flag] = Field(default_factory=list, description="Flags to set.")
+    remove: list[Flag] = Field(default_factory=list, description="Flags to clear.")
+
+
+class MoveArgs(Strict):
+    account: str = ACCOUNT
+    source_folder: str = Field(description="The folder the messages are in now.")
+    target_folder: str = Field(description="The folder to move them to (it must exist).")
+    uids: list[int] = Field(min_length=1, max_length=500, description="The messages' UIDs in source_folder.")
+
+
+class DraftArgs(Strict):
+    account: str = ACCOUNT
+    to: list[Address] = Field(default_factory=list, description="Recipients' addresses.")
+    cc: list[Address] = Field(default_factory=list, description="Copy recipients.")
+    bcc: list[Address] = Field(default_factory=list, description="Blind copy recipients.")
+    subject: Annotated[str, AfterValidator(_one_line)] = Field(
+        default="", max_length=998, description="The subject."
+    )
+    body: str = Field(default="", description="Plain text.")
+    folder: str | None = Field(default=None, description="The drafts folder; the account's when omitted.")
+
+
+class SendArgs(Strict):
+    account: str = ACCOUNT
+    to: list[Address] = Field(min_length=1, description="Recipients' addresses.")
+    cc: list[Address] = Field(default_factory=list, description="Copy recipients.")
+    bcc: list[Address] = Field(
+        default_factory=list, description="Blind copy recipients (not shown to others)."
+    )
+    subject: Annotated[str, AfterValidator(_one_line)] = Field(max_length=998, description="The subject.")
+    body: str = Field(description="Plain text.")
+
+
+class ReplyArgs(Strict):
+    account: str = ACCOUNT
+    folder: str = Field(default="INBOX", description="The folder the message replied to is in.")
+    uid: int = Field(ge=1, description="The UID of the message replied to.")
+    to: list[Address] = Field(
+        min_length=1, description="Who gets the reply: usually the original sender (its `sender` field)."
+    )
+    cc: list[Address] = Field(default_factory=list, description="Copy recipients (for reply-all).")
+    bcc: list[Address] = Field(default_factory=list, description="Blind copy recipients.")
+    body: str = Field(description="Plain text of the reply.")

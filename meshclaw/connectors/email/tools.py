@@ -1,0 +1,329 @@
+"""The email tools. Each asks for its account at call time and does its work through imap.py or smtp.py.
+
+Sending happens once per call: the Message-ID comes from the call's idempotency key, and before sending,
+the Sent folder is searched for it; a repeat of a call that got as far as the Sent copy returns the first
+result instead of sending again. The remaining window (the server took the message, the Sent copy was not
+yet written) is as small as one APPEND; see docs/connectors/email.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import getaddresses
+from typing import Any
+
+from meshclaw.connectors.contract import Account, Accounts
+from meshclaw.connectors.email import imap, mime, smtp
+from meshclaw.connectors.email.args import (
+    FLAGS,
+    DraftArgs,
+    FlagArgs,
+    ListFoldersArgs,
+    MoveArgs,
+    ReadArgs,
+    ReplyArgs,
+    SearchArgs,
+    SendArgs,
+)
+from meshclaw.connectors.email.config import EmailConfig
+from meshclaw.tools.effects import EffectClass
+from meshclaw.tools.idempotency import current_key
+from meshclaw.tools.registry import ToolError, ToolSpec
+
+FOLDERS = ("folders",)
+RECIPIENTS = ("recipient_domains",)
+
+
+def tools(accounts: Accounts) -> list[ToolSpec]:
+    async def account(name: str) -> Account[EmailConfig]:
+        return await accounts.get("email", name, EmailConfig)
+
+    async def list_folders(args: ListFoldersArgs) -> dict[str, Any]:
+        config = (await account(args.account)).config
+        folders = await imap.run(config, imap.list_folders, what="listing folders", retry=True)
+        return {"folders": folders}
+
+    async def search_messages(args: SearchArgs) -> dict[str, Any]:
+        config = (await account(args.account)).config
+
+        def job(client: Any) -> dict[str, Any]:
+            total, uids = imap.search(client, args.folder, _criteria(args), limit=args.limit)
+            found = imap.fetch_headers(client, uids)
+            return {
+                "folder": args.folder,
+                "total": total,
+                "messages": [mime.summary(uid, *found[uid]) for uid in uids if uid in found],
+            }
+
+        return await imap.run(config, job, what=f"searching '{args.folder}'", retry=True)
+
+    async def read_message(args: ReadArgs) -> dict[str, Any]:
+        config = (await account(args.account)).config
+
+        def job(client: Any) -> imap.Fetched:
+            return imap.fetch_message(client, args.folder, args.uid, max_bytes=config.max_fetch_bytes)
+
+        fetched = await imap.run(config, job, what=f"reading UID {args.uid} in '{args.folder}'", retry=True)
+        result = {"folder": args.folder, "uid": fetched.uid, "flags": list(fetched.flags)}
+        result.update(mime.read(fetched.raw, size=fetched.size, max_chars=config.max_body_chars))
+        return result
+
+    async def flag_messages(args: FlagArgs) -> dict[str, Any]:
+        if not args.add and not args.remove:
+            raise ToolError("give flags to add or to remove (seen, flagged, answered, draft)")
+        config = (await account(args.account)).config
+
+        def job(client: Any) -> dict[int, tuple[str, ...]]:
+            return imap.change_flags(
+                client,
+                args.folder,
+                args.uids,
+                add=[FLAGS[flag] for flag in args.add],
+                remove=[FLAGS[flag] for flag in args.remove],
+            )
+
+        # Setting a flag twice is harmless, so a dropped connection may be retried.
+        flags = await imap.run(config, job, what=f"flagging in '{args.folder}'", retry=True)
+        return {"folder": args.folder, "flags": {str(uid): list(value) for uid, value in flags.items()}}
+
+    async def move_messages(args: MoveArgs) -> dict[str, Any]:
+        config = (await account(args.account)).config
+
+        def job(client: Any) -> int:
+            return imap.move(client, args.source_folder, args.target_folder, args.uids)
+
+        # Not retried: after a cut MOVE the UIDs may already be gone from the source.
+        moved = await imap.run(
+            config, job, what=f"moving from '{args.source_folder}' to '{args.target_folder}'", retry=False
+        )
+        return {"moved": moved, "source_folder": args.source_folder, "target_folder": args.target_folder}
+
+    async def save_draft(args: DraftArgs) -> dict[str, Any]:
+        config = (await account(args.account)).config
+        folder = args.folder or config.drafts_folder
+        message_id = mime.message_id_for(current_key(), config.address)
+        message = _build(
+            config, to=args.to, cc=args.cc, bcc=args.bcc, subject=args.subject, body=args.body,
+            message_id=message_id, keep_bcc=True,
+        )  # fmt: skip
+
+        key = current_key()
+
+        def job(client: Any) -> dict[str, Any]:
+            # With a key, a repeat of the call finds the draft the first one saved.
+            existing = imap.find_message_id(client, folder, message_id) if key is not None else []
+            if existing:
+                return {
+                    "folder": folder,
+                    "uid": existing[0],
+                    "message_id": message_id,
+                    "status": "already_saved",
+                }
+            uid = imap.append(client, folder, bytes(message), flags=["\\Draft", "\\Seen"])
+            return {"folder": folder, "uid": uid, "message_id": message_id, "status": "saved"}
+
+        return await imap.run(config, job, what=f"saving a draft to '{folder}'", retry=False)
+
+    async def send_message(args: SendArgs) -> dict[str, Any]:
+        config = (await account(args.account)).config
+        return await _send_once(
+            config, to=args.to, cc=args.cc, bcc=args.bcc, subject=args.subject, body=args.body
+        )
+
+    async def send_reply(args: ReplyArgs) -> dict[str, Any]:
+        config = (await account(args.account)).config
+
+        def job(client: Any) -> imap.Fetched:
+            return imap.fetch_message(client, args.folder, args.uid, max_bytes=64_000)
+
+        original = await imap.run(config, job, what=f"reading UID {args.uid} in '{args.folder}'", retry=True)
+        thread = mime.reply_fields(mime.parse(original.raw))
+        result = await _send_once(
+            config, to=args.to, cc=args.cc, bcc=args.bcc, subject=str(thread["subject"]), body=args.body,
+            in_reply_to=thread["in_reply_to"], references=thread["references"],
+        )  # fmt: skip
+
+        def mark_answered(client: Any) -> None:
+            imap.change_flags(client, args.folder, [args.uid], add=["\\Answered"], remove=[])
+
+        try:
+            await imap.run(config, mark_answered, what="flagging the original as answered", retry=True)
+        except ToolError as error:
+            result["note"] = f"sent, but the original was not flagged as answered: {error}"
+        return result
+
+    return [
+        ToolSpec(
+            name="email_list_folders",
+            description="List the mailbox's folders with their message and unseen counts.",
+            effect=EffectClass.READ_PRIVATE,
+            args=ListFoldersArgs,
+            function=list_folders,
+            origin="email",
+        ),
+        ToolSpec(
+            name="email_search_messages",
+            description=(
+                "Search a folder by sender, subject, text, dates and flags; returns the newest matches' UIDs, "
+                "senders, subjects and dates (written by outsiders)."
+            ),
+            effect=EffectClass.READ_UNTRUSTED,
+            args=SearchArgs,
+            function=search_messages,
+            scopes=FOLDERS,
+            origin="email",
+        ),
+        ToolSpec(
+            name="email_read_message",
+            description=(
+                "Read one message by UID: headers, plain-text body (cut at a limit, with a note), and its "
+                "attachments listed by name, type and size. The content is written by outsiders."
+            ),
+            effect=EffectClass.READ_UNTRUSTED,
+            args=ReadArgs,
+            function=read_message,
+            scopes=FOLDERS,
+            origin="email",
+        ),
+        ToolSpec(
+            name="email_flag_messages",
+            description="Set or clear flags (seen, flagged, answered, draft) on messages in a folder.",
+            effect=EffectClass.WRITE_INTERNAL,
+            args=FlagArgs,
+            function=flag_messages,
+            scopes=FOLDERS,
+            origin="email",
+        ),
+        ToolSpec(
+            name="email_move_messages",
+            description="Move messages from one folder to another existing folder (e.g. INBOX to Archive).",
+            effect=EffectClass.WRITE_INTERNAL,
+            args=MoveArgs,
+            function=move_messages,
+            scopes=FOLDERS,
+            origin="email",
+        ),
+        ToolSpec(
+            name="email_save_draft",
+            description="Save a plain-text message as a draft in the drafts folder, without sending it.",
+            effect=EffectClass.WRITE_INTERNAL,
+            args=DraftArgs,
+            function=save_draft,
+            scopes=FOLDERS,
+            origin="email",
+        ),
+        ToolSpec(
+            name="email_send_message",
+            description="Send a new plain-text email to `to`, `cc` and `bcc`; a copy is kept in Sent.",
+            effect=EffectClass.COMMUNICATE_EXTERNAL,
+            args=SendArgs,
+            function=send_message,
+            scopes=RECIPIENTS,
+            origin="email",
+        ),
+        ToolSpec(
+            name="email_send_reply",
+            description=(
+                "Reply to a message by UID: 'Re:' subject and threading headers (In-Reply-To, References) "
+                "are set from the original, which is flagged answered; a copy is kept in Sent."
+            ),
+            effect=EffectClass.COMMUNICATE_EXTERNAL,
+            args=ReplyArgs,
+            function=send_reply,
+            scopes=(*FOLDERS, *RECIPIENTS),
+            origin="email",
+        ),
+    ]
+
+
+def _criteria(args: SearchArgs) -> list[Any]:
+    criteria: list[Any] = []
+    for name, value in (("FROM", args.sender), ("SUBJECT", args.subject), ("TEXT", args.text)):
+        if value:
+            criteria += [name, value]
+    if args.since:
+        criteria += ["SINCE", args.since]
+    if args.before:
+        criteria += ["BEFORE", args.before]
+    if args.unseen_only:
+        criteria.append("UNSEEN")
+    if args.flagged_only:
+        criteria.append("FLAGGED")
+    return criteria
+
+
+def _build(
+    config: EmailConfig,
+    *,
+    to: Sequence[str],
+    cc: Sequence[str],
+    bcc: Sequence[str],
+    subject: str,
+    body: str,
+    message_id: str,
+    in_reply_to: str | None = None,
+    references: str | None = None,
+    keep_bcc: bool = False,
+) -> EmailMessage:
+    try:
+        return mime.build(
+            sender_address=config.address, display_name=config.display_name, to=list(to), cc=list(cc),
+            bcc=list(bcc), subject=subject, body=body, message_id=message_id, in_reply_to=in_reply_to,
+            references=references, keep_bcc=keep_bcc,
+        )  # fmt: skip
+    except (ValueError, TypeError) as error:
+        raise ToolError(f"cannot build the message: {error}") from error
+
+
+async def _send_once(
+    config: EmailConfig,
+    *,
+    to: Sequence[str],
+    cc: Sequence[str],
+    bcc: Sequence[str],
+    subject: str,
+    body: str,
+    in_reply_to: str | None = None,
+    references: str | None = None,
+) -> dict[str, Any]:
+    key = current_key()
+    message_id = mime.message_id_for(key, config.address)
+    sent_folder = config.sent_folder
+    if key is not None:
+
+        def already(client: Any) -> list[int]:
+            return imap.find_message_id(client, sent_folder, message_id)
+
+        # A check that cannot be made stops the send: better a clear error than a second copy.
+        earlier = await imap.run(
+            config, already, what=f"checking '{sent_folder}' for an earlier send", retry=True
+        )
+        if earlier:
+            return {"status": "already_sent", "message_id": message_id, "sent_folder_uid": earlier[0]}
+    message = _build(
+        config, to=to, cc=cc, bcc=bcc, subject=subject, body=body, message_id=message_id,
+        in_reply_to=in_reply_to, references=references,
+    )  # fmt: skip
+    envelope = [*_bare(to), *_bare(cc), *_bare(bcc)]
+    refused = await smtp.send(config, message, envelope)
+    result: dict[str, Any] = {"status": "sent", "message_id": message_id, "subject": subject}
+    if refused:
+        result["refused"] = refused
+    data = bytes(message)
+
+    def record(client: Any) -> int | None:
+        return imap.append(client, sent_folder, data, flags=["\\Seen"])
+
+    try:
+        result["sent_folder_uid"] = await imap.run(
+            config, record, what=f"saving to '{sent_folder}'", retry=False
+        )
+    except ToolError as error:
+        # The message went out: failing the call now would invite a second send.
+        result["note"] = f"sent, but no copy was saved in '{sent_folder}': {error}"
+    return result
+
+
+def _bare(addresses: Sequence[str]) -> list[str]:
+    return [address for _, address in getaddresses(list(addresses))]

@@ -1,0 +1,110 @@
+"""Faults: wrong passwords, untrusted certificates, servers that hang, connections cut mid-command. Each
+ends in a ToolError that says what happened (and never the password), in bounded time, and no effect is
+lost or done twice."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from meshclaw.tools.registry import ToolError
+from tests.connectors.email.conftest import Mail, append, config, imap_for, token, wait_for
+from tests.connectors.email.sockets import CuttingProxy, silent_server
+from tests.servers.mail import MailServer
+
+
+def test_wrong_password_is_a_clear_error_for_imap_and_smtp(mail_server: MailServer) -> None:
+    for security in ("plain", "starttls", "tls"):
+        mail = Mail(
+            mail_server, alice=config(mail_server, "alice", security=security, password="wrong-pw-123")
+        )
+        with pytest.raises(ToolError, match=r"IMAP login as 'alice' .* failed: check the account's username and password") as imap_error:  # fmt: skip
+            mail.call("email_list_folders", account="alice")
+        with pytest.raises(ToolError, match=r"SMTP login as 'alice' .* failed \(535\)") as smtp_error:
+            mail.call("email_send_message", account="alice", to=["bob@example.test"], subject="x", body="x")
+        for error in (imap_error.value, smtp_error.value):
+            assert "wrong-pw-123" not in str(error)
+
+
+def test_an_untrusted_certificate_is_refused(mail_server: MailServer) -> None:
+    mail = Mail(mail_server, alice=config(mail_server, "alice", security="tls", ca_file=None))
+    with pytest.raises(
+        ToolError, match=r"TLS with the IMAP server localhost:\d+ failed .*CERTIFICATE_VERIFY_FAILED"
+    ):
+        mail.call("email_list_folders", account="alice")
+
+
+def test_a_server_that_never_answers_times_out(mail_server: MailServer) -> None:
+    with silent_server() as port:
+        hung = config(mail_server, "alice", imap_port=port, smtp_port=port, timeout_seconds=1)
+        mail = Mail(mail_server, alice=hung)
+        started = time.monotonic()
+        with pytest.raises(ToolError, match=f"IMAP server 127.0.0.1:{port} did not answer within 1 s"):
+            mail.call("email_search_messages", account="alice")
+        with pytest.raises(ToolError, match=f"SMTP server 127.0.0.1:{port} did not answer within 1 s"):
+            mail.call("email_send_message", account="alice", to=["bob@example.test"], subject="x", body="x")
+        assert time.monotonic() - started < 6
+
+
+def test_a_read_cut_mid_command_is_retried_once(mail_server: MailServer) -> None:
+    uid = append(mail_server, "alice", f"Subject: cut {token()}\r\n\r\nStill here.\r\n".encode())
+    with CuttingProxy(mail_server.imap_port, b"FETCH", cuts=1) as proxy:
+        mail = Mail(mail_server, alice=config(mail_server, "alice", imap_port=proxy.port))
+        message = mail.call("email_read_message", account="alice", uid=uid)
+    assert message["body"].strip() == "Still here."
+    assert (proxy.cut, proxy.connections) == (1, 2)
+
+
+def test_a_read_that_keeps_being_cut_fails_clearly(mail_server: MailServer) -> None:
+    uid = append(mail_server, "alice", b"Subject: cut again\r\n\r\nx\r\n")
+    with CuttingProxy(mail_server.imap_port, b"FETCH", cuts=None) as proxy:
+        mail = Mail(mail_server, alice=config(mail_server, "alice", imap_port=proxy.port))
+        with pytest.raises(ToolError, match=f"dropped the connection while reading UID {uid} in 'INBOX'.*nothing was changed, try again"):  # fmt: skip
+            mail.call("email_read_message", account="alice", uid=uid)
+    assert proxy.cut == 2
+
+
+def test_a_move_cut_mid_command_is_not_repeated_and_loses_nothing(mail_server: MailServer) -> None:
+    tag = token()
+    uid = append(mail_server, "alice", f"Subject: move {tag}\r\n\r\nx\r\n".encode())
+    with CuttingProxy(mail_server.imap_port, b"MOVE", cuts=None) as proxy:
+        mail = Mail(mail_server, alice=config(mail_server, "alice", imap_port=proxy.port))
+        with pytest.raises(
+            ToolError, match=r"dropped the connection while moving .*check the folder before repeating it"
+        ):
+            mail.call(
+                "email_move_messages",
+                account="alice",
+                source_folder="INBOX",
+                target_folder="Archive",
+                uids=[uid],
+            )
+    assert proxy.cut == 1
+    with imap_for(mail_server, "alice") as client:
+        counts = {}
+        for folder in ("INBOX", "Archive"):
+            client.select_folder(folder, readonly=True)
+            counts[folder] = len(client.search(["SUBJECT", tag]))
+    assert counts == {"INBOX": 1, "Archive": 0}
+
+
+def test_a_send_cut_during_data_then_repeated_with_its_key_arrives_once(mail_server: MailServer) -> None:
+    tag = token()
+    arguments = {"account": "alice", "to": ["bob@example.test"], "subject": f"cut send {tag}", "body": "x"}
+    with CuttingProxy(mail_server.smtp_port, b"DATA", cuts=1) as proxy:
+        mail = Mail(mail_server, alice=config(mail_server, "alice", smtp_port=proxy.port))
+        with pytest.raises(ToolError, match=r"dropped the connection.*not confirmed as sent. Repeating this call checks the Sent folder first"):  # fmt: skip
+            mail.call("email_send_message", key=f"run-{tag}:1", **arguments)
+        first = mail.call("email_send_message", key=f"run-{tag}:1", **arguments)
+        again = mail.call("email_send_message", key=f"run-{tag}:1", **arguments)
+    assert (first["status"], again["status"]) == ("sent", "already_sent")
+
+    def delivered() -> list[int]:
+        with imap_for(mail_server, "bob") as client:
+            client.select_folder("INBOX", readonly=True)
+            return list(client.search(["SUBJECT", tag]))
+
+    assert len(wait_for(delivered)) == 1
+    time.sleep(0.5)
+    assert len(delivered()) == 1
