@@ -121,7 +121,8 @@ def tools(accounts: Accounts) -> Sequence[ToolSpec]:
             name="deploy_watch_release",
             description="Watch a deployed version for a window: health checks and PromQL error-rate and "
             "latency queries against thresholds. Returns healthy, regressed (with the failing check, its "
-            "value and threshold) or inconclusive (no data).",
+            "value and threshold) or inconclusive (no data). Call it once the deployment finished "
+            "(deploy_get_status says succeeded): while a pipeline still deploys, the old version answers.",
             effect=EffectClass.READ_PRIVATE, args=WatchArgs, function=watch, scopes=SCOPES, origin="deploy",
         ),
         ToolSpec(
