@@ -1,0 +1,90 @@
+"""What Slack's payloads mean to MeshClaw, whichever way they arrive (Events API over HTTP, Socket Mode).
+
+An `event_callback` becomes at most one `Event`:
+
+- `app_mention` -> `chat.mentioned`
+- `message` in a DM (`channel_type` `im`) -> `chat.dm_received`
+- any other plain `message` -> `chat.message_received`
+
+with the fields `account`, `channel`, `user`, `ts` (and `thread_ts` in a thread) and Slack's `event_id` as
+the key, so a delivery Slack retries (or replays after a reconnect) starts runs once. Messages from bots
+(MeshClaw's own posts included) and edits, deletions and joins (any `subtype`) start nothing: an agent
+answering its own message would loop.
+
+A `block_actions` payload from an approval prompt's buttons becomes an `ApprovalAnswer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from meshclaw.connectors.contract import ApprovalAnswer, Event
+
+APPROVE_ACTION = "meshclaw_approve"
+DENY_ACTION = "meshclaw_deny"
+
+MENTIONED = "chat.mentioned"
+DM_RECEIVED = "chat.dm_received"
+MESSAGE_RECEIVED = "chat.message_received"
+EMITS = (MENTIONED, DM_RECEIVED, MESSAGE_RECEIVED)
+
+
+def event_from_callback(account: str, payload: Mapping[str, Any]) -> Event | None:
+    """The event an Events API `event_callback` payload means, or None when it should start nothing."""
+    if payload.get("type") != "event_callback":
+        return None
+    event = payload.get("event")
+    event_id = payload.get("event_id")
+    if not isinstance(event, Mapping) or not isinstance(event_id, str) or not event_id:
+        return None
+    if event.get("bot_id") or event.get("subtype"):
+        return None
+    kind = event.get("type")
+    if kind == "app_mention":
+        type_ = MENTIONED
+    elif kind == "message":
+        type_ = DM_RECEIVED if event.get("channel_type") == "im" else MESSAGE_RECEIVED
+    else:
+        return None
+    fields = {
+        "account": account,
+        "channel": str(event.get("channel", "")),
+        "user": str(event.get("user", "")),
+        "ts": str(event.get("ts", "")),
+    }
+    thread_ts = event.get("thread_ts")
+    if isinstance(thread_ts, str) and thread_ts != fields["ts"]:
+        fields["thread_ts"] = thread_ts
+    return Event(type=type_, account=account, fields=fields, key=event_id, untrusted=True)
+
+
+def answers_from_actions(account: str, payload: Mapping[str, Any]) -> list[ApprovalAnswer]:
+    """The approval answers in an interactivity payload: a click on an approval prompt's button."""
+    if payload.get("type") != "block_actions":
+        return []
+    user = payload.get("user")
+    user_id = user.get("id") if isinstance(user, Mapping) else None
+    if not isinstance(user_id, str) or not user_id:
+        return []
+    answers = []
+    for action in payload.get("actions") or []:
+        if not isinstance(action, Mapping):
+            continue
+        action_id = action.get("action_id")
+        approval_id = action.get("value")
+        if (
+            action_id not in (APPROVE_ACTION, DENY_ACTION)
+            or not isinstance(approval_id, str)
+            or not approval_id
+        ):
+            continue
+        answers.append(
+            ApprovalAnswer(
+                approval_id=approval_id,
+                approved=action_id == APPROVE_ACTION,
+                account=account,
+                external_user=user_id,
+            )
+        )
+    return answers
