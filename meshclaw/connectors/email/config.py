@@ -33,8 +33,13 @@ class EmailConfig(AccountConfig):
     watch_folders: tuple[str, ...] = Field(
         default=("INBOX",), description="Folders whose new messages emit `email.received`."
     )
+    use_idle: bool = Field(
+        default=True, description="Wait for new mail with IDLE when the server offers it; False polls."
+    )
     idle_seconds: float = Field(
-        default=300, gt=0, description="How long one IDLE waits before re-checking the folder anyway."
+        default=300,
+        gt=0,
+        description="How long one IDLE (or one poll interval) waits before checking the folder.",
     )
     timeout_seconds: float = Field(default=30, gt=0, description="Limit on every network operation.")
     max_body_chars: int = Field(default=20_000, gt=0, description="Longer bodies are cut, with a note.")

@@ -90,7 +90,7 @@ def _session(
                 log.warning("UIDVALIDITY of %s/%s changed: starting over from new mail", account.name, folder)
             position.uidvalidity = uidvalidity
             position.last_uid = int(selected.get(b"UIDNEXT", 1)) - 1
-        idle = client.has_capability("IDLE")
+        idle = config.use_idle and client.has_capability("IDLE")
         while not halt.is_set():
             _emit_new(client, account, folder, position, emit)
             _wait(client, config, halt, idle=idle)

@@ -44,9 +44,12 @@ def silent_server() -> Iterator[int]:
 
 class CuttingProxy:
     """Forwards 127.0.0.1:port to the real server; the first `cuts` connections (all when None) are closed
-    as soon as the client sends `marker`, before it reaches the server."""
+    as soon as the client sends `marker`, before it reaches the server. With `hang`, the connection is kept
+    open instead and the command (and everything after it) is swallowed: a server that stops answering
+    mid-session."""
 
-    def __init__(self, target_port: int, marker: bytes, *, cuts: int | None = 1) -> None:
+    def __init__(self, target_port: int, marker: bytes, *, cuts: int | None = 1, hang: bool = False) -> None:
+        self.hang = hang
         self.target_port = target_port
         self.marker = marker
         self.cuts = cuts
@@ -89,6 +92,7 @@ class CuttingProxy:
 
     def _pipe(self, client: socket.socket, cutting: bool) -> None:
         server = socket.create_connection(("127.0.0.1", self.target_port))
+        swallowing = False
         try:
             while not self._stop.is_set():
                 ready, _, _ = select.select([client, server], [], [], 0.1)
@@ -96,9 +100,13 @@ class CuttingProxy:
                     data = source.recv(65536)
                     if not data:
                         return
-                    if source is client and cutting and self.marker in data:
-                        self.cut += 1
-                        return
+                    if source is client and (swallowing or (cutting and self.marker in data)):
+                        if not swallowing:
+                            self.cut += 1
+                        if not self.hang:
+                            return
+                        swallowing = True
+                        continue
                     (server if source is client else client).sendall(data)
         except OSError:
             return

@@ -144,3 +144,18 @@ def test_a_message_without_message_id_still_gets_a_unique_key(mail_server: MailS
         assert wait_for(lambda: len(sink.events) == 2)
     assert len({e.key for e in sink.events}) == 2
     assert sink.events[0].fields["sender"] == "j@outside.example"
+
+
+def test_polling_without_idle_finds_new_mail(mail_server: MailServer) -> None:
+    folder = _folder(mail_server)
+    with watching(
+        config(mail_server, "alice", watch_folders=(folder,), use_idle=False, idle_seconds=0.5)
+    ) as sink:
+        append(
+            mail_server,
+            "alice",
+            b"From: p@outside.example\r\nMessage-ID: <polled@x>\r\n\r\nx\r\n",
+            folder=folder,
+        )
+        assert wait_for(lambda: len(sink.events) == 1, timeout=5)
+    assert sink.events[0].fields["message_id"] == "<polled@x>"

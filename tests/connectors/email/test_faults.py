@@ -47,6 +47,17 @@ def test_a_server_that_never_answers_times_out(mail_server: MailServer) -> None:
         assert time.monotonic() - started < 6
 
 
+def test_a_server_that_stops_answering_mid_session_times_out(mail_server: MailServer) -> None:
+    uid = append(mail_server, "alice", b"Subject: hang\r\n\r\nx\r\n")
+    with CuttingProxy(mail_server.imap_port, b"FETCH", cuts=None, hang=True) as proxy:
+        mail = Mail(mail_server, alice=config(mail_server, "alice", imap_port=proxy.port, timeout_seconds=1))
+        started = time.monotonic()
+        with pytest.raises(ToolError, match=rf"IMAP server 127.0.0.1:{proxy.port} stopped answering while reading UID {uid}"):  # fmt: skip
+            mail.call("email_read_message", account="alice", uid=uid)
+        assert time.monotonic() - started < 4
+    assert proxy.cut == 1  # a timeout is not retried: the server is there but slow, retrying doubles the wait
+
+
 def test_a_read_cut_mid_command_is_retried_once(mail_server: MailServer) -> None:
     uid = append(mail_server, "alice", f"Subject: cut {token()}\r\n\r\nStill here.\r\n".encode())
     with CuttingProxy(mail_server.imap_port, b"FETCH", cuts=1) as proxy:
