@@ -39,6 +39,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
     """Never answer (the client must give up on its own)."""
+    cut: bool = False
+    """Close the connection without answering and without forwarding (nothing happens upstream)."""
     lose_answer: bool = False
     """Forward the call to the emulator (it takes effect), then never answer: a connection cut mid-call."""
 
@@ -209,6 +211,10 @@ class SlackFront:
         planned = self.faults.get(method)
         if planned:
             fault = planned.popleft()
+            if fault.cut:
+                assert request.transport is not None
+                request.transport.close()
+                return web.Response(status=499)  # never sent: the connection is gone
             if fault.lose_answer:
                 await self._forward(request, method)
             if fault.hang or fault.lose_answer:

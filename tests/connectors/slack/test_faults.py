@@ -80,6 +80,34 @@ def test_a_post_whose_answer_was_lost_is_not_posted_again(
     assert texts(slack_emulator, "general").count(text) == 1
 
 
+def test_a_read_cut_off_mid_call_is_retried_once(slack_front: SlackFront) -> None:
+    slack_front.plan("conversations.list", Fault(cut=True))
+    result = call(account(slack_front.api_url), "slack_list_channels")
+    assert "general" in {c["name"] for c in result["channels"]}
+    assert slack_front.count("conversations.list") == 2
+
+
+def test_a_post_cut_off_mid_call_is_not_retried(
+    slack_front: SlackFront, slack_emulator: SlackEmulator
+) -> None:
+    """A cut connection may have posted: the tool fails and leaves the repeat to the run (with its key)."""
+    slack_front.plan("chat.postMessage", Fault(cut=True))
+    text = unique("cut post")
+    with pytest.raises(ToolError, match=r"could not reach Slack .* for chat\.postMessage"):
+        call(
+            account(slack_front.api_url),
+            "slack_post_message",
+            key="run-cut2:1",
+            channel="C000000001",
+            text=text,
+        )
+    assert slack_front.count("chat.postMessage") == 1
+    call(
+        account(slack_front.api_url), "slack_post_message", key="run-cut2:1", channel="C000000001", text=text
+    )
+    assert texts(slack_emulator, "general").count(text) == 1
+
+
 def test_a_refused_token_is_a_clear_error_without_the_token(slack_front: SlackFront) -> None:
     """emulate accepts any token, so the front answers as Slack does for a revoked one."""
     slack_front.plan("conversations.list", refused("invalid_auth"))
