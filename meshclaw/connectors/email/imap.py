@@ -50,6 +50,14 @@ def tls_context(config: EmailConfig) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=config.ca_file)
 
 
+def tls_failure(protocol: str, where: str, error: ssl.SSLError, *, setting: str) -> str:
+    detail = getattr(error, "verify_message", None) or error.reason or str(error)
+    return (
+        f"TLS with the {protocol} server {where} failed ({detail}); check {setting}, and ca_file when the "
+        "server's certificate is self-signed or from a private CA"
+    )
+
+
 @contextmanager
 def connected(config: EmailConfig) -> Iterator[Any]:
     """A logged-in IMAPClient; raises ToolError for connection, TLS and login failures."""
@@ -68,14 +76,17 @@ def connected(config: EmailConfig) -> Iterator[Any]:
             "it may be down or overloaded, try again later"
         ) from error
     except ssl.SSLError as error:
-        raise ToolError(f"TLS with the IMAP server {where} failed ({error.reason}); check imap_security and ca_file") from error  # fmt: skip
+        raise ToolError(tls_failure("IMAP", where, error, setting="imap_security")) from error
     except OSError as error:
         raise ToolError(f"cannot connect to the IMAP server {where} ({error}); check imap_host and imap_port") from error  # fmt: skip
     except imaplib.IMAP4.error as error:
         raise ToolError(f"the IMAP server {where} broke off the greeting ({error}); try again later") from error  # fmt: skip
     try:
         if config.imap_security == "starttls":
-            client.starttls(tls_context(config))
+            try:
+                client.starttls(tls_context(config))
+            except ssl.SSLError as error:
+                raise ToolError(tls_failure("IMAP", where, error, setting="imap_security")) from error
         client.login(config.username, config.password.get_secret_value())
     except LoginError as error:
         _close(client)

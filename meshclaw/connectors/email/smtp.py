@@ -8,12 +8,13 @@ whole call safe instead, by finding the first copy in the Sent folder by its Mes
 from __future__ import annotations
 
 import asyncio
+import ssl
 from email.message import EmailMessage
 
 import aiosmtplib
 
 from meshclaw.connectors.email.config import EmailConfig
-from meshclaw.connectors.email.imap import tls_context
+from meshclaw.connectors.email.imap import tls_context, tls_failure
 from meshclaw.tools.registry import ToolError
 
 
@@ -47,7 +48,11 @@ async def send(config: EmailConfig, message: EmailMessage, recipients: list[str]
             f"the SMTP server {where} did not answer within {config.timeout_seconds:g} s; the message was not "
             "confirmed as sent. Repeating this call checks the Sent folder first"
         ) from error
+    except ssl.SSLError as error:
+        raise ToolError(tls_failure("SMTP", where, error, setting="smtp_security")) from error
     except aiosmtplib.SMTPConnectError as error:
+        if isinstance(error.__cause__, ssl.SSLError):
+            raise ToolError(tls_failure("SMTP", where, error.__cause__, setting="smtp_security")) from error
         raise ToolError(f"cannot connect to the SMTP server {where} ({error}); check smtp_host and smtp_port") from error  # fmt: skip
     except aiosmtplib.SMTPServerDisconnected as error:
         raise ToolError(

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from meshclaw.connectors.email.config import Security
 from meshclaw.tools.registry import ToolError
 from tests.connectors.email.conftest import Mail, append, config, imap_for, token, wait_for
 from tests.connectors.email.sockets import CuttingProxy, silent_server
@@ -27,12 +28,21 @@ def test_wrong_password_is_a_clear_error_for_imap_and_smtp(mail_server: MailServ
             assert "wrong-pw-123" not in str(error)
 
 
-def test_an_untrusted_certificate_is_refused(mail_server: MailServer) -> None:
-    mail = Mail(mail_server, alice=config(mail_server, "alice", security="tls", ca_file=None))
-    with pytest.raises(
-        ToolError, match=r"TLS with the IMAP server localhost:\d+ failed .*CERTIFICATE_VERIFY_FAILED"
-    ):
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_an_untrusted_certificate_is_refused(mail_server: MailServer, security: Security) -> None:
+    mail = Mail(mail_server, alice=config(mail_server, "alice", security=security, ca_file=None))
+    with pytest.raises(ToolError, match=r"TLS with the IMAP server localhost:\d+ failed \(self-signed certificate\); check imap_security, and ca_file"):  # fmt: skip
         mail.call("email_list_folders", account="alice")
+    with pytest.raises(ToolError, match=r"TLS with the SMTP server localhost:\d+ failed \(self-signed certificate\); check smtp_security"):  # fmt: skip
+        mail.call("email_send_message", account="alice", to=["bob@example.test"], subject="x", body="x")
+
+
+def test_plain_login_where_the_server_wants_tls_first_says_so(mail_server: MailServer) -> None:
+    mail = Mail(mail_server, alice=config(mail_server, "alice", smtp_port=mail_server.submission_port))
+    with pytest.raises(
+        ToolError, match="offers no password login without TLS: set smtp_security to starttls or tls"
+    ):
+        mail.call("email_send_message", account="alice", to=["bob@example.test"], subject="x", body="x")
 
 
 def test_a_server_that_never_answers_times_out(mail_server: MailServer) -> None:

@@ -143,3 +143,23 @@ def test_draft_is_saved_once_per_key(mail: Mail) -> None:
     found = mail.call("email_search_messages", account="alice", folder="Drafts", subject=tag)
     assert "\\Draft" in found["messages"][0]["flags"]
     assert not _inbox(mail.server, "bob", tag)  # a draft is not sent
+
+
+def test_non_ascii_names_are_encoded_and_arrive_decoded(mail_server: MailServer) -> None:
+    mail = Mail(mail_server, alice=config(mail_server, "alice", display_name="Ana Pérez-Groß 🙂"))
+    tag = token()
+    mail.call(
+        "email_send_message", account="alice", to=["Jürgen „J“ Müller <bob@example.test>"],
+        subject=f"Grüße {tag} — 日本語の件名がとても長い場合でも正しく折り返されること", body="Ça marche ✓",
+    )  # fmt: skip
+    with imap_for(mail_server, "bob") as client:
+        client.select_folder("INBOX", readonly=True)
+        uid = wait_for(lambda: client.search(["SUBJECT", tag]))[0]
+        raw = client.fetch([uid], [b"BODY.PEEK[HEADER]"])[uid][b"BODY[HEADER]"]
+    assert raw.isascii()  # RFC 2047 on the wire, no raw UTF-8 in headers
+    reader = Mail(mail_server, bob=config(mail_server, "bob"))
+    message = reader.call("email_read_message", account="bob", uid=uid)
+    assert message["subject"] == f"Grüße {tag} — 日本語の件名がとても長い場合でも正しく折り返されること"
+    assert message["from"] == "Ana Pérez-Groß 🙂 <alice@example.test>"
+    assert message["to"] == "Jürgen „J“ Müller <bob@example.test>"
+    assert message["body"].strip() == "Ça marche ✓"
