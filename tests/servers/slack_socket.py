@@ -197,8 +197,11 @@ class SlackFront:
                 "accepts_response_payload": False,
             }
         )
-        async with asyncio.timeout(timeout):
-            return await waiter
+        try:
+            async with asyncio.timeout(timeout):
+                return await waiter
+        finally:
+            self._ack_waiters.pop(envelope_id, None)
 
     async def _drop(self) -> None:
         for ws in list(self.sockets):

@@ -3,9 +3,11 @@ public URL still hears them. Needs the account's app-level token (`xapp-...`, sc
 
 slack_sdk's aiohttp `SocketModeClient` does the protocol: `apps.connections.open` for a WebSocket URL,
 pings, and reconnecting when Slack closes the socket, asks it to (`disconnect` envelopes) or goes quiet.
-This source acknowledges every envelope at once (Slack redelivers an unacknowledged one), turns
-`events_api` envelopes into events and `interactive` ones into approval answers, and skips an event id it
-has already emitted (a redelivery after a reconnect); the platform dedupes by key as well.
+This source turns `events_api` envelopes into events and `interactive` ones into approval answers, and
+acknowledges an envelope once the platform has taken it (Slack redelivers an unacknowledged one, so a
+failed hand-over is retried rather than lost); envelopes it has nothing to do with are acknowledged too.
+An event id it has already emitted (a redelivery after a reconnect) is acknowledged and not emitted
+again; the platform dedupes by key as well.
 """
 
 from __future__ import annotations
@@ -41,15 +43,24 @@ async def run_socket_mode(account: Account[SlackConfig], sink: EventSink, stop: 
     seen: OrderedDict[str, None] = OrderedDict()
 
     async def on_request(client: SocketModeClient, request: SocketModeRequest) -> None:
+        try:
+            await deliver(request)
+        except Exception:
+            # Not acknowledged: Slack delivers the envelope again (up to three times), and the platform
+            # starts runs once per key, so a failure here loses nothing.
+            log.exception("Slack account '%s': could not hand over a Socket Mode envelope", account.name)
+            return
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
+
+    async def deliver(request: SocketModeRequest) -> None:
         if request.type == "events_api":
             event = event_from_callback(account.name, request.payload)
             if event is None or event.key in seen:
                 return
+            await sink.emit(event)
             seen[event.key] = None
             if len(seen) > REMEMBERED_EVENTS:
                 seen.popitem(last=False)
-            await sink.emit(event)
         elif request.type == "interactive":
             for answer in answers_from_actions(account.name, request.payload):
                 await sink.answer(answer)

@@ -22,6 +22,8 @@ from meshclaw.tools.registry import ToolError, ToolSpec
 
 MAX_MENTION_CHANNELS = 50
 """A mention scan reads at most this many channels (one history call each)."""
+MAX_DM_CONVERSATIONS = 50
+"""Reading all DMs reads at most this many conversations (one history call each)."""
 
 ACCOUNT = Field(description="The Slack account (workspace bot) to act through, e.g. `work-slack`.")
 CHANNEL = Field(description="The channel's id (`C0123ABCD`) or name (`deploys` or `#deploys`).")
@@ -153,7 +155,7 @@ def slack_tools(accounts: Accounts) -> Sequence[ToolSpec]:
         if args.user is not None:
             ims = [im for im in ims if im.get("user") == args.user]
         conversations = []
-        for im in ims:
+        for im in ims[:MAX_DM_CONVERSATIONS]:
             messages = await client.history(str(im["id"]), limit=args.limit)
             conversations.append(
                 {

@@ -102,8 +102,13 @@ def signed_request(
 class RecordingSink:
     events: list[Event] = field(default_factory=list)
     answers: list[ApprovalAnswer] = field(default_factory=list)
+    failures_left: int = 0
+    """Fail this many hand-overs first (the platform's database away)."""
 
     async def emit(self, event: Event) -> None:
+        if self.failures_left > 0:
+            self.failures_left -= 1
+            raise RuntimeError("the platform could not record the event")
         self.events.append(event)
 
     async def answer(self, answer: ApprovalAnswer) -> None:
@@ -118,9 +123,11 @@ class RecordingSink:
 
 
 @contextmanager
-def running(source: EventSourceSpec, slack: Account[SlackConfig]) -> Iterator[RecordingSink]:
+def running(
+    source: EventSourceSpec, slack: Account[SlackConfig], sink: RecordingSink | None = None
+) -> Iterator[RecordingSink]:
     """Runs an event source on its own loop in a thread until the block ends, then stops it."""
-    sink = RecordingSink()
+    sink = sink or RecordingSink()
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
     failure: list[BaseException] = []

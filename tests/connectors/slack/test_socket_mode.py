@@ -8,13 +8,14 @@ import threading
 import time
 from typing import Any
 
+import pytest
 from pydantic import SecretStr
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 
 from meshclaw.connectors.catalog import load
-from tests.connectors.slack.conftest import ACCOUNT, account, running
+from tests.connectors.slack.conftest import ACCOUNT, RecordingSink, account, running
 from tests.servers.slack import BOT_TOKEN, BOT_USER, SlackEmulator
 from tests.servers.slack_socket import APP_TOKEN, SlackFront
 
@@ -62,6 +63,17 @@ def test_events_are_acknowledged_and_emitted_once(slack_front: SlackFront) -> No
         "ts": "1700000000.000100",
     }
     assert len(slack_front.acks) == 3
+
+
+def test_an_event_the_platform_could_not_take_is_left_for_slack_to_redeliver(slack_front: SlackFront) -> None:
+    with running(source(), account(slack_front.api_url), RecordingSink(failures_left=1)) as sink:
+        slack_front.wait_connected()
+        with pytest.raises(TimeoutError):
+            slack_front.push("events_api", mention("Ev0RETRY"), timeout=1)  # no ack
+        assert sink.events == []
+        slack_front.push("events_api", mention("Ev0RETRY"))  # Slack delivers it again
+        sink.wait_for("events", 1)
+    assert [e.key for e in sink.events] == ["Ev0RETRY"]
 
 
 def test_a_button_click_arrives_as_an_answer(slack_front: SlackFront) -> None:
