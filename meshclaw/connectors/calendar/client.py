@@ -60,29 +60,39 @@ class Session:
             timeout=config.timeout_seconds,  # type: ignore[arg-type]  # niquests takes float seconds
             enable_rfc6764=False,  # the URL is given; no DNS discovery that could send the login elsewhere
         )
-        self._calendars: dict[str, Calendar] | None = None
+        self._calendars: list[tuple[CalendarRef, Calendar]] | None = None
 
     def close(self) -> None:
         self._client.close()
 
     def calendars(self) -> list[CalendarRef]:
-        return [CalendarRef(name=name, id=_id(cal)) for name, cal in self._all().items()]
+        return [ref for ref, _ in self._all()]
 
     def considered(self) -> list[str]:
-        """The calendars the account counts (its `calendars`, else all), by the names `calendar()` takes."""
+        """The calendars the account counts (its `calendars`, else all), by the names `calendar()` takes:
+        the display name, or the id where two calendars share one."""
         if self._config.calendars:
             for name in self._config.calendars:
                 self.calendar(name)  # an account naming a missing calendar is an error, not silence
             return list(self._config.calendars)
-        return list(self._all())
+        refs = self.calendars()
+        names = [ref.name for ref in refs]
+        return [ref.name if names.count(ref.name) == 1 else ref.id for ref in refs]
 
     def calendar(self, name: str) -> Calendar:
+        """A calendar by id (unique), else by display name (which two calendars may share)."""
         calendars = self._all()
-        found = calendars.get(name) or next((c for c in calendars.values() if _id(c) == name), None)
-        if found is None:
-            known = ", ".join(sorted(calendars)) or "none"
-            raise ToolError(f"no calendar named '{name}' on this account (its calendars: {known})")
-        return found
+        by_id = [cal for ref, cal in calendars if ref.id == name]
+        by_name = [cal for ref, cal in calendars if ref.name == name]
+        if by_id:
+            return by_id[0]
+        if len(by_name) == 1:
+            return by_name[0]
+        if by_name:
+            ids = ", ".join(ref.id for ref, _ in calendars if ref.name == name)
+            raise ToolError(f"{len(by_name)} calendars are named '{name}'; name one by its id ({ids})")
+        known = ", ".join(sorted({ref.name for ref, _ in calendars})) or "none"
+        raise ToolError(f"no calendar named '{name}' on this account (its calendars: {known})")
 
     def objects_between(self, name: str, start: datetime, end: datetime) -> list[StoredObject]:
         """The stored objects with an occurrence in [start, end), unexpanded (ical.py expands them)."""
@@ -122,18 +132,45 @@ class Session:
         token_now = collection.sync_token
         return (str(token_now) if token_now else None), [_path(str(item.url)) for item in collection]
 
-    def _all(self) -> dict[str, Calendar]:
+    def _all(self) -> list[tuple[CalendarRef, Calendar]]:
         if self._calendars is None:
             principal = self._client.get_principal()
-            self._calendars = {}
+            self._calendars = []
             for cal in _done(principal.get_calendars()):
-                self._calendars[str(cal.get_display_name() or _id(cal))] = cal
+                ref = CalendarRef(name=str(cal.get_display_name() or _id(cal)), id=_id(cal))
+                self._calendars.append((ref, cal))
         return self._calendars
 
 
 async def run(config: CalendarConfig, account: str, operation: Callable[[Session], T]) -> T:
-    """Run `operation` on a fresh session in a worker thread, bounded by the account's timeout."""
+    """Run `operation` on a fresh session in a worker thread, bounded by the account's timeout.
 
+    A connection that cannot be opened or is cut before the answer is tried once more after a short pause:
+    every operation here is safe to repeat (reads, and creates that are keyed by their file name and sent
+    with If-None-Match: *). A timeout is not retried: a hanging server would double the wait."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return await _attempt(config, account, operation)
+        except _Dropped as dropped:
+            if attempt == ATTEMPTS:
+                raise ToolError(
+                    f"lost or could not open the connection to the CalDAV server of account '{account}' "
+                    f"({_host(config)}), {ATTEMPTS} times: {_short(str(dropped.__cause__))}; check the URL "
+                    "and that the server is up"
+                ) from dropped.__cause__
+            await asyncio.sleep(RETRY_PAUSE_S)
+    raise AssertionError("unreachable")
+
+
+ATTEMPTS = 2
+RETRY_PAUSE_S = 0.5
+
+
+class _Dropped(Exception):
+    """The connection failed (refused, reset, closed mid-answer): worth one more attempt."""
+
+
+async def _attempt(config: CalendarConfig, account: str, operation: Callable[[Session], T]) -> T:
     def work() -> T:
         session = Session(config)
         try:
@@ -153,11 +190,8 @@ async def run(config: CalendarConfig, account: str, operation: Callable[[Session
             f"the CalDAV server of account '{account}' ({_host(config)}) refused the login '{config.username}' "
             "(HTTP 401/403): check the username and the password (the account's vault secret)"
         ) from refused
-    except niquests.exceptions.ConnectionError as unreachable:
-        raise ToolError(
-            f"could not connect to the CalDAV server of account '{account}' ({_host(config)}): "
-            f"{_short(str(unreachable))}; check the URL and that the server is up"
-        ) from unreachable
+    except (niquests.exceptions.ConnectionError, niquests.exceptions.ChunkedEncodingError) as dropped:
+        raise _Dropped() from dropped
     except (dav_error.DAVError, niquests.exceptions.RequestException) as failed:
         raise ToolError(
             f"the CalDAV server of account '{account}' ({_host(config)}) failed: {type(failed).__name__}: "

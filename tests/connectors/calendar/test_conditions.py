@@ -8,7 +8,7 @@ import pytest
 
 from meshclaw.connectors.calendar.conditions import owner_in_meeting
 from meshclaw.connectors.calendar.manifest import connector
-from tests.connectors.calendar.conftest import account, run, vevent
+from tests.connectors.calendar.conftest import account, make_calendar, run, vevent
 from tests.servers.calendar import CalendarServer
 
 EVENTS = {
@@ -25,11 +25,13 @@ EVENTS = {
 }
 
 
-@pytest.fixture
-def seeded(radicale: CalendarServer, work: str) -> str:
+@pytest.fixture(scope="module")
+def seeded(radicale: CalendarServer) -> str:
+    """One calendar holding EVENTS, shared by this module's tests (they only read it)."""
+    calendar_id = make_calendar(radicale, "alice", "Conditions")
     for uid, lines in EVENTS.items():
-        radicale.put("alice", work, f"{uid}.ics", vevent(uid, lines))
-    return work
+        radicale.put("alice", calendar_id, f"{uid}.ics", vevent(uid, lines))
+    return calendar_id
 
 
 @pytest.mark.parametrize(
@@ -63,3 +65,61 @@ def test_the_connector_offers_the_condition(radicale: CalendarServer, seeded: st
     condition = connector().conditions["owner_in_meeting"]
     owner = account(radicale, calendars=(seeded,))
     assert run(condition(owner, datetime(2026, 11, 23, 9, 30, tzinfo=UTC))) is True
+
+
+RECURRING_WITH_EXCEPTIONS = """BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//tests//EN
+BEGIN:VEVENT
+UID:review
+DTSTAMP:20261101T000000Z
+SUMMARY:Review
+DTSTART:20261102T100000Z
+DTEND:20261102T110000Z
+RRULE:FREQ=WEEKLY;COUNT=6
+EXDATE:20261109T100000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:review
+DTSTAMP:20261101T000000Z
+RECURRENCE-ID:20261116T100000Z
+SUMMARY:Review (cancelled this week)
+STATUS:CANCELLED
+DTSTART:20261116T100000Z
+DTEND:20261116T110000Z
+END:VEVENT
+BEGIN:VEVENT
+UID:review
+DTSTAMP:20261101T000000Z
+RECURRENCE-ID:20261123T100000Z
+SUMMARY:Review (moved)
+DTSTART:20261123T150000Z
+DTEND:20261123T160000Z
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@pytest.fixture(scope="module")
+def reviews(radicale: CalendarServer) -> str:
+    """A weekly meeting with one week excluded, one occurrence cancelled and one moved."""
+    calendar_id = make_calendar(radicale, "alice", "Reviews")
+    radicale.put("alice", calendar_id, "review.ics", RECURRING_WITH_EXCEPTIONS)
+    return calendar_id
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        (datetime(2026, 11, 2, 10, 30, tzinfo=UTC), True),  # a plain occurrence
+        (datetime(2026, 11, 9, 10, 30, tzinfo=UTC), False),  # excluded (EXDATE)
+        (datetime(2026, 11, 16, 10, 30, tzinfo=UTC), False),  # this occurrence was cancelled
+        (datetime(2026, 11, 23, 10, 30, tzinfo=UTC), False),  # moved away from here...
+        (datetime(2026, 11, 23, 15, 30, tzinfo=UTC), True),  # ...to here
+        (datetime(2026, 12, 14, 10, 30, tzinfo=UTC), False),  # after COUNT=6 ran out
+    ],
+)
+def test_exceptions_to_a_recurring_meeting(
+    radicale: CalendarServer, reviews: str, moment: datetime, expected: bool
+) -> None:
+    assert run(owner_in_meeting(account(radicale, calendars=(reviews,)), moment)) is expected

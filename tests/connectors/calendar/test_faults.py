@@ -3,6 +3,7 @@ that cannot be parsed; and account configs that must be refused."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -70,8 +71,91 @@ def test_a_server_that_is_not_there_is_named(radicale: CalendarServer) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed when the block ends: nothing listens there
     gone = account(radicale, url=f"http://127.0.0.1:{port}/", timeout_seconds=5.0)
-    with pytest.raises(ToolError, match=r"could not connect to the CalDAV server of account 'work-calendar'"):
+    with pytest.raises(
+        ToolError,
+        match=r"could not open the connection to the CalDAV server of account 'work-calendar' \(127\.0\.0\.1:\d+\), 2 times",
+    ):
         call(tools(gone)["calendar_get_freebusy"], account=ACCOUNT, **DAY)
+
+
+class CuttingProxy:
+    """A TCP proxy to the real server that cuts the first `cut` connections after reading the start of
+    their request: a connection dropped mid-command."""
+
+    def __init__(self, target: str, cut: int) -> None:
+        host, port = target.removeprefix("http://").rstrip("/").split(":")
+        self.target = (host, int(port))
+        self.cut = cut
+        self.connections = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.listener.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/"
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            if self.connections <= self.cut:
+                client.recv(64)
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.listener.close()
+
+
+def test_a_read_cut_off_once_is_tried_again(radicale: CalendarServer, work: str) -> None:
+    radicale.put("alice", work, "a.ics", vevent("a", "DTSTART:20261123T080000Z\nDTEND:20261123T090000Z"))
+    proxy = CuttingProxy(radicale.url, cut=1)
+    try:
+        flaky = account(radicale, url=proxy.url, calendars=(work,))
+        listed = call(tools(flaky)["calendar_list_events"], account=ACCOUNT, calendar=work, **DAY)
+    finally:
+        proxy.close()
+    assert [e["uid"] for e in listed["events"]] == ["a"]
+    assert proxy.connections >= 2
+
+
+def test_a_create_cut_off_every_time_fails_clearly_and_creates_nothing(
+    radicale: CalendarServer, work: str
+) -> None:
+    proxy = CuttingProxy(radicale.url, cut=1000)
+    try:
+        flaky = account(radicale, url=proxy.url, calendars=(work,))
+        with pytest.raises(ToolError, match=r"lost or could not open the connection .* 2 times"):
+            call(
+                tools(flaky)["calendar_create_event"], account=ACCOUNT, calendar=work, summary="x",
+                start="2026-11-23T08:00:00Z", end="2026-11-23T09:00:00Z",
+            )  # fmt: skip
+    finally:
+        proxy.close()
+    assert proxy.connections == 2  # one attempt, one retry (the HTTP library does not retry on its own)
+    listed = call(tools(account(radicale))["calendar_list_events"], account=ACCOUNT, calendar=work, **DAY)
+    assert listed["events"] == []
 
 
 BROKEN_START = "DTSTART:2026112XT0930ZZ\nDTEND:20261123T100000Z"

@@ -223,3 +223,19 @@ def test_a_repeated_create_with_the_same_key_makes_one_event(radicale: CalendarS
     (other,) = run(twice_with("run-42:8"))[:1]
     assert other["created"] is True and other["uid"] != first["uid"]
     assert len(stored(radicale, work)) == 2
+
+
+def test_calendars_sharing_a_name_are_told_apart_by_id(radicale: CalendarServer) -> None:
+    first = make_calendar(radicale, "alice", "Shared name")
+    second = make_calendar(radicale, "alice", "Shared name")
+    radicale.put(
+        "alice", second, "s.ics", vevent("in-second", "DTSTART:20261123T080000Z\nDTEND:20261123T090000Z")
+    )
+    tool = tools(account(radicale))["calendar_list_events"]
+    day = {"account": ACCOUNT, "start": "2026-11-23T00:00:00Z", "end": "2026-11-24T00:00:00Z"}
+    with pytest.raises(
+        ToolError, match=rf"2 calendars are named 'Shared name'; name one by its id \(.*{first}"
+    ):
+        call(tool, calendar="Shared name", **day)
+    assert [e["uid"] for e in call(tool, calendar=second, **day)["events"]] == ["in-second"]
+    assert call(tool, calendar=first, **day)["events"] == []
