@@ -3,8 +3,8 @@
 Two clients per account, because a read and a post may be retried differently:
 
 - reads retry a rate-limited call (429) after Slack's `Retry-After` when that is short (bounded by the
-  account's `max_retry_after_seconds`, at most twice) and a dropped connection once: reading twice is
-  harmless;
+  account's `max_retry_after_seconds`, at most twice), and a dropped connection or a 500/503 once:
+  reading twice is harmless;
 - posts retry only a 429 (Slack refused the call, so nothing was posted) and never a dropped connection,
   which may have posted. A post made inside a run carries the call's idempotency key in the message's
   metadata; before posting, the recent messages of the channel (or thread) are searched for that key, so
@@ -32,6 +32,7 @@ from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
 )
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -117,7 +118,11 @@ class SlackClient:
         token = config.bot_token.get_secret_value()
         timeout = max(1, round(config.timeout_seconds))
         rate_limit = _BoundedRateLimitRetry(max_wait_s=config.max_retry_after_seconds)
-        read_retries: list[AsyncRetryHandler] = [rate_limit, AsyncConnectionErrorRetryHandler()]
+        read_retries: list[AsyncRetryHandler] = [
+            rate_limit,
+            AsyncConnectionErrorRetryHandler(),
+            AsyncServerErrorRetryHandler(),
+        ]
         write_retries: list[AsyncRetryHandler] = [rate_limit]
         self._reader = AsyncWebClient(
             token=token, base_url=config.base_url, timeout=timeout, retry_handlers=read_retries
@@ -166,6 +171,10 @@ class SlackClient:
         if status == 429 or error == "ratelimited":
             wait = retry_after(getattr(response, "headers", {}) or {})
             return ToolError(f"Slack is rate limiting {method} for account '{name}'; try again in {wait} s")
+        if status >= 500:
+            return ToolError(
+                f"Slack answered {method} with HTTP {status} (account '{name}'); try again later"
+            )
         if error in AUTH_ERRORS:
             return ToolError(
                 f"Slack refused the bot token of account '{name}' ({error}): it is wrong, revoked or "

@@ -108,6 +108,23 @@ def test_a_post_cut_off_mid_call_is_not_retried(
     assert texts(slack_emulator, "general").count(text) == 1
 
 
+def test_a_server_error_on_a_read_is_retried_once_then_reported(slack_front: SlackFront) -> None:
+    unavailable = Fault(status=503, body={"ok": False, "error": "service_unavailable"})
+    slack_front.plan("conversations.list", unavailable)
+    assert call(account(slack_front.api_url), "slack_list_channels")["channels"]
+    assert slack_front.count("conversations.list") == 2
+    slack_front.plan("conversations.list", unavailable, unavailable)
+    with pytest.raises(ToolError, match=r"answered conversations\.list with HTTP 503 .* try again later"):
+        call(account(slack_front.api_url), "slack_list_channels")
+
+
+def test_a_server_error_on_a_post_is_not_retried(slack_front: SlackFront) -> None:
+    slack_front.plan("chat.postMessage", Fault(status=500, body={"ok": False, "error": "internal_error"}))
+    with pytest.raises(ToolError, match="HTTP 500"):
+        call(account(slack_front.api_url), "slack_post_message", channel="C000000001", text=unique("x"))
+    assert slack_front.count("chat.postMessage") == 1
+
+
 def test_a_refused_token_is_a_clear_error_without_the_token(slack_front: SlackFront) -> None:
     """emulate accepts any token, so the front answers as Slack does for a revoked one."""
     slack_front.plan("conversations.list", refused("invalid_auth"))
