@@ -16,6 +16,7 @@ import contextlib
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ EVENT = "email.received"
 CHECK_STOP_S = 0.5
 """How often a waiting IDLE looks at the stop flag: the bound on how long stopping takes."""
 MAX_BACKOFF_S = 30.0
+STABLE_S = 60.0
+"""A connection that lasted this long before failing resets the backoff."""
 
 
 @dataclass
@@ -66,15 +69,24 @@ async def _watch_folder(
     def emit(event: Event) -> None:
         asyncio.run_coroutine_threadsafe(sink.emit(event), loop).result(timeout=config.timeout_seconds)
 
-    while not stop.is_set():
-        try:
-            await asyncio.to_thread(_session, account, folder, position, emit, halt)
-            backoff = 1.0
-        except Exception as error:  # a broken connection, a refused login, a server restart: try again
-            log.warning("email watch of %s/%s failed (%s); reconnecting in %.0f s", account.name, folder, error, backoff)  # fmt: skip
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF_S)
+    # A thread of its own for as long as the watch runs: holding one of the loop's default executor
+    # threads per folder would starve every other `to_thread` caller of the process.
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"email-watch-{account.name}")
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                await loop.run_in_executor(thread, _session, account, folder, position, emit, halt)
+            except Exception as error:  # a broken connection, a refused login, a server restart: try again
+                if time.monotonic() - started > STABLE_S:
+                    backoff = 1.0  # it had been working: this is a new outage, not the same one
+                log.warning("email watch of %s/%s failed (%s); reconnecting in %.0f s", account.name, folder, error, backoff)  # fmt: skip
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+    finally:
+        halt.set()
+        thread.shutdown(wait=False)
 
 
 def _session(

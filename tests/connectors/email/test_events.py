@@ -158,4 +158,6 @@ def test_polling_without_idle_finds_new_mail(mail_server: MailServer) -> None:
             folder=folder,
         )
         assert wait_for(lambda: len(sink.events) == 1, timeout=5)
+        # The connection lives on a thread of its own, not on one of the loop's shared executor threads.
+        assert any(thread.name.startswith("email-watch-alice-mail") for thread in threading.enumerate())
     assert sink.events[0].fields["message_id"] == "<polled@x>"
