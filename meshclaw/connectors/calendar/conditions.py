@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from meshclaw.connectors.calendar import busy
+from meshclaw.connectors.calendar.agenda import read_occurrences
 from meshclaw.connectors.calendar.config import CalendarConfig
-from meshclaw.connectors.calendar.tools import read_occurrences
 from meshclaw.connectors.contract import Account
 from meshclaw.tools.registry import ToolError
 

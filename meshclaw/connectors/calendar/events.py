@@ -10,7 +10,8 @@ Fields: `account`, `calendar`, `uid`. Events are `untrusted`: anyone can put an 
 calendar by inviting them. The key is the type, the account, the UID and the start in UTC: the same meeting
 sits in every attendee's calendar, and a recurring one has one UID for all its occurrences. A key emitted
 once is not emitted again by this source (a look repeated after a failure covers the same time). A failing
-server is retried with growing pauses (up to 5 minutes) until it answers or the source is stopped.
+server is retried with growing pauses (up to 5 minutes) until it answers or the source is stopped; then
+meetings that started in the meantime are announced, up to an hour back.
 """
 
 from __future__ import annotations
@@ -24,21 +25,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from meshclaw.connectors.calendar import busy, client, ical
+from meshclaw.connectors.calendar.agenda import read_occurrences
 from meshclaw.connectors.calendar.config import CalendarConfig
-from meshclaw.connectors.calendar.tools import read_occurrences
 from meshclaw.connectors.contract import Account, Event, EventSink
 from meshclaw.tools.registry import ToolError
 
 MEETING_STARTED = "calendar.meeting_started"
 EVENT_CREATED = "calendar.event_created"
 MAX_BACKOFF_S = 300.0
+MAX_CATCH_UP = timedelta(hours=1)
+"""After an outage, meetings that started during it are still announced, up to this far back."""
 REMEMBERED_KEYS = 10_000
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
-class _State:
+class PollState:
     tokens: dict[str, str | None] = field(default_factory=dict)
     """Calendar -> its sync token after the last look; absent until the first look at it."""
     known: dict[str, set[str]] = field(default_factory=dict)
@@ -56,11 +59,12 @@ class _State:
 
 async def poll(account: Account[Any], sink: EventSink, stop: asyncio.Event) -> None:
     config: CalendarConfig = account.config
-    state = _State()
+    state = PollState()
     since = datetime.now(UTC) - timedelta(seconds=config.poll_interval_seconds)
     failures = 0
     while not stop.is_set():
         now = datetime.now(UTC)
+        since = max(since, now - MAX_CATCH_UP)
         try:
             await look(account, sink, state, since=since, now=now)
             since, failures = now, 0
@@ -77,7 +81,7 @@ async def poll(account: Account[Any], sink: EventSink, stop: asyncio.Event) -> N
 
 
 async def look(
-    account: Account[Any], sink: EventSink, state: _State, *, since: datetime, now: datetime
+    account: Account[Any], sink: EventSink, state: PollState, *, since: datetime, now: datetime
 ) -> None:
     """One look: meetings that started in (since, now], then events created since the last look."""
     config: CalendarConfig = account.config
@@ -111,7 +115,7 @@ async def look(
 
 
 async def _emit(
-    sink: EventSink, state: _State, kind: str, account: str, calendar: str, uid: str, start: datetime
+    sink: EventSink, state: PollState, kind: str, account: str, calendar: str, uid: str, start: datetime
 ) -> None:
     key = f"{kind}:{account}:{uid}:{start.astimezone(UTC).isoformat()}"
     if state.first_time(key):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from meshclaw.connectors.calendar.agenda import read_occurrences
 from meshclaw.connectors.calendar.conditions import owner_in_meeting
 from meshclaw.connectors.calendar.config import CalendarConfig
 from meshclaw.connectors.calendar.events import EVENT_CREATED, MEETING_STARTED, poll
-from meshclaw.connectors.calendar.tools import calendar_tools, read_occurrences
+from meshclaw.connectors.calendar.tools import calendar_tools
 from meshclaw.connectors.contract import Account, Connector, EventSourceSpec
 
 

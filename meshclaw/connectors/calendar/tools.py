@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.connectors.calendar import busy, client, ical
+from meshclaw.connectors.calendar.agenda import read_occurrences
 from meshclaw.connectors.calendar.config import CalendarConfig
 from meshclaw.connectors.contract import Account, AccountError, Accounts
 from meshclaw.tools.effects import EffectClass
@@ -32,9 +33,6 @@ from meshclaw.tools.registry import ToolError, ToolSpec
 CONNECTOR = "calendar"
 MAX_RANGE = timedelta(days=366)
 """A recurring event expands to one item per occurrence; a bounded range keeps an answer bounded."""
-SERVER_MARGIN = timedelta(days=1)
-"""The server matches all-day and floating events in UTC; ask it for a day more on each side and cut
-exactly here, in the owner's zone."""
 TEXT_LIMIT = 4000
 
 
@@ -186,32 +184,6 @@ def calendar_tools(accounts: Accounts) -> list[ToolSpec]:
             origin=CONNECTOR,
         ),
     ]
-
-
-async def read_occurrences(
-    account: Account[CalendarConfig], names: Sequence[str] | None, start: datetime, end: datetime
-) -> tuple[list[ical.Occurrence], list[str]]:
-    """The occurrences in [start, end) of the named calendars (None: those the account counts), and notes
-    on objects that could not be read."""
-    config = account.config
-
-    def fetch(session: client.Session) -> list[tuple[str, list[client.StoredObject]]]:
-        wanted = list(names) if names is not None else session.considered()
-        return [
-            (name, session.objects_between(name, start - SERVER_MARGIN, end + SERVER_MARGIN))
-            for name in wanted
-        ]
-
-    found: list[ical.Occurrence] = []
-    notes: list[str] = []
-    for name, objects in await client.run(config, account.name, fetch):
-        for stored in objects:
-            items, skipped = ical.occurrences(
-                stored.data, calendar=name, start=start, end=end, zone=config.zone, source=stored.href
-            )
-            found.extend(items)
-            notes.extend(skipped)
-    return found, notes
 
 
 async def _create(accounts: Accounts, args: CreateEventArgs, *, attendees: Sequence[str]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from meshclaw.connectors.calendar.events import EVENT_CREATED, MEETING_STARTED, _State, look, poll
+from meshclaw.connectors.calendar.events import EVENT_CREATED, MEETING_STARTED, PollState, look, poll
 from meshclaw.connectors.calendar.manifest import connector
 from meshclaw.connectors.contract import ApprovalAnswer, Event
 from tests.connectors.calendar.conftest import ACCOUNT, account, run, vevent
@@ -39,7 +39,7 @@ def test_meetings_that_started_since_the_last_look(radicale: CalendarServer, wor
         vevent("daily", "DTSTART:20261122T091000Z\nDTEND:20261122T092000Z\nRRULE:FREQ=DAILY"),
     )
     owner = account(radicale, calendars=(work,))
-    sink, state = Sink(), _State()
+    sink, state = Sink(), PollState()
     nine = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
     async def looks() -> None:
@@ -61,7 +61,7 @@ def test_meetings_that_started_since_the_last_look(radicale: CalendarServer, wor
 def test_events_created_after_the_first_look(radicale: CalendarServer, work: str) -> None:
     radicale.put("alice", work, "old.ics", vevent("old", "DTSTART:20261201T090000Z\nDTEND:20261201T100000Z"))
     owner = account(radicale, calendars=(work,))
-    sink, state = Sink(), _State()
+    sink, state = Sink(), PollState()
     then = datetime(2026, 1, 1, tzinfo=UTC)  # no meetings in this window: only creations matter here
 
     async def look_now() -> None:
