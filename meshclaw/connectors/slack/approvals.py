@@ -5,6 +5,10 @@ parses no mrkdwn, mentions or links in them), so arguments an outsider influence
 link, a mention or formatting that hides what would run. The other texts are `plain_text` too; only the
 link to the approval's page is mrkdwn, with `&`, `<` and `>` escaped. Both buttons carry the approval id as
 their `value`; the click comes back as a `block_actions` payload (over HTTP or Socket Mode).
+
+A prompt is posted once per approval: its actions block is named after the approval id, and the DM's
+recent messages are searched for it first, so announcing the same approval again (a retry, a restart)
+returns the message already there.
 """
 
 from __future__ import annotations
@@ -20,11 +24,17 @@ from meshclaw.tools.registry import ToolError
 TEXT_CHUNK = 2900
 """Slack caps text objects near 3,000 characters; longer arguments are split across text elements."""
 PLAIN_LIMIT = 2900
+RECENT_PROMPTS = 50
+"""How far back in the owner's DM a prompt already posted for the same approval is looked for."""
 
 
 def escape_mrkdwn(text: str) -> str:
     """Slack's three control characters in mrkdwn (https://api.slack.com/reference/surfaces/formatting)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def block_id(approval_id: str) -> str:
+    return f"meshclaw_approval:{approval_id}"[:255]
 
 
 def _plain(text: str) -> dict[str, Any]:
@@ -63,7 +73,7 @@ def prompt_blocks(prompt: ApprovalPrompt) -> list[dict[str, Any]]:
         },
         {
             "type": "actions",
-            "block_id": f"meshclaw_approval:{prompt.approval_id}"[:255],
+            "block_id": block_id(prompt.approval_id),
             "elements": [
                 {
                     "type": "button",
@@ -94,6 +104,10 @@ async def ask_approval(account: Account[SlackConfig], prompt: ApprovalPrompt) ->
         )
     client = SlackClient(account=account)
     channel = await client.open_dm(owner)
+    wanted = block_id(prompt.approval_id)
+    for message in await client.history(channel, limit=RECENT_PROMPTS):
+        if any(block.get("block_id") == wanted for block in message.get("blocks") or []):
+            return f"{channel}:{message.get('ts')}"
     fallback = escape_mrkdwn(
         f"{prompt.agent_name} asks to run {prompt.tool_name} ({prompt.effect}): approve or deny"
     )

@@ -118,6 +118,24 @@ def test_the_owners_click_comes_back_as_their_answer(slack_emulator: SlackEmulat
     )
 
 
+def test_announcing_an_approval_again_posts_nothing_new(slack_emulator: SlackEmulator) -> None:
+    ask = load("slack").ask_approval
+    assert ask is not None
+    slack = account(slack_emulator.api_url, owner_slack_user=slack_emulator.user_id("ana"))
+    first = run(ask(slack, prompt("ap-once")))
+    again = run(ask(slack, prompt("ap-once")))
+    other = run(ask(slack, prompt("ap-other")))
+    assert again == first and other != first
+    values = [
+        b["value"]
+        for m in owners_dm(slack_emulator)
+        for block in m.get("blocks", [])
+        if block["type"] == "actions"
+        for b in block["elements"][:1]
+    ]
+    assert (values.count("ap-once"), values.count("ap-other")) == (1, 1)
+
+
 def test_without_an_owner_there_is_no_dm_to_ask_in(slack_emulator: SlackEmulator) -> None:
     ask = load("slack").ask_approval
     assert ask is not None
