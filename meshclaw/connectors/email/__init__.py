@@ -3,5 +3,6 @@
 
 Files: `config.py` the account schema, `imap.py` and `smtp.py` the only code that speaks the protocols,
 `mime.py` reading and building messages with the stdlib `email` package, `args.py` and `tools.py` the
-tools, `events.py` the `email.received` source, `manifest.py` the connector.
+tools, `sending.py` sending once per idempotency key, `events.py` the `email.received` source,
+`manifest.py` the connector.
 """

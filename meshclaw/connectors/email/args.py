@@ -78,6 +78,18 @@ class MoveArgs(Strict):
     uids: list[int] = Field(min_length=1, max_length=500, description="The messages' UIDs in source_folder.")
 
 
+class ArchiveArgs(Strict):
+    account: str = ACCOUNT
+    folder: str = Field(default="INBOX", description="The folder the messages are in now.")
+    uids: list[int] = Field(min_length=1, max_length=500, description="The messages' UIDs in folder.")
+
+
+class DeleteArgs(Strict):
+    account: str = ACCOUNT
+    folder: str = Field(description="The folder the messages are in.")
+    uids: list[int] = Field(min_length=1, max_length=500, description="The messages' UIDs in folder.")
+
+
 class DraftArgs(Strict):
     account: str = ACCOUNT
     to: list[Address] = Field(default_factory=list, description="Recipients' addresses.")

@@ -30,6 +30,7 @@ class EmailConfig(AccountConfig):
     )
     sent_folder: str = "Sent"
     drafts_folder: str = "Drafts"
+    archive_folder: str = Field(default="Archive", description="Where email_archive_message moves messages.")
     watch_folders: tuple[str, ...] = Field(
         default=("INBOX",), description="Folders whose new messages emit `email.received`."
     )

@@ -280,6 +280,18 @@ def move(client: Any, source: str, target: str, uids: Sequence[int]) -> int:
     return len(present)
 
 
+def delete(client: Any, folder: str, uids: Sequence[int]) -> int:
+    """Remove messages for good (\\Deleted, then UID EXPUNGE of exactly these)."""
+    if not client.has_capability("UIDPLUS"):
+        # A plain EXPUNGE would also remove whatever else someone marked \Deleted in the folder.
+        raise ToolError("the server cannot expunge single messages (no UIDPLUS); move them to Trash instead")
+    select(client, folder, readonly=False)
+    present = existing_uids(client, folder, uids)
+    client.add_flags(present, [b"\\Deleted"])
+    client.uid_expunge(present)
+    return len(present)
+
+
 def append(client: Any, folder: str, message: bytes, *, flags: Sequence[str]) -> int | None:
     """Store a message in a folder; its new UID when the server says (UIDPLUS)."""
     if not client.folder_exists(folder):

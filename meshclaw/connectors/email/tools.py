@@ -1,22 +1,16 @@
-"""The email tools. Each asks for its account at call time and does its work through imap.py or smtp.py.
-
-Sending happens once per call: the Message-ID comes from the call's idempotency key, and before sending,
-the Sent folder is searched for it; a repeat of a call that got as far as the Sent copy returns the first
-result instead of sending again. The remaining window (the server took the message, the Sent copy was not
-yet written) is as small as one APPEND; see docs/connectors/email.md.
-"""
+"""The email tools. Each asks for its account at call time and does its work through imap.py, or
+sending.py for what goes out (once per idempotency key)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from email.message import EmailMessage
-from email.utils import getaddresses
 from typing import Any
 
 from meshclaw.connectors.contract import Account, Accounts
-from meshclaw.connectors.email import imap, mime, smtp
+from meshclaw.connectors.email import imap, mime, sending
 from meshclaw.connectors.email.args import (
     FLAGS,
+    ArchiveArgs,
+    DeleteArgs,
     DraftArgs,
     FlagArgs,
     ListFoldersArgs,
@@ -99,11 +93,30 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
         )
         return {"moved": moved, "source_folder": args.source_folder, "target_folder": args.target_folder}
 
+    async def archive_message(args: ArchiveArgs) -> dict[str, Any]:
+        config = (await account(args.account)).config
+        target = config.archive_folder
+
+        def job(client: Any) -> int:
+            return imap.move(client, args.folder, target, args.uids)
+
+        moved = await imap.run(config, job, what=f"archiving from '{args.folder}' to '{target}'", retry=False)
+        return {"archived": moved, "folder": args.folder, "archive_folder": target}
+
+    async def delete_messages(args: DeleteArgs) -> dict[str, Any]:
+        config = (await account(args.account)).config
+
+        def job(client: Any) -> int:
+            return imap.delete(client, args.folder, args.uids)
+
+        deleted = await imap.run(config, job, what=f"deleting in '{args.folder}'", retry=False)
+        return {"deleted": deleted, "folder": args.folder}
+
     async def save_draft(args: DraftArgs) -> dict[str, Any]:
         config = (await account(args.account)).config
         folder = args.folder or config.drafts_folder
         message_id = mime.message_id_for(current_key(), config.address)
-        message = _build(
+        message = sending.build(
             config, to=args.to, cc=args.cc, bcc=args.bcc, subject=args.subject, body=args.body,
             message_id=message_id, keep_bcc=True,
         )  # fmt: skip
@@ -127,7 +140,7 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
 
     async def send_message(args: SendArgs) -> dict[str, Any]:
         config = (await account(args.account)).config
-        return await _send_once(
+        return await sending.send_once(
             config, to=args.to, cc=args.cc, bcc=args.bcc, subject=args.subject, body=args.body
         )
 
@@ -139,7 +152,7 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
 
         original = await imap.run(config, job, what=f"reading UID {args.uid} in '{args.folder}'", retry=True)
         thread = mime.reply_fields(mime.parse(original.raw))
-        result = await _send_once(
+        result = await sending.send_once(
             config, to=args.to, cc=args.cc, bcc=args.bcc, subject=str(thread["subject"]), body=args.body,
             in_reply_to=thread["in_reply_to"], references=thread["references"],
         )  # fmt: skip
@@ -205,6 +218,27 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
             origin="email",
         ),
         ToolSpec(
+            name="email_archive_message",
+            description=(
+                "Move messages from a folder to the account's archive folder (a grant scoped to the source "
+                "folder allows archiving without allowing moves anywhere)."
+            ),
+            effect=EffectClass.WRITE_INTERNAL,
+            args=ArchiveArgs,
+            function=archive_message,
+            scopes=FOLDERS,
+            origin="email",
+        ),
+        ToolSpec(
+            name="email_delete_messages",
+            description="Delete messages from a folder for good (not to Trash); it cannot be undone.",
+            effect=EffectClass.DESTRUCTIVE,
+            args=DeleteArgs,
+            function=delete_messages,
+            scopes=FOLDERS,
+            origin="email",
+        ),
+        ToolSpec(
             name="email_save_draft",
             description="Save a plain-text message as a draft in the drafts folder, without sending it.",
             effect=EffectClass.WRITE_INTERNAL,
@@ -251,79 +285,3 @@ def _criteria(args: SearchArgs) -> list[Any]:
     if args.flagged_only:
         criteria.append("FLAGGED")
     return criteria
-
-
-def _build(
-    config: EmailConfig,
-    *,
-    to: Sequence[str],
-    cc: Sequence[str],
-    bcc: Sequence[str],
-    subject: str,
-    body: str,
-    message_id: str,
-    in_reply_to: str | None = None,
-    references: str | None = None,
-    keep_bcc: bool = False,
-) -> EmailMessage:
-    try:
-        return mime.build(
-            sender_address=config.address, display_name=config.display_name, to=list(to), cc=list(cc),
-            bcc=list(bcc), subject=subject, body=body, message_id=message_id, in_reply_to=in_reply_to,
-            references=references, keep_bcc=keep_bcc,
-        )  # fmt: skip
-    except (ValueError, TypeError) as error:
-        raise ToolError(f"cannot build the message: {error}") from error
-
-
-async def _send_once(
-    config: EmailConfig,
-    *,
-    to: Sequence[str],
-    cc: Sequence[str],
-    bcc: Sequence[str],
-    subject: str,
-    body: str,
-    in_reply_to: str | None = None,
-    references: str | None = None,
-) -> dict[str, Any]:
-    key = current_key()
-    message_id = mime.message_id_for(key, config.address)
-    sent_folder = config.sent_folder
-    if key is not None:
-
-        def already(client: Any) -> list[int]:
-            return imap.find_message_id(client, sent_folder, message_id)
-
-        # A check that cannot be made stops the send: better a clear error than a second copy.
-        earlier = await imap.run(
-            config, already, what=f"checking '{sent_folder}' for an earlier send", retry=True
-        )
-        if earlier:
-            return {"status": "already_sent", "message_id": message_id, "sent_folder_uid": earlier[0]}
-    message = _build(
-        config, to=to, cc=cc, bcc=bcc, subject=subject, body=body, message_id=message_id,
-        in_reply_to=in_reply_to, references=references,
-    )  # fmt: skip
-    envelope = [*_bare(to), *_bare(cc), *_bare(bcc)]
-    refused = await smtp.send(config, message, envelope)
-    result: dict[str, Any] = {"status": "sent", "message_id": message_id, "subject": subject}
-    if refused:
-        result["refused"] = refused
-    data = bytes(message)
-
-    def record(client: Any) -> int | None:
-        return imap.append(client, sent_folder, data, flags=["\\Seen"])
-
-    try:
-        result["sent_folder_uid"] = await imap.run(
-            config, record, what=f"saving to '{sent_folder}'", retry=False
-        )
-    except ToolError as error:
-        # The message went out: failing the call now would invite a second send.
-        result["note"] = f"sent, but no copy was saved in '{sent_folder}': {error}"
-    return result
-
-
-def _bare(addresses: Sequence[str]) -> list[str]:
-    return [address for _, address in getaddresses(list(addresses))]

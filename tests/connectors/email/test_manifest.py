@@ -22,6 +22,8 @@ EXPECTED = {
     "email_read_message": EffectClass.READ_UNTRUSTED,
     "email_flag_messages": EffectClass.WRITE_INTERNAL,
     "email_move_messages": EffectClass.WRITE_INTERNAL,
+    "email_archive_message": EffectClass.WRITE_INTERNAL,
+    "email_delete_messages": EffectClass.DESTRUCTIVE,
     "email_save_draft": EffectClass.WRITE_INTERNAL,
     "email_send_message": EffectClass.COMMUNICATE_EXTERNAL,
     "email_send_reply": EffectClass.COMMUNICATE_EXTERNAL,

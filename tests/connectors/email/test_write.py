@@ -75,3 +75,25 @@ def test_the_gate_sees_recipients_and_folders_in_the_arguments() -> None:
     assert "Trash" in str(
         out_of_scope(move, {"source_folder": "INBOX", "target_folder": "Trash", "uids": [1]})
     )
+
+
+def test_archive_moves_to_the_accounts_archive_folder(mail: Mail) -> None:
+    tag = token()
+    with imap_for(mail.server, "alice") as client:
+        client.create_folder(f"Newsletters-{tag}")
+    uids = [append(mail.server, "alice", _raw(f"news {tag}"), folder=f"Newsletters-{tag}") for _ in range(2)]
+    result = mail.call("email_archive_message", account="alice", folder=f"Newsletters-{tag}", uids=uids)
+    assert result == {"archived": 2, "folder": f"Newsletters-{tag}", "archive_folder": "Archive"}
+    assert mail.call("email_search_messages", account="alice", folder="Archive", subject=tag)["total"] == 2
+    assert mail.call("email_search_messages", account="alice", folder=f"Newsletters-{tag}")["total"] == 0
+
+
+def test_delete_removes_only_the_named_messages(mail: Mail) -> None:
+    tag = token()
+    keep, drop = (append(mail.server, "alice", _raw(f"del {tag}")) for _ in range(2))
+    with imap_for(mail.server, "alice") as client:  # someone else's pending delete must survive ours
+        client.select_folder("INBOX")
+        client.add_flags([keep], [b"\\Deleted"])
+    assert mail.call("email_delete_messages", account="alice", folder="INBOX", uids=[drop]) == {"deleted": 1, "folder": "INBOX"}  # fmt: skip
+    left = mail.call("email_search_messages", account="alice", subject=tag)["messages"]
+    assert [item["uid"] for item in left] == [keep]
