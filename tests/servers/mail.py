@@ -192,12 +192,13 @@ service auth {{
 
 
 def _postfix_config(root: Path, ports: dict[str, int], cert: Path, key: Path) -> Path:
-    """An instance of its own: Debian's main.cf and master.cf copied, the port-25 listener removed, the
-    queue and data directories moved into `root`."""
+    """An instance of its own: the package's stock master.cf with the port-25 listener removed, a main.cf
+    of only the settings below (not /etc/postfix/main.cf, which depends on how the package was configured),
+    the queue and data directories in `root`."""
     config = root / "postfix"
     config.mkdir()
-    for name in ("main.cf", "master.cf"):
-        shutil.copy(f"/etc/postfix/{name}", config / name)
+    shutil.copy("/usr/share/postfix/master.cf.dist", config / "master.cf")
+    (config / "main.cf").write_text("compatibility_level = 3.6\n")
     for directory in ("queue", "data"):
         (root / directory).mkdir()
     sasl = f"-o smtpd_sasl_auth_enable=yes -o smtpd_sasl_type=dovecot -o smtpd_sasl_path=inet:127.0.0.1:{ports['sasl']}"
