@@ -1,0 +1,160 @@
+"""The sync loop against a real Synapse: which messages become which events, what is ignored (backlog,
+the bot's own messages, notices), invites, reconnecting, and stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+from nio import AsyncClient
+
+from meshclaw.connectors.matrix.config import MatrixConfig
+from meshclaw.connectors.matrix.manifest import connector
+from meshclaw.tools.registry import ToolError
+from tests.connectors.matrix.conftest import Sink, World, account, create_room, joined, person, run, say
+from tests.connectors.matrix.proxy import FaultProxy, Rule
+
+
+@asynccontextmanager
+async def listening(config: MatrixConfig, sink: Sink) -> AsyncIterator[asyncio.Task[None]]:
+    """The connector's sync source running for the block; stopped (and awaited) at its end."""
+    (source,) = connector().events
+    stop = asyncio.Event()
+    task = asyncio.create_task(source.run(account(config), sink, stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        async with asyncio.timeout(10):
+            await task
+
+
+async def until_heard(sink: Sink, client: AsyncClient, room_id: str) -> None:
+    """Post probes until the source emits one: from then on it is past its first sync (messages from
+    before it are backlog and are never emitted)."""
+    for attempt in range(60):
+        probe = await say(client, room_id, f"probe {attempt}")
+        try:
+            await sink.wait_for(lambda probe=probe: any(e.key == probe for e in sink.events), timeout=0.5)
+            return
+        except TimeoutError:
+            continue
+    raise AssertionError("the sync source never emitted a probe")
+
+
+def test_messages_mentions_and_dms_become_events_once(world: World) -> None:
+    async def scenario() -> None:
+        sink = Sink()
+        async with (
+            person(world.server, world.owner) as owner,
+            person(world.server, world.stranger) as stranger,
+            person(world.server, world.bot) as bot,
+        ):
+            await bot.set_displayname("Deploy Bot")
+            group = await joined(world, owner, name="ops", invite=(world.stranger.user_id,))
+            await stranger.join(group)
+            dm = await joined(world, owner, name="", is_direct=True)
+            backlog = await say(owner, group, "old news from before the loop")
+            async with listening(world.config, sink):
+                await until_heard(sink, owner, group)
+                plain = await say(stranger, group, "lunch at noon")
+                by_name = await say(stranger, group, "deploy bot, is prod healthy?")
+                by_id = await say(
+                    stranger, group, "ping", **{"m.mentions": {"user_ids": [world.bot.user_id]}}
+                )
+                direct = await say(owner, dm, "please roll back staging")
+                await say(stranger, group, "a bot's notice", msgtype="m.notice")
+                own = await world.tools.call("matrix_post_message", room=group, text="I am the bot")
+                last = await say(owner, group, "last one")
+                await sink.wait_for(lambda: any(e.key == last for e in sink.events))
+        events = {event.key: event for event in sink.events}
+        assert events[plain].type == "chat.message_received"
+        assert events[by_name].type == "chat.mentioned"
+        assert events[by_id].type == "chat.mentioned"
+        assert events[direct].type == "chat.dm_received"
+        assert dict(events[direct].fields) == {
+            "account": "chat",
+            "room": dm,
+            "sender": world.owner.user_id,
+            "event_id": direct,
+            "text": "please roll back staging",
+        }
+        assert events[by_name].fields["room"] == group
+        assert events[by_name].untrusted
+        assert backlog not in events
+        assert own["event_id"] not in events
+        assert not [e for e in sink.events if e.fields["text"] == "a bot's notice"]
+        assert len(sink.events) == len(events)  # no key twice
+
+    run(scenario())
+
+
+def test_invites_from_the_owner_are_accepted_and_others_are_not(world: World) -> None:
+    async def scenario() -> None:
+        sink = Sink()
+        async with (
+            person(world.server, world.owner) as owner,
+            person(world.server, world.stranger) as stranger,
+            person(world.server, world.bot) as bot,
+        ):
+            before = await create_room(owner, invite=[world.bot.user_id], name="invited before start")
+            async with listening(world.config, sink):
+                after = await create_room(owner, invite=[world.bot.user_id], name="invited while running")
+                theirs = await create_room(stranger, invite=[world.bot.user_id], name="stranger's")
+                async with asyncio.timeout(15):
+                    while {before, after} - set((await bot.joined_rooms()).rooms):
+                        await asyncio.sleep(0.2)
+            assert theirs not in (await bot.joined_rooms()).rooms
+
+    run(scenario())
+
+
+def test_a_message_sent_while_syncing_fails_is_emitted_once_after_recovery(world: World) -> None:
+    async def scenario() -> None:
+        sink = Sink()
+        async with person(world.server, world.owner) as owner:
+            room_id = await joined(world, owner)
+            async with FaultProxy(world.server.url) as proxy:
+                values = world.config.model_dump()
+                values.update(homeserver=proxy.url, max_rate_limit_wait_s=0)
+                async with listening(MatrixConfig.model_validate(values), sink) as task:
+                    await until_heard(sink, owner, room_id)
+                    failing = Rule("GET", "/sync", "limit", times=2, retry_after_ms=60_000)
+                    proxy.rules.append(failing)
+                    missed = await say(owner, room_id, "sent while the loop is failing")
+                    await sink.wait_for(lambda: any(e.key == missed for e in sink.events), timeout=30)
+                    assert failing.hits == 2
+                    assert not task.done()
+        assert [e.key for e in sink.events].count(missed) == 1
+
+    run(scenario())
+
+
+def test_a_bad_token_stops_the_source_with_a_clear_error(world: World) -> None:
+    async def scenario() -> None:
+        values = world.config.model_dump()
+        values.update(access_token="syt_forged")
+        with pytest.raises(ToolError, match="rejected the access token"):
+            async with listening(MatrixConfig.model_validate(values), Sink()) as task:
+                async with asyncio.timeout(10):
+                    await asyncio.shield(task)
+
+    run(scenario())
+
+
+def test_a_source_whose_homeserver_is_down_keeps_trying_and_stops_when_asked(world: World) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+
+    async def scenario() -> None:
+        values = world.config.model_dump()
+        values.update(homeserver=f"http://127.0.0.1:{closed_port}")
+        async with listening(MatrixConfig.model_validate(values), Sink()) as task:
+            await asyncio.sleep(1.5)
+            assert not task.done()  # retrying with backoff, not crashed
+
+    run(scenario())
