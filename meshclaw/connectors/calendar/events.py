@@ -57,9 +57,12 @@ class PollState:
         return True
 
 
-async def poll(account: Account[Any], sink: EventSink, stop: asyncio.Event) -> None:
+async def poll(
+    account: Account[Any], sink: EventSink, stop: asyncio.Event, *, state: PollState | None = None
+) -> None:
+    """The event source (`state` lets a test see what the looks have learned)."""
     config: CalendarConfig = account.config
-    state = PollState()
+    state = state if state is not None else PollState()
     since = datetime.now(UTC) - timedelta(seconds=config.poll_interval_seconds)
     failures = 0
     while not stop.is_set():

@@ -94,8 +94,10 @@ def test_the_poll_runs_until_stopped(radicale: CalendarServer, work: str) -> Non
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(poll(owner, sink, stop))
-        await asyncio.sleep(0.5)  # the first look has learned the empty calendar
+        state = PollState()
+        task = asyncio.create_task(poll(owner, sink, stop, state=state))
+        while work not in state.tokens:  # until the first look has learned the (empty) calendar
+            await asyncio.sleep(0.05)
         start = datetime.now(UTC) + timedelta(seconds=1)
         stamp = lambda moment: moment.strftime("%Y%m%dT%H%M%SZ")  # noqa: E731
         radicale.put(
@@ -104,7 +106,7 @@ def test_the_poll_runs_until_stopped(radicale: CalendarServer, work: str) -> Non
             "soon.ics",
             vevent("soon", f"DTSTART:{stamp(start)}\nDTEND:{stamp(start + timedelta(hours=1))}"),
         )
-        for _ in range(60):
+        for _ in range(150):
             if {e.type for e in sink.events} == {MEETING_STARTED, EVENT_CREATED}:
                 break
             await asyncio.sleep(0.1)
