@@ -124,7 +124,12 @@ def _emit_new(client: Any, account: Account[Any], folder: str, position: _Positi
             Event(
                 type=EVENT,
                 account=account.name,
-                fields={"folder": folder, "sender": mime.sender(headers), "message_id": message_id},
+                fields={
+                    "account": account.name,
+                    "folder": folder,
+                    "sender": mime.sender(headers),
+                    "message_id": message_id,
+                },
                 key=f"{account.name}/{folder}/{message_id}",
                 untrusted=True,
             )

@@ -90,12 +90,13 @@ def test_new_mail_becomes_untrusted_events_and_old_mail_does_not(mail_server: Ma
     assert [e.fields["message_id"] for e in mine] == ["<new-1@x>"]
     assert mine[0] == Event(
         type="email.received", account="alice-mail",
-        fields={"folder": folder, "sender": "eve@outside.example", "message_id": "<new-1@x>"},
+        fields={"account": "alice-mail", "folder": folder, "sender": "eve@outside.example", "message_id": "<new-1@x>"},
         key=f"alice-mail/{folder}/<new-1@x>", untrusted=True,
     )  # fmt: skip
     delivered = [e for e in sink.events if e.fields["message_id"] == sent["message_id"]]
     assert len(delivered) == 1
     assert delivered[0].fields == {
+        "account": "alice-mail",
         "folder": "INBOX",
         "sender": "bob@example.test",
         "message_id": sent["message_id"],
