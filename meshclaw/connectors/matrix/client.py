@@ -22,6 +22,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import aiohttp
@@ -52,16 +53,23 @@ _SNAPSHOT_FILTER = {
 }
 """A sync that returns every joined room's state (names, members, encryption) and no messages."""
 
-_LIVE_FILTER = {
-    "room": {
-        "timeline": {"limit": 50},
-        "ephemeral": {"types": []},
+GAP_PAGES = 10
+"""At most this many pages of 100 events are read back to fill one room's gap in one sync."""
+
+
+def _live_filter(timeline_limit: int) -> dict[str, Any]:
+    """What the loop's syncs ask for: the rooms' new events (the timeline), no presence, typing or
+    receipts. More than `timeline_limit` new events in a room make the timeline "limited" (see `_gap`)."""
+    return {
+        "room": {
+            "timeline": {"limit": timeline_limit},
+            "ephemeral": {"types": []},
+            "account_data": {"types": []},
+            "state": {"lazy_load_members": False},
+        },
+        "presence": {"types": []},
         "account_data": {"types": []},
-        "state": {"lazy_load_members": False},
-    },
-    "presence": {"types": []},
-    "account_data": {"types": []},
-}
+    }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -102,6 +110,18 @@ class Page:
     """Newest first."""
     end: str | None
     """The token for the next (older) page, None at the room's beginning."""
+
+
+class MatrixRefused(ToolError):
+    """The homeserver answered with a Matrix error (`errcode`), kept in `code` for callers that expect one."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class MatrixAuthFailed(ToolError):
+    """The account's token or password was refused: retrying will not help until the secret changes."""
 
 
 def transaction_id(key: str | None) -> str:
@@ -163,16 +183,14 @@ class MatrixClient:
 
     def _refused(self, what: str, response: ErrorResponse) -> ToolError:
         code = response.status_code or "error"
-        if code == "M_UNKNOWN_TOKEN" or code == "M_MISSING_TOKEN":
-            return ToolError(
+        if code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
+            return MatrixAuthFailed(
                 f"the Matrix homeserver rejected the access token of {self.user_id} ({code}); store a "
                 "valid token (or the password) for this account in the vault"
             )
-        if code == "M_FORBIDDEN":
-            return ToolError(f"Matrix refused {what}: {response.message} (M_FORBIDDEN)")
         if code == "M_NOT_FOUND":
-            return ToolError(f"Matrix found nothing for {what}: {response.message} (M_NOT_FOUND)")
-        return ToolError(f"Matrix refused {what}: {response.message} ({code})")
+            return MatrixRefused(f"Matrix found nothing for {what}: {response.message} ({code})", code=code)
+        return MatrixRefused(f"Matrix refused {what}: {response.message} ({code})", code=code)
 
     # --- session ------------------------------------------------------------------------------------
 
@@ -190,9 +208,9 @@ class MatrixClient:
                 lambda: self._nio.login(password, device_name="MeshClaw"),
                 retry=True,
             )
-        except ToolError as exc:
-            if "M_FORBIDDEN" in str(exc) or "M_USER_DEACTIVATED" in str(exc):
-                raise ToolError(
+        except MatrixRefused as exc:
+            if exc.code in ("M_FORBIDDEN", "M_USER_DEACTIVATED"):
+                raise MatrixAuthFailed(
                     f"login as {config.user_id} failed: wrong user id or password; check the account's "
                     "password in the vault"
                 ) from None
@@ -266,8 +284,8 @@ class MatrixClient:
                 lambda: self._nio.room_get_state_event(room_id, "m.room.encryption"),
                 retry=True,
             )
-        except ToolError as exc:
-            if "M_NOT_FOUND" in str(exc):
+        except MatrixRefused as exc:
+            if exc.code == "M_NOT_FOUND":
                 return False  # no encryption event: a plain room
             raise
         # nio hands some error bodies of this endpoint (M_FORBIDDEN) back as the event's content.
@@ -276,7 +294,9 @@ class MatrixClient:
         if code == "M_NOT_FOUND":
             return False
         if isinstance(code, str):
-            raise ToolError(f"Matrix refused reading room {room_id}: {content.get('error', '')} ({code})")
+            raise MatrixRefused(
+                f"Matrix refused reading room {room_id}: {content.get('error', '')} ({code})", code=code
+            )
         return isinstance(content.get("algorithm"), str)
 
     async def join(self, room_id: str) -> None:
@@ -300,8 +320,8 @@ class MatrixClient:
             response: RoomGetEventResponse = await self._call(
                 f"reading event {event_id}", lambda: self._nio.room_get_event(room_id, event_id), retry=True
             )
-        except ToolError as exc:
-            if "M_NOT_FOUND" in str(exc) or "M_FORBIDDEN" in str(exc):
+        except MatrixRefused as exc:
+            if exc.code in ("M_NOT_FOUND", "M_FORBIDDEN"):
                 return None
             raise
         source: Mapping[str, Any] = response.event.source
@@ -380,12 +400,12 @@ class MatrixClient:
         response = await self._snapshot()
         return SyncBatch(next_batch=response.next_batch, events=(), invites=self._invites(response))
 
-    async def sync(self, since: str, *, wait_ms: int) -> SyncBatch:
+    async def sync(self, since: str, *, wait_ms: int, timeline_limit: int = 50) -> SyncBatch:
         """Events since `since`, waiting up to `wait_ms` on the server when there are none yet."""
         timeout = self._config.timeout_s + wait_ms / 1000
         response: SyncResponse = await self._call(
             "syncing",
-            lambda: self._nio.sync(timeout=wait_ms, sync_filter=_LIVE_FILTER, since=since),
+            lambda: self._nio.sync(timeout=wait_ms, sync_filter=_live_filter(timeline_limit), since=since),
             retry=True,
             timeout=timeout,
         )
@@ -393,13 +413,37 @@ class MatrixClient:
         for room_id, info in response.rooms.join.items():
             room = self._nio.rooms.get(room_id)
             joined = room.joined_count if room is not None else 0
-            for event in info.timeline.events:
-                source = getattr(event, "source", None)
-                if isinstance(source, dict):
-                    events.append(TimelineEvent(room_id=room_id, source=source, joined_count=joined))
+            sources = [getattr(event, "source", None) for event in info.timeline.events]
+            if info.timeline.limited and info.timeline.prev_batch:
+                sources = [*await self._gap(room_id, info.timeline.prev_batch, since), *sources]
+            events += [
+                TimelineEvent(room_id=room_id, source=source, joined_count=joined)
+                for source in sources
+                if isinstance(source, dict)
+            ]
         return SyncBatch(
             next_batch=response.next_batch, events=tuple(events), invites=self._invites(response)
         )
+
+    async def _gap(self, room_id: str, prev_batch: str, since: str) -> list[dict[str, Any]]:
+        """The events a limited timeline left out (more arrived than `timeline_limit` since `since`, e.g.
+        while the loop was reconnecting), oldest first, read back from `prev_batch` to `since`; at most
+        `GAP_PAGES` pages, so a flood cannot stall the loop."""
+        found: list[dict[str, Any]] = []
+        start = prev_batch
+        for _ in range(GAP_PAGES):
+            response: RoomMessagesResponse = await self._call(
+                f"reading missed messages of {room_id}",
+                partial(self._nio.room_messages, room_id, start=start, end=since, limit=100),
+                retry=True,
+            )
+            found += [
+                event.source for event in response.chunk if isinstance(getattr(event, "source", None), dict)
+            ]
+            if not response.chunk or not response.end or response.end == start:
+                break
+            start = response.end
+        return list(reversed(found))
 
     def _invites(self, response: SyncResponse) -> tuple[Invite, ...]:
         invites = []

@@ -20,7 +20,7 @@ from typing import Any
 
 from meshclaw.connectors.contract import Account, Event, EventSink
 from meshclaw.connectors.matrix.approvals import approval_answer, reaction_target
-from meshclaw.connectors.matrix.client import Invite, MatrixClient, TimelineEvent, connect
+from meshclaw.connectors.matrix.client import Invite, MatrixAuthFailed, MatrixClient, TimelineEvent, connect
 from meshclaw.connectors.matrix.config import MatrixConfig
 from meshclaw.tools.registry import ToolError
 
@@ -29,13 +29,20 @@ log = logging.getLogger(__name__)
 EMITS = ("chat.dm_received", "chat.mentioned", "chat.message_received")
 POLL_MS = 25_000
 """How long one sync waits on the server for news; a stop request cancels it at once."""
+TIMELINE_LIMIT = 50
+"""New events per room per sync; more (after an outage) are read back page by page, none skipped."""
 MAX_BACKOFF_S = 60.0
 TEXT_LIMIT = 4000
 _MESSAGE_TYPES = ("m.text", "m.emote")
 
 
 async def run_sync(
-    account: Account[Any], sink: EventSink, stop: asyncio.Event, *, poll_ms: int = POLL_MS
+    account: Account[Any],
+    sink: EventSink,
+    stop: asyncio.Event,
+    *,
+    poll_ms: int = POLL_MS,
+    timeline_limit: int = TIMELINE_LIMIT,
 ) -> None:
     """Watch the account until `stop` is set, reconnecting with backoff when the homeserver goes away."""
     config: MatrixConfig = account.config
@@ -50,7 +57,8 @@ async def run_sync(
                     await _answer_invite(client, config, invite)
                 since = since or primed.next_batch
                 while not stop.is_set():
-                    batch = await _until_stopped(client.sync(since, wait_ms=poll_ms), stop)
+                    sync = client.sync(since, wait_ms=poll_ms, timeline_limit=timeline_limit)
+                    batch = await _until_stopped(sync, stop)
                     if batch is None:
                         return
                     for invite in batch.invites:
@@ -59,9 +67,9 @@ async def run_sync(
                         await _handle(client, account.name, names, event, sink)
                     since = batch.next_batch
                     backoff = 1.0
+        except MatrixAuthFailed:
+            raise  # a wrong credential does not heal by retrying; the platform reports it
         except ToolError as exc:
-            if "rejected the access token" in str(exc) or "login as" in str(exc):
-                raise  # a wrong credential does not heal by retrying; the platform reports it
             log.warning(
                 "matrix sync of account %s failed, retrying in %.0f s: %s", account.name, backoff, exc
             )

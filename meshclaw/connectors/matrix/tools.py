@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.connectors.contract import Accounts
-from meshclaw.connectors.matrix.client import connect, transaction_id
+from meshclaw.connectors.matrix.client import MatrixRefused, connect, transaction_id
 from meshclaw.connectors.matrix.config import MATRIX_USER_ID, MatrixConfig
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.idempotency import current_key
@@ -107,8 +107,8 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
                 event_id = await client.send(
                     room_id, "m.reaction", {"m.relates_to": relation}, txn_id=transaction_id(current_key())
                 )
-            except ToolError as exc:
-                if "M_DUPLICATE_ANNOTATION" in str(exc):
+            except MatrixRefused as exc:
+                if exc.code == "M_DUPLICATE_ANNOTATION":
                     return {"room": room_id, "event_id": args.event_id, "status": "already reacted"}
                 raise
             return {"room": room_id, "event_id": event_id, "status": "reacted"}

@@ -12,6 +12,7 @@ import pytest
 from nio import AsyncClient
 
 from meshclaw.connectors.matrix.config import MatrixConfig
+from meshclaw.connectors.matrix.events import run_sync
 from meshclaw.connectors.matrix.manifest import connector
 from meshclaw.tools.registry import ToolError
 from tests.connectors.matrix.conftest import Sink, World, account, create_room, joined, person, run, say
@@ -19,11 +20,13 @@ from tests.connectors.matrix.proxy import FaultProxy, Rule
 
 
 @asynccontextmanager
-async def listening(config: MatrixConfig, sink: Sink) -> AsyncIterator[asyncio.Task[None]]:
-    """The connector's sync source running for the block; stopped (and awaited) at its end."""
+async def listening(config: MatrixConfig, sink: Sink, **options: int) -> AsyncIterator[asyncio.Task[None]]:
+    """The connector's sync source running for the block; stopped (and awaited) at its end. `options`
+    go to `run_sync` itself (the registered source is that function)."""
     (source,) = connector().events
+    assert source.run is run_sync
     stop = asyncio.Event()
-    task = asyncio.create_task(source.run(account(config), sink, stop))
+    task = asyncio.create_task(run_sync(account(config), sink, stop, **options))
     try:
         yield task
     finally:
@@ -129,6 +132,28 @@ def test_a_message_sent_while_syncing_fails_is_emitted_once_after_recovery(world
                     assert failing.hits == 2
                     assert not task.done()
         assert [e.key for e in sink.events].count(missed) == 1
+
+    run(scenario())
+
+
+def test_a_burst_larger_than_one_sync_is_emitted_whole_and_in_order(world: World) -> None:
+    """More new messages than a sync's timeline holds (here 3) arrive while the loop is reconnecting:
+    the ones the limited timeline left out are read back, none skipped, none twice."""
+
+    async def scenario() -> None:
+        sink = Sink()
+        async with person(world.server, world.owner) as owner:
+            room_id = await joined(world, owner)
+            async with FaultProxy(world.server.url) as proxy:
+                values = world.config.model_dump()
+                values.update(homeserver=proxy.url, max_rate_limit_wait_s=0)
+                async with listening(MatrixConfig.model_validate(values), sink, timeline_limit=3):
+                    await until_heard(sink, owner, room_id)
+                    proxy.rules.append(Rule("GET", "/sync", "limit", times=1, retry_after_ms=60_000))
+                    burst = [await say(owner, room_id, f"burst {n}") for n in range(8)]
+                    await sink.wait_for(lambda: burst[-1] in [e.key for e in sink.events], timeout=30)
+        keys = [e.key for e in sink.events]
+        assert [key for key in keys if key in burst] == burst
 
     run(scenario())
 
