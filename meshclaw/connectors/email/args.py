@@ -20,12 +20,16 @@ def _address(value: str) -> str:
 
 
 def _one_line(value: str) -> str:
-    if "\r" in value or "\n" in value:
+    # A line break in a value that reaches an IMAP command or a header ends it and starts another:
+    # imapclient sends search text as it is, so "x\r\nA1 DELETE INBOX" would delete a folder.
+    if "\r" in value or "\n" in value or "\0" in value:
         raise ValueError("may not contain a line break")
     return value
 
 
 Address = Annotated[str, AfterValidator(_address)]
+Line = Annotated[str, AfterValidator(_one_line)]
+"""Any text that goes into an IMAP command (folder names, search text) or a header."""
 Flag = Literal["seen", "flagged", "answered", "draft"]
 FLAGS: dict[str, str] = {
     "seen": "\\Seen",
@@ -46,10 +50,10 @@ class ListFoldersArgs(Strict):
 
 class SearchArgs(Strict):
     account: str = ACCOUNT
-    folder: str = Field(default="INBOX", description="The folder to search, e.g. 'INBOX' or 'Archive'.")
-    sender: str | None = Field(default=None, description="Text in the From header (an address or a name).")
-    subject: str | None = Field(default=None, description="Text in the subject.")
-    text: str | None = Field(default=None, description="Text anywhere in the headers or body.")
+    folder: Line = Field(default="INBOX", description="The folder to search, e.g. 'INBOX' or 'Archive'.")
+    sender: Line | None = Field(default=None, description="Text in the From header (an address or a name).")
+    subject: Line | None = Field(default=None, description="Text in the subject.")
+    text: Line | None = Field(default=None, description="Text anywhere in the headers or body.")
     since: date | None = Field(default=None, description="Only messages received on or after this date.")
     before: date | None = Field(default=None, description="Only messages received before this date.")
     unseen_only: bool = Field(default=False, description="Only messages not yet read.")
@@ -59,13 +63,13 @@ class SearchArgs(Strict):
 
 class ReadArgs(Strict):
     account: str = ACCOUNT
-    folder: str = Field(default="INBOX", description="The folder the message is in.")
+    folder: Line = Field(default="INBOX", description="The folder the message is in.")
     uid: int = Field(ge=1, description="The message's UID, from email_search_messages.")
 
 
 class FlagArgs(Strict):
     account: str = ACCOUNT
-    folder: str = Field(default="INBOX", description="The folder the messages are in.")
+    folder: Line = Field(default="INBOX", description="The folder the messages are in.")
     uids: list[int] = Field(min_length=1, max_length=500, description="The messages' UIDs.")
     add: list[Flag] = Field(default_factory=list, description="Flags to set.")
     remove: list[Flag] = Field(default_factory=list, description="Flags to clear.")
@@ -73,20 +77,20 @@ class FlagArgs(Strict):
 
 class MoveArgs(Strict):
     account: str = ACCOUNT
-    source_folder: str = Field(description="The folder the messages are in now.")
-    target_folder: str = Field(description="The folder to move them to (it must exist).")
+    source_folder: Line = Field(description="The folder the messages are in now.")
+    target_folder: Line = Field(description="The folder to move them to (it must exist).")
     uids: list[int] = Field(min_length=1, max_length=500, description="The messages' UIDs in source_folder.")
 
 
 class ArchiveArgs(Strict):
     account: str = ACCOUNT
-    folder: str = Field(default="INBOX", description="The folder the messages are in now.")
+    folder: Line = Field(default="INBOX", description="The folder the messages are in now.")
     uids: list[int] = Field(min_length=1, max_length=500, description="The messages' UIDs in folder.")
 
 
 class DeleteArgs(Strict):
     account: str = ACCOUNT
-    folder: str = Field(description="The folder the messages are in.")
+    folder: Line = Field(description="The folder the messages are in.")
     uids: list[int] = Field(min_length=1, max_length=500, description="The messages' UIDs in folder.")
 
 
@@ -95,11 +99,9 @@ class DraftArgs(Strict):
     to: list[Address] = Field(default_factory=list, description="Recipients' addresses.")
     cc: list[Address] = Field(default_factory=list, description="Copy recipients.")
     bcc: list[Address] = Field(default_factory=list, description="Blind copy recipients.")
-    subject: Annotated[str, AfterValidator(_one_line)] = Field(
-        default="", max_length=998, description="The subject."
-    )
+    subject: Line = Field(default="", max_length=998, description="The subject.")
     body: str = Field(default="", description="Plain text.")
-    folder: str | None = Field(default=None, description="The drafts folder; the account's when omitted.")
+    folder: Line | None = Field(default=None, description="The drafts folder; the account's when omitted.")
 
 
 class SendArgs(Strict):
@@ -109,13 +111,13 @@ class SendArgs(Strict):
     bcc: list[Address] = Field(
         default_factory=list, description="Blind copy recipients (not shown to others)."
     )
-    subject: Annotated[str, AfterValidator(_one_line)] = Field(max_length=998, description="The subject.")
+    subject: Line = Field(max_length=998, description="The subject.")
     body: str = Field(description="Plain text.")
 
 
 class ReplyArgs(Strict):
     account: str = ACCOUNT
-    folder: str = Field(default="INBOX", description="The folder the message replied to is in.")
+    folder: Line = Field(default="INBOX", description="The folder the message replied to is in.")
     uid: int = Field(ge=1, description="The UID of the message replied to.")
     to: list[Address] = Field(
         min_length=1, description="Who gets the reply: usually the original sender (its `sender` field)."

@@ -171,7 +171,16 @@ def _text(error: BaseException) -> str:
 # --- operations (run in the worker thread with a logged-in client) ---------------------------------
 
 
+def one_line(*values: object) -> None:
+    """Refuse text with a line break before it goes into a command: imapclient sends search text and
+    folder names as they are, and a CR LF would end the command and start one the caller never meant."""
+    for value in values:
+        if isinstance(value, str) and any(char in value for char in "\r\n\0"):
+            raise ToolError(f"{value!r} contains a line break, which IMAP commands cannot carry")
+
+
 def select(client: Any, folder: str, *, readonly: bool) -> None:
+    one_line(folder)
     if not client.folder_exists(folder):
         raise ToolError(f"there is no folder '{folder}'; email_list_folders lists the folders")
     client.select_folder(folder, readonly=readonly)
@@ -200,6 +209,7 @@ _SPECIAL_USE = {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent
 
 def search(client: Any, folder: str, criteria: list[Any], *, limit: int) -> tuple[int, list[int]]:
     """The matching UIDs, newest first, at most `limit`; and how many matched in all."""
+    one_line(*criteria)
     select(client, folder, readonly=True)
     needs_utf8 = any(isinstance(item, str) and not item.isascii() for item in criteria)
     uids = sorted(client.search(criteria or ["ALL"], charset="UTF-8" if needs_utf8 else None), reverse=True)
@@ -263,6 +273,7 @@ def change_flags(
 
 
 def move(client: Any, source: str, target: str, uids: Sequence[int]) -> int:
+    one_line(target)
     if not client.folder_exists(target):
         raise ToolError(f"there is no folder '{target}' to move to; email_list_folders lists the folders")
     select(client, source, readonly=False)
@@ -294,6 +305,7 @@ def delete(client: Any, folder: str, uids: Sequence[int]) -> int:
 
 def append(client: Any, folder: str, message: bytes, *, flags: Sequence[str]) -> int | None:
     """Store a message in a folder; its new UID when the server says (UIDPLUS)."""
+    one_line(folder)
     if not client.folder_exists(folder):
         raise ToolError(f"there is no folder '{folder}'; set the account's folder names or create it")
     response = client.append(folder, message, flags=[flag.encode() for flag in flags])
@@ -303,6 +315,7 @@ def append(client: Any, folder: str, message: bytes, *, flags: Sequence[str]) ->
 
 def find_message_id(client: Any, folder: str, message_id: str) -> list[int]:
     """UIDs of the messages in `folder` whose Message-ID header is `message_id`."""
+    one_line(folder, message_id)
     if not client.folder_exists(folder):
         return []
     client.select_folder(folder, readonly=True)

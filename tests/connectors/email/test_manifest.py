@@ -84,3 +84,31 @@ def test_check_proves_the_account_and_a_bad_password_fails_it(mail_server: MailS
     )
     with pytest.raises(ToolError, match="IMAP login as 'carol'"):
         run(check(bad))
+
+
+def test_text_that_reaches_an_imap_command_cannot_carry_a_line_break(mail_server: MailServer) -> None:
+    """imapclient sends search text as it is: 'x\\r\\nA1 DELETE Victim' deleted the folder Victim in a trial."""
+    from tests.connectors.email.conftest import Mail, imap_for
+
+    mail = Mail(mail_server, alice=config(mail_server, "alice"))
+    with imap_for(mail_server, "alice") as client:
+        if not client.folder_exists("Victim"):
+            client.create_folder("Victim")
+    attacks = [
+        ("email_search_messages", {"subject": 'x"\r\nZ1 DELETE Victim\r\nZ2 NOOP'}),
+        ("email_search_messages", {"folder": "INBOX\r\nZ1 DELETE Victim"}),
+        (
+            "email_move_messages",
+            {"source_folder": "INBOX", "target_folder": "Archive\nZ1 DELETE Victim", "uids": [1]},
+        ),
+        ("email_save_draft", {"folder": "Drafts\rZ1 DELETE Victim"}),
+    ]
+    for name, arguments in attacks:
+        with pytest.raises(ValidationError, match="line break"):
+            mail.call(name, account="alice", **arguments)
+    # The same values arriving some other way (an account's folder names) are refused before a command.
+    sneaky = Mail(mail_server, alice=config(mail_server, "alice", drafts_folder="Drafts\r\nZ1 DELETE Victim"))
+    with pytest.raises(ToolError, match="contains a line break"):
+        sneaky.call("email_save_draft", account="alice", subject="x")
+    with imap_for(mail_server, "alice") as client:
+        assert client.folder_exists("Victim")
