@@ -173,7 +173,8 @@ def _text(error: BaseException) -> str:
 
 def one_line(*values: object) -> None:
     """Refuse text with a line break before it goes into a command: imapclient sends search text and
-    folder names as they are, and a CR LF would end the command and start one the caller never meant."""
+    folder names as they are, and a CR LF would end the command and start one the caller never meant
+    (mjs/imapclient#657, open; CPython's imaplib checks since CVE-2025-15366, but imapclient bypasses it)."""
     for value in values:
         if isinstance(value, str) and any(char in value for char in "\r\n\0"):
             raise ToolError(f"{value!r} contains a line break, which IMAP commands cannot carry")
