@@ -115,13 +115,12 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
     async def save_draft(args: DraftArgs) -> dict[str, Any]:
         config = (await account(args.account)).config
         folder = args.folder or config.drafts_folder
-        message_id = mime.message_id_for(current_key(), config.address)
+        key = current_key()
+        message_id = mime.message_id_for(key, config.address)
         message = sending.build(
             config, to=args.to, cc=args.cc, bcc=args.bcc, subject=args.subject, body=args.body,
             message_id=message_id, keep_bcc=True,
         )  # fmt: skip
-
-        key = current_key()
 
         def job(client: Any) -> dict[str, Any]:
             # With a key, a repeat of the call finds the draft the first one saved.
@@ -136,7 +135,8 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
             uid = imap.append(client, folder, bytes(message), flags=["\\Draft", "\\Seen"])
             return {"folder": folder, "uid": uid, "message_id": message_id, "status": "saved"}
 
-        return await imap.run(config, job, what=f"saving a draft to '{folder}'", retry=False)
+        # With a key the job looks before it appends, so repeating it after a dropped connection is safe.
+        return await imap.run(config, job, what=f"saving a draft to '{folder}'", retry=key is not None)
 
     async def send_message(args: SendArgs) -> dict[str, Any]:
         config = (await account(args.account)).config

@@ -48,8 +48,18 @@ class CuttingProxy:
     open instead and the command (and everything after it) is swallowed: a server that stops answering
     mid-session."""
 
-    def __init__(self, target_port: int, marker: bytes, *, cuts: int | None = 1, hang: bool = False) -> None:
+    def __init__(
+        self,
+        target_port: int,
+        marker: bytes,
+        *,
+        cuts: int | None = 1,
+        hang: bool = False,
+        reply: bool = False,
+    ) -> None:
         self.hang = hang
+        self.reply = reply
+        """Look for `marker` in what the server answers instead: the command was done, its answer is lost."""
         self.target_port = target_port
         self.marker = marker
         self.cuts = cuts
@@ -100,7 +110,14 @@ class CuttingProxy:
                     data = source.recv(65536)
                     if not data:
                         return
-                    if source is client and (swallowing or (cutting and self.marker in data)):
+                    if self.reply and source is server and cutting and self.marker in data:
+                        self.cut += 1
+                        return
+                    if (
+                        not self.reply
+                        and source is client
+                        and (swallowing or (cutting and self.marker in data))
+                    ):
                         if not swallowing:
                             self.cut += 1
                         if not self.hang:

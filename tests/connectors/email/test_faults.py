@@ -129,3 +129,22 @@ def test_a_send_cut_during_data_then_repeated_with_its_key_arrives_once(mail_ser
     assert len(wait_for(delivered)) == 1
     time.sleep(0.5)
     assert len(delivered()) == 1
+
+
+def test_a_draft_whose_answer_was_lost_is_saved_once_when_the_call_has_a_key(mail_server: MailServer) -> None:
+    tag = token()
+    # The server stores the draft, then the connection breaks before its OK reaches the client.
+    with CuttingProxy(mail_server.imap_port, b"APPENDUID", cuts=1, reply=True) as proxy:
+        mail = Mail(mail_server, alice=config(mail_server, "alice", imap_port=proxy.port))
+        result = mail.call(
+            "email_save_draft", key=f"run-{tag}:1", account="alice", subject=f"d {tag}", body="x"
+        )
+    assert proxy.cut == 1 and result["status"] == "already_saved"
+    with imap_for(mail_server, "alice") as client:
+        client.select_folder("Drafts", readonly=True)
+        assert len(client.search(["SUBJECT", tag])) == 1
+    # Without a key there is no way to tell, so the call fails instead of risking a second copy.
+    with CuttingProxy(mail_server.imap_port, b"APPENDUID", cuts=1, reply=True) as proxy:
+        mail = Mail(mail_server, alice=config(mail_server, "alice", imap_port=proxy.port))
+        with pytest.raises(ToolError, match="dropped the connection while saving a draft"):
+            mail.call("email_save_draft", account="alice", subject=f"e {tag}", body="x")
