@@ -69,6 +69,15 @@ class Synapse:
         )
         response.raise_for_status()
 
+    def delete_device(self, user_id: str, device_id: str) -> None:
+        """Remove a device and its access tokens (what an admin or the user does to revoke a login)."""
+        response = self.http.delete(
+            f"{self.url}/_synapse/admin/v2/users/{user_id}/devices/{device_id}",
+            headers={"Authorization": f"Bearer {self.admin_token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+
 
 def _register(
     http: httpx.Client, url: str, shared_secret: str, localpart: str, password: str, *, admin: bool

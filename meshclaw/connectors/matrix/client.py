@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
@@ -124,6 +124,31 @@ class MatrixAuthFailed(ToolError):
     """The account's token or password was refused: retrying will not help until the secret changes."""
 
 
+@dataclass(kw_only=True)
+class Logins:
+    """Access tokens that password logins got, for whoever opens many connections (the tools of one
+    registry): a password account then logs in once, not on every call, which would cost the server a
+    password hash and leave one more access token of the device behind each time. Keyed by a digest of
+    the homeserver, user, device and password, so a changed password logs in again."""
+
+    _tokens: dict[str, str] = field(default_factory=dict)
+
+    @staticmethod
+    def key(config: MatrixConfig) -> str:
+        assert config.password is not None
+        parts = (config.homeserver, config.user_id, config.device_id, config.password.get_secret_value())
+        return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+    def get(self, config: MatrixConfig) -> str | None:
+        return self._tokens.get(self.key(config))
+
+    def put(self, config: MatrixConfig, token: str) -> None:
+        self._tokens[self.key(config)] = token
+
+    def forget(self, config: MatrixConfig) -> None:
+        self._tokens.pop(self.key(config), None)
+
+
 def transaction_id(key: str | None) -> str:
     """The Matrix transaction id of a send: derived from the tool call's idempotency key, so a repeated
     call sends the same id and the server returns the first event instead of posting again."""
@@ -194,12 +219,20 @@ class MatrixClient:
 
     # --- session ------------------------------------------------------------------------------------
 
-    async def _login(self) -> None:
+    async def _login(self, logins: Logins | None) -> None:
         config = self._config
+        self._nio.user_id = config.user_id
         if config.access_token is not None:
             self._nio.access_token = config.access_token.get_secret_value()
-            self._nio.user_id = config.user_id
             return
+        cached = logins.get(config) if logins is not None else None
+        if cached is not None and logins is not None:
+            self._nio.access_token = cached
+            try:
+                await self.whoami()  # a request, but no password hash and no new token on the server
+                return
+            except MatrixAuthFailed:
+                logins.forget(config)  # logged out or expired: log in again
         assert config.password is not None
         password = config.password.get_secret_value()
         try:
@@ -215,6 +248,8 @@ class MatrixClient:
                     "password in the vault"
                 ) from None
             raise
+        if logins is not None:
+            logins.put(config, self._nio.access_token)
 
     async def whoami(self) -> str:
         response = await self._call("whoami", self._nio.whoami, retry=True)
@@ -458,8 +493,9 @@ class MatrixClient:
 
 
 @asynccontextmanager
-async def connect(config: MatrixConfig) -> AsyncIterator[MatrixClient]:
-    """A logged-in client for one account, closed on exit. Password logins reuse `config.device_id`."""
+async def connect(config: MatrixConfig, *, logins: Logins | None = None) -> AsyncIterator[MatrixClient]:
+    """A logged-in client for one account, closed on exit. Password logins reuse `config.device_id`, and
+    the token in `logins` when there is one."""
     nio = AsyncClient(
         config.homeserver,
         config.user_id,
@@ -474,7 +510,7 @@ async def connect(config: MatrixConfig) -> AsyncIterator[MatrixClient]:
     )
     client = MatrixClient(nio, config)
     try:
-        await client._login()
+        await client._login(logins)
         yield client
     finally:
         await nio.close()

@@ -8,13 +8,15 @@ idempotency key, so a call repeated by a durable run after a crash posts once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.connectors.contract import Accounts
-from meshclaw.connectors.matrix.client import MatrixRefused, connect, transaction_id
+from meshclaw.connectors.matrix.client import Logins, MatrixClient, MatrixRefused, transaction_id
+from meshclaw.connectors.matrix.client import connect as open_client
 from meshclaw.connectors.matrix.config import MATRIX_USER_ID, MatrixConfig
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.idempotency import current_key
@@ -59,8 +61,13 @@ class OpenDmArgs(_Args):
 
 
 def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
+    logins = Logins()  # password accounts log in once for these tools, not per call
+
     async def config_of(name: str) -> MatrixConfig:
         return (await accounts.get(CONNECTOR, name, MatrixConfig)).config
+
+    def connect(config: MatrixConfig) -> AbstractAsyncContextManager[MatrixClient]:
+        return open_client(config, logins=logins)
 
     async def list_rooms(args: ListRoomsArgs) -> list[dict[str, Any]]:
         async with connect(await config_of(args.account)) as client:

@@ -17,7 +17,8 @@ class Rule:
     method: str
     path_contains: str
     action: str
-    """`limit` (answer 429), `swallow` (forward, then hang) or `hang` (never answer)."""
+    """`limit` (answer 429), `swallow` (forward, then hang), `hang` (never answer) or `count` (forward;
+    `hits` counts the requests)."""
     times: int = 1
     retry_after_ms: int = 200
     hits: int = 0

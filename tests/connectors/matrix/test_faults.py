@@ -43,6 +43,22 @@ def test_the_right_password_logs_in_on_the_configured_device(world: World) -> No
     run(scenario())
 
 
+def test_a_password_account_logs_in_once_for_its_tools_and_again_when_the_token_dies(world: World) -> None:
+    async def scenario() -> None:
+        async with FaultProxy(world.server.url) as proxy:
+            logins = Rule("POST", "/login", "count", times=1000)
+            proxy.rules.append(logins)
+            tools = tools_with(world, homeserver=proxy.url, access_token=None, password=world.bot.password)
+            await tools.call("matrix_list_rooms")
+            await tools.call("matrix_list_rooms")
+            assert logins.hits == 1
+            world.server.delete_device(world.bot.user_id, "MESHCLAW")  # its tokens die with it
+            assert await tools.call("matrix_list_rooms") == []
+            assert logins.hits == 2
+
+    run(scenario())
+
+
 def test_a_bad_token_is_a_clear_error_without_the_token(world: World) -> None:
     async def scenario() -> None:
         with pytest.raises(ToolError, match="rejected the access token") as raised:
