@@ -101,7 +101,9 @@ class DraftArgs(Strict):
     bcc: list[Address] = Field(default_factory=list, description="Blind copy recipients.")
     subject: Line = Field(default="", max_length=998, description="The subject.")
     body: str = Field(default="", description="Plain text.")
-    folder: Line | None = Field(default=None, description="The drafts folder; the account's when omitted.")
+    folder: Line = Field(
+        default="Drafts", description="The drafts folder (some servers name it otherwise: '[Gmail]/Drafts')."
+    )
 
 
 class SendArgs(Strict):

@@ -29,7 +29,6 @@ class EmailConfig(AccountConfig):
         description="A PEM file of CA certificates to trust instead of the system's (self-signed).",
     )
     sent_folder: str = "Sent"
-    drafts_folder: str = "Drafts"
     archive_folder: str = Field(default="Archive", description="Where email_archive_message moves messages.")
     watch_folders: tuple[str, ...] = Field(
         default=("INBOX",), description="Folders whose new messages emit `email.received`."

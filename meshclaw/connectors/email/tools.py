@@ -114,7 +114,7 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
 
     async def save_draft(args: DraftArgs) -> dict[str, Any]:
         config = (await account(args.account)).config
-        folder = args.folder or config.drafts_folder
+        folder = args.folder
         key = current_key()
         message_id = mime.message_id_for(key, config.address)
         message = sending.build(

@@ -107,8 +107,10 @@ def test_text_that_reaches_an_imap_command_cannot_carry_a_line_break(mail_server
         with pytest.raises(ValidationError, match="line break"):
             mail.call(name, account="alice", **arguments)
     # The same values arriving some other way (an account's folder names) are refused before a command.
-    sneaky = Mail(mail_server, alice=config(mail_server, "alice", drafts_folder="Drafts\r\nZ1 DELETE Victim"))
+    sneaky = Mail(mail_server, alice=config(mail_server, "alice", sent_folder="Sent\r\nZ1 DELETE Victim"))
     with pytest.raises(ToolError, match="contains a line break"):
-        sneaky.call("email_save_draft", account="alice", subject="x")
+        sneaky.call(
+            "email_send_message", key="k", account="alice", to=["bob@example.test"], subject="x", body="x"
+        )
     with imap_for(mail_server, "alice") as client:
         assert client.folder_exists("Victim")

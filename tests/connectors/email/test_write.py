@@ -62,18 +62,23 @@ def test_search_by_date(mail: Mail) -> None:
 
 def test_the_gate_sees_recipients_and_folders_in_the_arguments() -> None:
     send = ToolGrant.model_validate(
-        {"tool": "email_send_message", "scopes": {"recipient_domains": ["example.test"]}}
+        {"tool": "email_send_message", "account": "a", "scopes": {"recipient_domains": ["example.test"]}}
     )
     inside = {"account": "a", "to": ["bob@example.test"], "cc": [], "bcc": [], "subject": "s", "body": "b"}
     assert out_of_scope(send, inside) is None
     outside = {**inside, "bcc": ["Eve <eve@evil.example>"]}
     assert "eve@evil.example" in str(out_of_scope(send, outside))
     move = ToolGrant.model_validate(
-        {"tool": "email_move_messages", "scopes": {"folders": ["INBOX", "Archive"]}}
+        {"tool": "email_move_messages", "account": "a", "scopes": {"folders": ["INBOX", "Archive"]}}
     )
-    assert out_of_scope(move, {"source_folder": "INBOX", "target_folder": "Archive", "uids": [1]}) is None
+    assert (
+        out_of_scope(
+            move, {"account": "a", "source_folder": "INBOX", "target_folder": "Archive", "uids": [1]}
+        )
+        is None
+    )
     assert "Trash" in str(
-        out_of_scope(move, {"source_folder": "INBOX", "target_folder": "Trash", "uids": [1]})
+        out_of_scope(move, {"account": "a", "source_folder": "INBOX", "target_folder": "Trash", "uids": [1]})
     )
 
 
