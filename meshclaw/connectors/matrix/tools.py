@@ -137,7 +137,7 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             effect=EffectClass.READ_PRIVATE,
             args=ListRoomsArgs,
             function=list_rooms,
-            scopes=("accounts",),
+            scopes=(),
             origin=CONNECTOR,
         ),
         ToolSpec(
@@ -146,7 +146,7 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             effect=EffectClass.READ_UNTRUSTED,
             args=ReadMessagesArgs,
             function=read_messages,
-            scopes=("accounts", "channels"),
+            scopes=("channels",),
             origin=CONNECTOR,
         ),
         ToolSpec(
@@ -155,7 +155,7 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             effect=EffectClass.COMMUNICATE_EXTERNAL,
             args=PostMessageArgs,
             function=post_message,
-            scopes=("accounts", "channels"),
+            scopes=("channels",),
             origin=CONNECTOR,
         ),
         ToolSpec(
@@ -164,7 +164,7 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             effect=EffectClass.WRITE_INTERNAL,
             args=AddReactionArgs,
             function=add_reaction,
-            scopes=("accounts", "channels"),
+            scopes=("channels",),
             origin=CONNECTOR,
         ),
         ToolSpec(
@@ -173,7 +173,7 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             effect=EffectClass.COMMUNICATE_EXTERNAL,
             args=OpenDmArgs,
             function=open_dm,
-            scopes=("accounts",),
+            scopes=(),
             origin=CONNECTOR,
         ),
     ]
