@@ -3,6 +3,10 @@ and scoped as the policy expects, secrets secret, and `check` proving an account
 
 from __future__ import annotations
 
+import re
+import tomllib
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -13,7 +17,7 @@ from meshclaw.policy.destinations import is_destination_arg
 from meshclaw.policy.scopes import SCOPE_ARGUMENTS
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolError
-from tests.connectors.email.conftest import config, run
+from tests.connectors.email.conftest import Mail, config, imap_for, run
 from tests.servers.mail import MailServer
 
 EXPECTED = {
@@ -88,8 +92,6 @@ def test_check_proves_the_account_and_a_bad_password_fails_it(mail_server: MailS
 
 def test_text_that_reaches_an_imap_command_cannot_carry_a_line_break(mail_server: MailServer) -> None:
     """imapclient sends search text as it is: 'x\\r\\nA1 DELETE Victim' deleted the folder Victim in a trial."""
-    from tests.connectors.email.conftest import Mail, imap_for
-
     mail = Mail(mail_server, alice=config(mail_server, "alice"))
     with imap_for(mail_server, "alice") as client:
         if not client.folder_exists("Victim"):
@@ -114,3 +116,17 @@ def test_text_that_reaches_an_imap_command_cannot_carry_a_line_break(mail_server
         )
     with imap_for(mail_server, "alice") as client:
         assert client.folder_exists("Victim")
+
+
+def test_the_docs_example_config_is_valid_and_every_field_and_tool_is_documented() -> None:
+    page = (Path(__file__).parents[3] / "docs" / "connectors" / "email.md").read_text()
+    example = re.search(r"```toml\n(.*?)```", page, re.DOTALL)
+    assert example is not None
+    parsed = EmailConfig.model_validate(tomllib.loads(example.group(1)))
+    assert parsed.password.get_secret_value() == "vault:work-mail-password"
+    for name in EmailConfig.model_fields:
+        assert f"`{name}`" in page or f"\n{name} =" in page, (
+            f"config field {name} is not in docs/connectors/email.md"
+        )
+    for tool in load("email").tools(StaticAccounts()):
+        assert f"`{tool.name}`" in page, f"tool {tool.name} is not in docs/connectors/email.md"
