@@ -224,7 +224,7 @@ def slack_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             "added": added,
         }
 
-    channel_scopes = ("accounts", "channels")
+    channel_scopes = ("channels",)  # the account is the grant's own field, not a scope
     return [
         ToolSpec(
             name="slack_read_channel_history",
@@ -251,7 +251,6 @@ def slack_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             effect=EffectClass.READ_UNTRUSTED,
             args=ReadDirectArgs,
             function=read_direct,
-            scopes=("accounts",),
             origin="slack",
         ),
         ToolSpec(
@@ -269,7 +268,6 @@ def slack_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             effect=EffectClass.READ_PRIVATE,
             args=ListChannelsArgs,
             function=list_channels,
-            scopes=("accounts",),
             origin="slack",
         ),
         ToolSpec(
