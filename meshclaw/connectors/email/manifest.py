@@ -10,10 +10,15 @@ from meshclaw.connectors.email.config import EmailConfig
 from meshclaw.connectors.email.events import EVENT, watch
 from meshclaw.connectors.email.tools import tools
 
+CHECK_TIMEOUT_S = 8.0
+
 
 async def check(account: Account[Any]) -> str:
     """Logs in over IMAP and counts the INBOX (SMTP is proven by the first send)."""
-    config: EmailConfig = account.config
+    # A short socket timeout: the platform gives a check 20 s, and a hung server should be named as such.
+    config: EmailConfig = account.config.model_copy(
+        update={"timeout_seconds": min(account.config.timeout_seconds, CHECK_TIMEOUT_S)}
+    )
     messages, unseen = await imap.run(
         config, lambda client: imap.message_count(client, "INBOX"), what="counting INBOX", retry=True
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshclaw.connectors.contract import Account, Accounts
+from meshclaw.connectors.contract import Account, AccountError, Accounts
 from meshclaw.connectors.email import imap, mime, sending
 from meshclaw.connectors.email.args import (
     FLAGS,
@@ -31,7 +31,11 @@ RECIPIENTS = ("recipient_domains",)
 
 def tools(accounts: Accounts) -> list[ToolSpec]:
     async def account(name: str) -> Account[EmailConfig]:
-        return await accounts.get("email", name, EmailConfig)
+        try:
+            return await accounts.get("email", name, EmailConfig)
+        except AccountError as error:
+            # The model named an account it cannot use: a message it can act on, not a broken tool.
+            raise ToolError(str(error)) from error
 
     async def list_folders(args: ListFoldersArgs) -> dict[str, Any]:
         config = (await account(args.account)).config

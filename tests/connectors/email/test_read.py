@@ -91,3 +91,8 @@ def test_reading_a_missing_uid_says_so(mail: Mail) -> None:
         mail.call("email_read_message", account="alice", uid=999999)
     with pytest.raises(ToolError, match="there is no folder 'Nope'"):
         mail.call("email_search_messages", account="alice", folder="Nope")
+
+
+def test_an_account_the_call_cannot_use_is_a_tool_error(mail: Mail) -> None:
+    with pytest.raises(ToolError, match="no email account named 'someone-else'"):
+        mail.call("email_list_folders", account="someone-else")
