@@ -49,8 +49,10 @@ async def run_sync(
     since: str | None = None
     backoff = 1.0
     while not stop.is_set():
+        connected = False
         try:
             async with connect(config) as client:
+                connected = True
                 names = _names(config.user_id, await client.display_name())
                 primed = await client.prime()
                 for invite in primed.invites:
@@ -67,8 +69,11 @@ async def run_sync(
                         await _handle(client, account.name, names, event, sink)
                     since = batch.next_batch
                     backoff = 1.0
-        except MatrixAuthFailed:
-            raise  # a wrong credential does not heal by retrying; the platform reports it
+        except MatrixAuthFailed as exc:
+            if not (connected and config.password is not None):
+                raise  # a wrong token or password does not heal by retrying; the platform reports it
+            # The session's token was revoked after a password login: logging in again heals it.
+            log.warning("matrix sync of account %s lost its login, logging in again: %s", account.name, exc)
         except ToolError as exc:
             log.warning(
                 "matrix sync of account %s failed, retrying in %.0f s: %s", account.name, backoff, exc

@@ -158,6 +158,23 @@ def test_a_burst_larger_than_one_sync_is_emitted_whole_and_in_order(world: World
     run(scenario())
 
 
+def test_a_password_source_logs_in_again_when_its_device_is_deleted(world: World) -> None:
+    async def scenario() -> None:
+        sink = Sink()
+        values = world.config.model_dump()
+        values.update(access_token=None, password=world.bot.password)
+        async with person(world.server, world.owner) as owner:
+            room_id = await joined(world, owner)
+            async with listening(MatrixConfig.model_validate(values), sink) as task:
+                await until_heard(sink, owner, room_id)
+                world.server.delete_device(world.bot.user_id, "MESHCLAW")  # revokes the loop's token
+                after = await say(owner, room_id, "still listening?")
+                await sink.wait_for(lambda: any(e.key == after for e in sink.events), timeout=30)
+                assert not task.done()
+
+    run(scenario())
+
+
 def test_a_bad_token_stops_the_source_with_a_clear_error(world: World) -> None:
     async def scenario() -> None:
         values = world.config.model_dump()
