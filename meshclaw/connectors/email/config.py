@@ -28,7 +28,14 @@ class EmailConfig(AccountConfig):
         default=None,
         description="A PEM file of CA certificates to trust instead of the system's (self-signed).",
     )
-    sent_folder: str = "Sent"
+    sent_folder: str = Field(
+        default="Sent", description="Where sent mail is kept, and searched for an earlier send of a call."
+    )
+    append_to_sent: bool = Field(
+        default=True,
+        description="APPEND a copy of what is sent to sent_folder; false for providers that file their own "
+        "(Gmail: sent_folder '[Gmail]/Sent Mail'), which would otherwise hold two.",
+    )
     archive_folder: str = Field(default="Archive", description="Where email_archive_message moves messages.")
     watch_folders: tuple[str, ...] = Field(
         default=("INBOX",), description="Folders whose new messages emit `email.received`."

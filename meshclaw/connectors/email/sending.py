@@ -76,6 +76,8 @@ async def send_once(
     result: dict[str, Any] = {"status": "sent", "message_id": message_id, "subject": subject}
     if refused:
         result["refused"] = refused
+    if not config.append_to_sent:
+        return result  # the provider files its own copy, where the check above finds it
     data = bytes(message)
 
     def record(client: Any) -> int | None:

@@ -163,3 +163,18 @@ def test_non_ascii_names_are_encoded_and_arrive_decoded(mail_server: MailServer)
     assert message["from"] == "Ana Pérez-Groß 🙂 <alice@example.test>"
     assert message["to"] == "Jürgen „J“ Müller <bob@example.test>"
     assert message["body"].strip() == "Ça marche ✓"
+
+
+def test_with_append_to_sent_off_no_copy_is_made_and_the_check_still_looks(mail_server: MailServer) -> None:
+    # Like a provider that files sent mail itself: here the test plays the provider's part.
+    mail = Mail(mail_server, alice=config(mail_server, "alice", append_to_sent=False))
+    tag = token()
+    arguments = {"account": "alice", "to": ["bob@example.test"], "subject": f"own copy {tag}", "body": "x"}
+    first = mail.call("email_send_message", key=f"run-{tag}:1", **arguments)
+    assert first["status"] == "sent" and "sent_folder_uid" not in first
+    assert not _inbox(mail_server, "alice", tag, folder="Sent")
+    delivered = wait_for(lambda: _inbox(mail_server, "bob", tag))
+    append(mail_server, "alice", bytes(delivered[0]), folder="Sent")  # the provider's own copy
+    again = mail.call("email_send_message", key=f"run-{tag}:1", **arguments)
+    assert again["status"] == "already_sent"
+    assert len(_inbox(mail_server, "bob", tag)) == 1
