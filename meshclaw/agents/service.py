@@ -54,10 +54,11 @@ class Checks:
 
 
 def deployment_checks(routes: Routes) -> Checks:
-    """The checks of a running deployment: its routing table and the tools registered in it."""
-    from meshclaw.tools.registry import default_registry
+    """The checks of a running deployment: its routing table and the tools registered in it (built-in
+    and every connector's)."""
+    from meshclaw.accounts.tools import catalog_registry
 
-    return Checks(routes=routes, tools=default_registry())
+    return Checks(routes=routes, tools=catalog_registry())
 
 
 def check_model(spec: AgentSpec, routes: Routes) -> None:
@@ -103,6 +104,14 @@ def check_tools(spec: AgentSpec, tools: ToolCatalog | None) -> None:
                 "tools can be granted once the connector is set up",
                 field=field,
             )
+
+
+def check_accounts(session: Session, *, org_id: int, owner_user_id: int, spec: AgentSpec) -> None:
+    """Each grant of a connector's tools names an account of the owner's or the organization's."""
+    from meshclaw.accounts.grants import check_grant_accounts
+
+    grants = [(grant.tool, grant.account) for grant in spec.tools]
+    check_grant_accounts(session, org_id=org_id, owner_user_id=owner_user_id, grants=grants)
 
 
 def check_spec(spec: AgentSpec, checks: Checks) -> None:
@@ -216,6 +225,7 @@ def apply_spec(
         if existing is not None:
             authorize(principal, "update", agent_resource(existing))
     check_spec(spec, checks)
+    check_accounts(session, org_id=org_id, owner_user_id=owner.id, spec=spec)
     return store.save_spec(
         session,
         org_id=org_id,
@@ -245,6 +255,7 @@ def apply_to_agent(
     if principal is not None:
         authorize(principal, "update", agent_resource(agent))
     check_spec(spec, checks)
+    check_accounts(session, org_id=agent.org_id, owner_user_id=agent.owner_user_id, spec=spec)
     return store.save_spec(
         session,
         org_id=agent.org_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from meshclaw.api import (
+    accounts,
     agents,
     approvals,
     audit,
@@ -53,6 +54,7 @@ def build_router() -> APIRouter:
         policy,
         kill_switches,
         notifications,
+        accounts,
     ):
         router.include_router(module.router)
     return router

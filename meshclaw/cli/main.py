@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from meshclaw.cli import (
+    accounts,
     agents,
     approvals,
     audit,
@@ -70,6 +71,8 @@ app.add_typer(audit.audit_app, name="audit")
 app.add_typer(vault.vault_app, name="vault")
 app.add_typer(policy.policy_app, name="policy")
 app.add_typer(kill.kill_app, name="kill")
+app.add_typer(accounts.connectors_app, name="connectors")
+app.add_typer(accounts.accounts_app, name="accounts")
 
 
 def run() -> None:

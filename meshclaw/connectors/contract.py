@@ -203,6 +203,9 @@ class Connector:
     events: Sequence[EventSourceSpec] = ()
     inbound: InboundHandler | None = None
     ask_approval: AskApproval | None = None
+    owner_identity: Callable[[Any], str | None] = lambda config: None
+    """The owner's id in the remote system, read from an account's config (`owner_slack_user`): the only
+    person whose answer in the chat decides an approval, as the account's owner. None refuses answers."""
     conditions: Mapping[str, Callable[[Account[Any], datetime], Awaitable[bool]]] = field(
         default_factory=dict
     )

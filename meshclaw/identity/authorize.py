@@ -43,6 +43,7 @@ ResourceKind = Literal[
     "audit",
     "vault_secret",
     "policy",
+    "connector_account",
 ]
 """`usage`: metered model calls, owned by the person they are attributed to (team: their team at the
 time of the call). `price`: the model price table, readable by everyone so costs can be explained.
@@ -69,7 +70,10 @@ it; nobody writes it through an action (records are appended by the code that do
 `vault_secret`: an encrypted secret, owned by a person or (no owner) by the organization. Only metadata is
 ever shown; the owner and admins create, replace and delete; organization secrets are admins' alone.
 `policy`: the policy gate's organization rows (the egress allowlist, pre-approvals per agent). Everyone
-reads them, so people can see why their agent was asked to wait; only admins change them."""
+reads them, so people can see why their agent was asked to wait; only admins change them.
+`connector_account`: a mailbox, chat workspace, calendar or deploy target agents act through, owned by a
+person or (no owner) by the organization. People add and change their own; organization accounts are
+admins' alone; everyone may list the organization's (their configs hold no secrets) to grant them."""
 Reach = Literal["all", "team", "own"]
 
 ACTIONS: tuple[Action, ...] = ("read", "create", "update", "manage", "delete")
@@ -91,6 +95,7 @@ RESOURCE_KINDS: tuple[ResourceKind, ...] = (
     "audit",
     "vault_secret",
     "policy",
+    "connector_account",
 )
 
 _ADMIN_ALL: dict[Action, Reach] = {action: "all" for action in ACTIONS}
@@ -115,6 +120,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "audit": {"read": "all"},
         "vault_secret": {"read": "own", "create": "own", "update": "own", "delete": "own"},
         "policy": {"read": "all"},
+        "connector_account": {"read": "all", "create": "own", "update": "own", "delete": "own"},
     },
     Role.MANAGER: {
         "organization": {"read": "all"},
@@ -132,6 +138,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "agent_memory": {"read": "own", "create": "own", "update": "own"},
         "vault_secret": {"read": "own", "create": "own", "update": "own", "delete": "own"},
         "policy": {"read": "all"},
+        "connector_account": {"read": "own", "create": "own", "update": "own", "delete": "own"},
     },
     Role.MEMBER: {
         "organization": {"read": "all"},
@@ -149,6 +156,7 @@ PERMISSIONS: dict[Role, dict[ResourceKind, dict[Action, Reach]]] = {
         "agent_memory": {"read": "own", "create": "own", "update": "own"},
         "vault_secret": {"read": "own", "create": "own", "update": "own", "delete": "own"},
         "policy": {"read": "all"},
+        "connector_account": {"read": "own", "create": "own", "update": "own", "delete": "own"},
     },
 }
 

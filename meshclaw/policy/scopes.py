@@ -4,7 +4,9 @@ agent may touch with one tool.
 Each scope kind constrains the arguments of that name (the connectors' convention): `folders` the
 `folder`, `source_folder` and `target_folder` arguments, `environments` the `environment` argument, and
 `recipient_domains` the domain of every destination in the call. A call is in scope when every
-constrained argument it has holds an allowed value; values may use shell-style wildcards (`staging-*`).
+constrained argument it has holds an allowed value; values may use shell-style wildcards (`staging-*`). An
+argument the tool has but the call leaves empty (None, []) usually means "all of them", so a narrowed
+grant refuses it.
 A scope kind this module does not know is refused when the grant is checked, so a typo cannot widen a
 grant by being ignored.
 """
@@ -40,6 +42,9 @@ def out_of_scope(grant: ToolGrant, args: Mapping[str, Any]) -> str | None:
     if unknown:
         return f"the grant for '{grant.tool}' has unknown scope kinds: {', '.join(unknown)}"
     wanted_account = grant.account
+    if "account" in args and wanted_account is None:
+        # Deny by default: a grant that names no account must not open every account the owner has.
+        return f"the grant for '{grant.tool}' names no account, so the agent may not use '{args['account']}'"
     if wanted_account is not None and "account" in args and str(args["account"]) != wanted_account:
         return f"the grant allows account '{wanted_account}', not '{args['account']}'"
     for kind, allowed in grant.scopes.items():
@@ -50,8 +55,14 @@ def out_of_scope(grant: ToolGrant, args: Mapping[str, Any]) -> str | None:
                     return f"'{destination}' is outside the granted recipient domains ({', '.join(allowed)})"
             continue
         for name in SCOPE_ARGUMENTS[kind]:
-            if name not in args or args[name] is None:
+            if name not in args:
                 continue
+            if args[name] is None or args[name] == []:
+                # The tool has the argument and the call leaves it empty, which tools read as "all of
+                # them" (free/busy over every calendar): a narrowed grant cannot allow that.
+                return (
+                    f"{name} is left empty, which means every one; the grant allows only {', '.join(allowed)}"
+                )
             values = args[name] if isinstance(args[name], list | tuple) else [args[name]]
             for value in values:
                 if not any(fnmatchcase(str(value), pattern) for pattern in allowed):

@@ -25,7 +25,7 @@ from meshclaw.context import AppContext
 from meshclaw.errors import MeshclawError
 from meshclaw.runs import mcp_env
 from meshclaw.runs.execution import Execution
-from meshclaw.tools.registry import ToolRegistry, default_registry
+from meshclaw.tools.registry import ToolRegistry
 
 
 class NoModels:
@@ -80,4 +80,9 @@ def build(
             should_stop=should_stop,
         )
 
-    return Execution(execute=run, tools=tools if tools is not None else default_registry())
+    if tools is None:
+        from meshclaw.accounts.resolver import DatabaseAccounts
+        from meshclaw.accounts.tools import platform_registry
+
+        tools = platform_registry(DatabaseAccounts(db=context.db, data_dir=context.settings.data_dir))
+    return Execution(execute=run, tools=tools)

@@ -35,10 +35,13 @@ from sqlalchemy import select
 from meshclaw.agents.spec import EventTrigger
 from meshclaw.context import AppContext
 from meshclaw.db.models import Run
-from meshclaw.errors import MeshclawError
+from meshclaw.db.models.identity import User
+from meshclaw.errors import MeshclawError, PermissionDeniedError
 from meshclaw.identity.principal import Principal
+from meshclaw.identity.store import principal_for
 from meshclaw.runs import approvals, guards, store
 from meshclaw.runs.admission import AgentForRun, admit, triggered_agents
+from meshclaw.runs.connector_hub import ConnectorHub
 from meshclaw.runs.execution import Execution, load_execution
 from meshclaw.runs.kill_switches import SwitchBoard
 from meshclaw.runs.triggers import TimeTrigger, due_slot, event_matches, run_id_for_slot
@@ -109,6 +112,8 @@ class RunEngine:
         await asyncio.to_thread(self._launch)
         if self.live:
             self._ticker = asyncio.create_task(self._tick_forever(), name="meshclaw-runs-ticker")
+            if self._binding is not None and self._binding.hub is not None:
+                await self._binding.hub.start()
 
     async def close(self) -> None:
         self._starts -= 1
@@ -119,6 +124,8 @@ class RunEngine:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
+        if self._binding is not None and self._binding.hub is not None:
+            await self._binding.hub.close()
         if self.live:
             await asyncio.to_thread(self._destroy)
 
@@ -144,10 +151,16 @@ class RunEngine:
         if url.startswith("sqlite"):
             self._system_engine = sqlite_system_engine(url)
             config["system_database_engine"] = self._system_engine
+        hub = ConnectorHub(context=self.context, publish=self._publish_untrusted, decide=self._decide_as)
+        for name in _answerable_conditions():
+            checker = hub.condition_checker(name)
+            if checker is not None and name not in self.conditions.checkers:
+                self.conditions.register(name, checker)
         self._binding = Binding(
             context=self.context,
             execution=execution,
             switches=SwitchBoard(self.context.db, ttl_s=KILL_SWITCH_TTL_S),
+            hub=hub,
         )
         bind(self._binding)
         try:
@@ -285,9 +298,13 @@ class RunEngine:
             except Exception:  # one bad agent or a locked database must not stop every schedule
                 log.exception("the trigger tick failed; trying again in %s s", interval)
 
-    def publish(self, event_type: str, fields: Mapping[str, str]) -> list[str]:
+    def publish(self, event_type: str, fields: Mapping[str, str], *, untrusted: bool = True) -> list[str]:
         """The event bus: start a run of every agent with a matching event trigger. An event that names an
-        `agent_id` (an agent's webhook) reaches that agent only. Returns the run ids recorded."""
+        `agent_id` (an agent's webhook) reaches that agent only. Returns the run ids recorded.
+
+        `untrusted`: outsiders may have written the fields (an email's sender, a webhook's body), which go
+        into the run's input, so the run starts tainted. Only an event the platform vouches for (a
+        deployment it watched start) says False."""
         self._require_live()
         agents = self._unswitched_triggered_agents()
         started: list[str] = []
@@ -300,7 +317,7 @@ class RunEngine:
                     run_id = self.start_run(
                         agent.id,
                         trigger_kind="event",
-                        trigger_detail={"event": event_type, "fields": dict(fields)},
+                        trigger_detail={"event": event_type, "fields": dict(fields), "untrusted": untrusted},
                         input_text=f"Event {event_type}: "
                         + ", ".join(f"{key}={value}" for key, value in sorted(fields.items())),
                         condition=trigger.condition,
@@ -310,7 +327,29 @@ class RunEngine:
                     break  # one run per agent per event, however many of its triggers match
         return started
 
+    def _publish_untrusted(self, event_type: str, fields: dict[str, str], untrusted: bool) -> list[str]:
+        return self.publish(event_type, fields, untrusted=untrusted)
+
+    @property
+    def hub(self) -> ConnectorHub | None:
+        """The connectors' side of this engine (None when no runs execute in this process)."""
+        return self._binding.hub if self._binding is not None else None
+
     # --- stopping and deciding --------------------------------------------------------------------
+
+    async def _decide_as(self, owner_user_id: int, approval_id: str, approve: bool, note: str) -> None:
+        """Decide an approval as its owner would in the web inbox (an answer in their chat)."""
+
+        def principal() -> Principal:
+            with self.context.db.session() as session:
+                user = session.get(User, owner_user_id)
+                if user is None or not user.active:
+                    raise PermissionDeniedError("the account's owner cannot decide approvals")
+                return principal_for(session, user)
+
+        await self.decide(
+            await asyncio.to_thread(principal), approval_id, approvals.Choice(approve=approve, note=note)
+        )
 
     async def cancel(self, run_id: str) -> bool:
         """Cancel an active run; False if it had ended. The run stops at its next step."""
@@ -386,3 +425,11 @@ class RunEngine:
     async def _wake(self, run_id: str) -> None:
         # Only a wake-up: the run reads the decisions from the approval records, committed before this.
         await DBOS.send_async(run_id, {"wake": True}, topic=APPROVAL_TOPIC)
+
+
+def _answerable_conditions() -> set[str]:
+    from meshclaw.connectors.catalog import all_connectors
+    from meshclaw.runs.connector_hub import NEGATIONS
+
+    answered = {name for connector in all_connectors() for name in connector.conditions}
+    return answered | {negation for negation, asked in NEGATIONS.items() if asked in answered}

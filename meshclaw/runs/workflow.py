@@ -45,13 +45,17 @@ from meshclaw.agents.runtime.contract import (
 )
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.audit.chain import AuditLog
+from meshclaw.connectors.contract import ApprovalPrompt
 from meshclaw.context import AppContext
 from meshclaw.db.models import Run
 from meshclaw.policy import classifications
 from meshclaw.runs import approvals, daily, store, tool_audit
+from meshclaw.runs.connector_hub import ConnectorHub
 from meshclaw.runs.execution import Execution
 from meshclaw.runs.kill_switches import SwitchBoard
+from meshclaw.tools import caller as callers
 from meshclaw.tools import idempotency
+from meshclaw.tools.caller import Caller
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolFunction, ToolRegistry, ToolSpec
 
@@ -71,6 +75,8 @@ class Binding:
     """Runs a person cancelled; the executor checks before each model and tool call."""
     switches: SwitchBoard | None = None
     """The engaged kill switches, checked with `stop_requested`."""
+    hub: ConnectorHub | None = None
+    """The connectors' side: shows new approvals in the owner's chats."""
 
 
 _bound: Binding | None = None
@@ -183,27 +189,31 @@ class _Counter:
     value: int = 0
 
 
-def durable_tools(registry: ToolRegistry, run_id: str) -> ToolRegistry:
+def durable_tools(registry: ToolRegistry, run_id: str, caller: Caller | None = None) -> ToolRegistry:
     """The registry with every tool wrapped in a DBOS step keyed `<run id>:<n>` (n counts the run's tool
     calls in order, which replay repeats). A call whose step completed is answered from its checkpoint;
-    only a call cut off mid-way runs again, with the same key."""
+    only a call cut off mid-way runs again, with the same key. `caller` is published to the tools too (a
+    connector's tool asks for an account the run's owner may use)."""
     counter = _Counter()
     wrapped = ToolRegistry()
     for tool in registry:
-        wrapped.register(replace(tool, function=_durable(tool, run_id, counter)))
+        wrapped.register(replace(tool, function=_durable(tool, run_id, counter, caller)))
     return wrapped
 
 
-def _durable(tool: ToolSpec, run_id: str, counter: _Counter) -> ToolFunction:
+def _durable(tool: ToolSpec, run_id: str, counter: _Counter, caller: Caller | None) -> ToolFunction:
     async def call(args: Any) -> Any:
         counter.value += 1
         key = f"{run_id}:{counter.value}"
 
         async def effect() -> Any:
             token = idempotency.bind(key)
+            caller_token = callers.bind(caller) if caller is not None else None
             try:
                 return await tool.function(args)
             finally:
+                if caller_token is not None:
+                    callers.unbind(caller_token)
                 idempotency.unbind(token)
 
         # No retries: a tool's failure goes back to the model, which decides what to do next.
@@ -230,6 +240,9 @@ class _Begun:
     """What the agent had spent today when the run began, for its daily caps."""
     mcp_effects: dict[str, str] = field(default_factory=dict)
     """Admins' classes for the agent's MCP tools, by exposed name (the rest count as destructive)."""
+    tainted: bool = False
+    """Whether what started the run carries outsiders' text (an inbound email's event, a webhook body):
+    then the run is tainted from its first step."""
 
 
 def _begin(run_id: str) -> _Begun | None:
@@ -255,6 +268,7 @@ def _begin(run_id: str) -> _Begun | None:
             spec=dict(version.spec),
             input=str(run.input.get("text", "")),
             mode=run.mode,
+            tainted=bool((run.trigger_detail or {}).get("untrusted", False)),
             spent_today=daily.spent_today(session, run.agent_id, now),
             mcp_effects={
                 name: effect.value
@@ -296,6 +310,45 @@ def _record_approvals(run_id: str, pending: tuple[PendingApproval, ...]) -> list
         return approvals.record_pending(
             session, run_id, pending, now=context.clock.now(), expires_in=expires_in
         )
+
+
+async def _announce_approvals(approval_ids: list[str]) -> int:
+    """Show the new approvals in the owner's chats (Slack, Matrix); how many messages were posted."""
+    binding = bound()
+    if binding.hub is None:
+        return 0
+    owner, prompts = await asyncio.to_thread(_prompts, binding.context, approval_ids)
+    if owner is None or not prompts:
+        return 0
+    return await binding.hub.announce(owner, prompts)
+
+
+def _prompts(context: AppContext, approval_ids: list[str]) -> tuple[int | None, list[ApprovalPrompt]]:
+    from meshclaw.db.models import Agent, Approval
+
+    prompts: list[ApprovalPrompt] = []
+    owner: int | None = None
+    base = context.settings.resolved_public_url
+    with context.db.session() as session:
+        for approval_id in approval_ids:
+            row = session.get(Approval, approval_id)
+            if row is None or row.status != "pending":
+                continue
+            agent = session.get(Agent, row.agent_id)
+            owner = row.owner_user_id
+            prompts.append(
+                ApprovalPrompt(
+                    approval_id=row.id,
+                    agent_name=agent.name if agent is not None else f"agent {row.agent_id}",
+                    tool_name=row.tool,
+                    effect=row.effect,
+                    args_text=json.dumps(row.args, indent=2, sort_keys=True, ensure_ascii=False, default=str),
+                    reason=row.reason,
+                    expires_at=row.expires_at,
+                    url=f"{base}/approvals/{row.id}",
+                )
+            )
+    return owner, prompts
 
 
 def _collect_approvals(approval_ids: list[str]) -> dict[str, Any]:
@@ -371,9 +424,11 @@ async def run_workflow(run_id: str) -> str:
         mode="attended" if begun.mode == "attended" else "unattended",
         # getattr: a run begun before this field existed resumes from a checkpoint without it.
         mcp_effects={name: EffectClass(value) for name, value in getattr(begun, "mcp_effects", {}).items()},
+        tainted=getattr(begun, "tainted", False),
     )
     sink = RecordingSink(binding, run_id)
-    tools = durable_tools(binding.execution.tools, run_id)
+    caller = Caller(run_id=run_id, agent_id=begun.agent_id, owner_user_id=begun.owner_user_id)
+    tools = durable_tools(binding.execution.tools, run_id, caller)
     # Model requests are checkpointed too (agents.runtime.checkpoint): a replay after a crash neither
     # pays for them again nor lets a model that answers differently diverge from the recorded tool steps.
     checkpoint.bind(_model_step)
@@ -384,6 +439,9 @@ async def run_workflow(run_id: str) -> str:
         await sink.note("approval_requested", _pending_json(result.pending))
         await sink.flush()
         approval_ids = await _step("approvals.record", _record_approvals, run_id, result.pending)
+        # A step of its own: a replay after a crash does not post the same approvals to the chat again.
+        await DBOS.run_step_async({"name": "approvals.announce", "retries_allowed": False},
+                                  _announce_approvals, approval_ids)  # fmt: skip
         await _step("wait", _set_status, run_id, "waiting_approval")
         decided = await _await_decisions(approval_ids)
         await sink.note("approval_decided", json.dumps(decided, default=str))

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from meshclaw.web import (
     account_pages,
+    accounts_pages,
     agents_pages,
     approvals_pages,
     audit_pages,
@@ -68,6 +69,7 @@ def build_router() -> APIRouter:
         teams_pages,
         users_pages,
         account_pages,
+        accounts_pages,
         usage_pages,
         prices_pages,
         providers_pages,

@@ -60,7 +60,7 @@ def test_invalid_definitions_name_the_field(client: TestClient, people: People) 
     assert no_model.status_code == 422
     assert no_model.json()["error"]["field"] == "model.name"
     assert "meshclaw providers add" in no_model.json()["error"]["message"]
-    unknown_tool = create(client, alice, {"name": "a", "tools": [{"tool": "email_send_message"}]})
+    unknown_tool = create(client, alice, {"name": "a", "tools": [{"tool": "fax_send_page"}]})
     assert unknown_tool.status_code == 422 and unknown_tool.json()["error"]["field"] == "tools[0].tool"
     known_tool = create(client, alice, {"name": "a", "tools": [{"tool": "time_get_now"}]})
     assert known_tool.status_code == 201, known_tool.text

@@ -19,9 +19,11 @@ from meshclaw.identity.principal import Role
 from tests.conftest import People
 
 PUBLIC = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"}
-CAPABILITY_URLS = {("POST", "/api/v1/hooks/{agent_id}/{token}")}
-"""Routes whose credential is a secret in the URL (an agent's inbound webhook, for senders that cannot
-hold a key): a wrong secret must answer 404, saying nothing about the agent, whatever header comes along."""
+CAPABILITY_URLS = {("POST", "/api/v1/hooks/{agent_id}/{token}"), ("POST", "/api/v1/accounts/{name}/inbound")}
+"""Routes whose credential is not a MeshClaw key: a secret in the URL (an agent's inbound webhook, for
+senders that cannot hold a key) or a signature made with the account's secret (what Slack and webhook
+senders send; tests/connectors check the signatures). An unknown one must answer 404, saying nothing about
+the agent or account, whatever header comes along."""
 IDENTITY_TAGS = {"users", "teams", "keys", "organization"}
 
 

@@ -47,12 +47,13 @@ def call(
     args: Mapping[str, Any] | None = None,
     *,
     approved_args: Mapping[str, Any] | None = None,
+    name: str | None = None,
 ) -> ToolCall:
     arguments = dict(args if args is not None else {"to": ["bob@acme.example"], "body": "lunch at noon?"})
     approval = None
     if approved_args is not None:
         approval = ApprovalDecision(tool_call_id="c1", approved=True, args_digest=args_digest(approved_args))
-    return ToolCall(tool_call_id="c1", name=TOOLS[effect], args=arguments, args_digest=args_digest(arguments),
+    return ToolCall(tool_call_id="c1", name=name or TOOLS[effect], args=arguments, args_digest=args_digest(arguments),
                     effect=effect, origin="connector", approval=approval)  # fmt: skip
 
 
@@ -159,6 +160,25 @@ def test_scopes_narrow_a_grant() -> None:
     assert decide(staging, scoped, POLICY).decision == "needs_approval"
     outside = call(EffectClass.COMMUNICATE_EXTERNAL, {"to": ["eve@partner.example"], "body": "x"})
     assert decide(outside, scoped, POLICY).rule == "grant.scope"
+
+
+def test_an_empty_scoped_argument_means_all_and_a_narrowed_grant_refuses_it() -> None:
+    # Free/busy with no calendar named reads every calendar: the grant for one calendar must not allow it.
+    scoped = run(tools=[{"tool": "calendar_get_freebusy", "scopes": {"calendars": ["work"]}},
+                        {"tool": "email_move_messages", "scopes": {"folders": ["Newsletters"]}},
+                        {"tool": "slack_read_bot_mentions"}])  # fmt: skip
+    every = decide(
+        call(EffectClass.READ_PRIVATE, {"calendar": None}, name="calendar_get_freebusy"), scoped, POLICY
+    )
+    assert (every.decision, every.rule) == ("deny", "grant.scope")
+    assert every.reason == "calendar is left empty, which means every one; the grant allows only work"
+    named = call(EffectClass.READ_PRIVATE, {"calendar": "work"}, name="calendar_get_freebusy")
+    assert decide(named, scoped, POLICY).decision == "allow"
+    no_folders = call(EffectClass.WRITE_INTERNAL, {"source_folder": [], "target_folder": "Newsletters"},
+                      name="email_move_messages")  # fmt: skip
+    assert decide(no_folders, scoped, POLICY).rule == "grant.scope"
+    unscoped = call(EffectClass.READ_UNTRUSTED, {"channel": None}, name="slack_read_bot_mentions")
+    assert decide(unscoped, scoped, POLICY).decision == "allow"  # no narrowing: empty stays allowed
 
 
 def test_an_unknown_scope_kind_refuses_rather_than_widening() -> None:

@@ -32,4 +32,10 @@ def connector() -> Connector:
         ),
         inbound=handle,
         ask_approval=ask_approval,
+        owner_identity=owner_identity,
     )
+
+
+def owner_identity(config: SlackConfig) -> str | None:
+    """Only the owner's own clicks decide their approvals (anyone in a shared DM could click)."""
+    return config.owner_slack_user

@@ -12,6 +12,7 @@ from meshclaw.db.models.clarity import (
     ClaritySettings,
     ClarityTeamSettings,
 )
+from meshclaw.db.models.connectors import ConnectorAccount, ConnectorEventKey
 from meshclaw.db.models.identity import (
     ApiKey,
     LoginFailure,
@@ -38,6 +39,8 @@ from meshclaw.db.models.safety import KillSwitch, Notification
 from meshclaw.db.models.vault import VaultSecret
 
 __all__ = [  # noqa: RUF022  (grouped by module)
+    "ConnectorAccount",
+    "ConnectorEventKey",
     "ActivityEventRow",
     "ModelPrice",
     "OutcomeEventRow",

@@ -17,7 +17,11 @@ MEETING = {
 
 def test_attendees_are_destinations_and_recipient_domains_narrow_them() -> None:
     assert [d.domain for d in destinations(MEETING)] == ["example.test", "partner.example.org"]
-    grant = ToolGrant(tool="calendar_create_meeting", scopes={"recipient_domains": ("example.test",)})
+    grant = ToolGrant(
+        tool="calendar_create_meeting",
+        account="work-calendar",
+        scopes={"recipient_domains": ("example.test",)},
+    )
     assert out_of_scope(grant, MEETING) == (
         "'zoë@partner.example.org' is outside the granted recipient domains (example.test)"
     )
@@ -25,7 +29,7 @@ def test_attendees_are_destinations_and_recipient_domains_narrow_them() -> None:
 
 
 def test_the_calendars_scope_narrows_the_calendar_argument() -> None:
-    grant = ToolGrant(tool="calendar_create_event", scopes={"calendars": ("Work",)})
+    grant = ToolGrant(tool="calendar_create_event", account="work-calendar", scopes={"calendars": ("Work",)})
     event = {key: value for key, value in MEETING.items() if key != "attendees"}
     assert out_of_scope(grant, event) is None
     assert (

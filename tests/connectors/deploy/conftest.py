@@ -14,8 +14,9 @@ from meshclaw.connectors.contract import Account, ApprovalAnswer, Event, StaticA
 from meshclaw.connectors.deploy.config import DeployConfig
 from meshclaw.connectors.deploy.manifest import connector
 from meshclaw.tools import idempotency
+from tests.servers.deploy import bluegreen
 
-pytest_plugins = ["tests.servers.deploy"]
+__all__ = ["bluegreen"]  # the session fixture, found by name
 
 T = TypeVar("T")
 

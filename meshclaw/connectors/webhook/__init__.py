@@ -1,0 +1,1 @@
+"""Webhooks: signed HTTP requests in (as triggers) and out (a `communicate_external` tool)."""
