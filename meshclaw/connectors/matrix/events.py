@@ -129,21 +129,18 @@ async def _handle(
     event_id = source.get("event_id")
     if kind is None or not isinstance(event_id, str):
         return
-    body = str(source.get("content", {}).get("body", ""))
-    await sink.emit(
-        Event(
-            type=kind,
-            account=account,
-            key=event_id,
-            fields={
-                "account": account,
-                "room": event.room_id,
-                "sender": sender,
-                "event_id": event_id,
-                "text": body[:TEXT_LIMIT],
-            },
-        )
-    )
+    content = source.get("content", {})
+    fields = {
+        "account": account,
+        "room": event.room_id,
+        "sender": sender,
+        "event_id": event_id,
+        "text": str(content.get("body", ""))[:TEXT_LIMIT],
+    }
+    relation = content.get("m.relates_to")
+    if isinstance(relation, Mapping) and relation.get("rel_type") == "m.thread":
+        fields["thread"] = str(relation.get("event_id", ""))  # so a reply can go to the same thread
+    await sink.emit(Event(type=kind, account=account, key=event_id, fields=fields))
 
 
 def _message_kind(

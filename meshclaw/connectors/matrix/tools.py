@@ -48,6 +48,9 @@ class PostMessageArgs(_Args):
     room: str = Field(description=ROOM)
     text: str = Field(min_length=1, max_length=30_000, description="The message, plain text.")
     reply_to: str | None = Field(default=None, description="The event id of a message to reply to.")
+    thread: str | None = Field(
+        default=None, description="The event id of a thread's first message, to post in that thread."
+    )
 
 
 class AddReactionArgs(_Args):
@@ -99,8 +102,7 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
                     "use an unencrypted room"
                 )
             content: dict[str, Any] = {"msgtype": "m.text", "body": args.text}
-            if args.reply_to is not None:
-                content["m.relates_to"] = {"m.in_reply_to": {"event_id": args.reply_to}}
+            content.update(_relation(reply_to=args.reply_to, thread=args.thread))
             event_id = await client.send(
                 room_id, "m.room.message", content, txn_id=transaction_id(current_key())
             )
@@ -151,7 +153,7 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
         ),
         ToolSpec(
             name="matrix_post_message",
-            description="Post a plain-text message in a Matrix room, optionally as a reply to a message.",
+            description="Post a plain-text message in a Matrix room, optionally as a reply or in a thread.",
             effect=EffectClass.COMMUNICATE_EXTERNAL,
             args=PostMessageArgs,
             function=post_message,
@@ -179,11 +181,30 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
     ]
 
 
+def _relation(*, reply_to: str | None, thread: str | None) -> dict[str, Any]:
+    """`m.relates_to` for a reply and/or a message in a thread. In a thread without a reply, the thread's
+    root is the fallback reply (`is_falling_back`) that clients without threads show."""
+    if thread is not None:
+        relation = {
+            "rel_type": "m.thread",
+            "event_id": thread,
+            "is_falling_back": reply_to is None,
+            "m.in_reply_to": {"event_id": reply_to or thread},
+        }
+        return {"m.relates_to": relation}
+    if reply_to is not None:
+        return {"m.relates_to": {"m.in_reply_to": {"event_id": reply_to}}}
+    return {}
+
+
 def _message(event: Mapping[str, Any]) -> dict[str, Any]:
     content = event.get("content", {})
     relation = content.get("m.relates_to") or {}
+    if not isinstance(relation, Mapping):
+        relation = {}
+    thread = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
     reply_to = (
-        (relation.get("m.in_reply_to") or {}).get("event_id") if isinstance(relation, Mapping) else None
+        None if relation.get("is_falling_back") else (relation.get("m.in_reply_to") or {}).get("event_id")
     )
     sent = event.get("origin_server_ts")
     return {
@@ -193,4 +214,5 @@ def _message(event: Mapping[str, Any]) -> dict[str, Any]:
         "text": content.get("body", ""),
         "type": content.get("msgtype"),
         "reply_to": reply_to,
+        "thread": thread,
     }

@@ -64,6 +64,9 @@ def test_messages_mentions_and_dms_become_events_once(world: World) -> None:
             async with listening(world.config, sink):
                 await until_heard(sink, owner, group)
                 plain = await say(stranger, group, "lunch at noon")
+                threaded = await say(
+                    owner, group, "where?", **{"m.relates_to": {"rel_type": "m.thread", "event_id": plain}}
+                )
                 by_name = await say(stranger, group, "deploy bot, is prod healthy?")
                 by_id = await say(
                     stranger, group, "ping", **{"m.mentions": {"user_ids": [world.bot.user_id]}}
@@ -86,6 +89,8 @@ def test_messages_mentions_and_dms_become_events_once(world: World) -> None:
             "text": "please roll back staging",
         }
         assert events[by_name].fields["room"] == group
+        assert events[threaded].fields["thread"] == plain
+        assert "thread" not in events[plain].fields
         assert events[by_name].untrusted
         assert backlog not in events
         assert own["event_id"] not in events

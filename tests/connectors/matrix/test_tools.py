@@ -67,6 +67,33 @@ def test_post_message_and_reply(world: World) -> None:
     run(scenario())
 
 
+def test_post_in_a_thread_and_read_it_back(world: World) -> None:
+    async def scenario() -> None:
+        async with person(world.server, world.owner) as owner:
+            room_id = await joined(world, owner)
+            root = await say(owner, room_id, "incident: checkout errors")
+            question = await say(
+                owner,
+                room_id,
+                "which version?",
+                **{"m.relates_to": {"rel_type": "m.thread", "event_id": root}},
+            )
+            first = await world.tools.call("matrix_post_message", room=room_id, text="Looking.", thread=root)
+            answer = await world.tools.call(
+                "matrix_post_message", room=room_id, text="v2.3.1", thread=root, reply_to=question
+            )
+            read = await world.tools.call("matrix_read_messages", room=room_id, limit=4)
+        by_id = {message["event_id"]: message for message in read["messages"]}
+        assert (by_id[first["event_id"]]["thread"], by_id[first["event_id"]]["reply_to"]) == (root, None)
+        assert (by_id[answer["event_id"]]["thread"], by_id[answer["event_id"]]["reply_to"]) == (
+            root,
+            question,
+        )
+        assert (by_id[root]["thread"], by_id[root]["reply_to"]) == (None, None)
+
+    run(scenario())
+
+
 def test_a_repeated_post_with_the_same_idempotency_key_posts_once(world: World) -> None:
     """The key becomes the Matrix transaction id: the server answers the repeat with the first event."""
 
