@@ -65,3 +65,10 @@ def test_socket_mode_runs_only_with_an_app_token() -> None:
     assert source.enabled(with_token) is True
     assert source.enabled(without) is False
     assert set(source.emits) == {"chat.mentioned", "chat.dm_received", "chat.message_received"}
+
+
+def test_only_the_owner_named_in_the_account_answers_approvals() -> None:
+    identity = load("slack").owner_identity
+    owned = SlackConfig(bot_token=SecretStr("x"), signing_secret=SecretStr("s"), owner_slack_user="U024BE7LH")
+    assert identity(owned) == "U024BE7LH"
+    assert identity(SlackConfig(bot_token=SecretStr("x"), signing_secret=SecretStr("s"))) is None

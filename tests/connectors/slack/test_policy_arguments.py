@@ -38,3 +38,19 @@ def test_no_tool_has_a_destination_and_every_channel_tool_is_scoped() -> None:
         assert ("channel" in fields) is ("channels" in tool.scopes), tool.name
         assert "accounts" not in tool.scopes, tool.name  # the grant's `account` field narrows that
     assert destinations(POST) == []
+
+
+def test_mentions_everywhere_is_refused_under_a_grant_narrowed_to_channels() -> None:
+    """Leaving out `channel` means every channel the bot is in; the gate sees the validated arguments
+    (defaults filled in), so a grant narrowed to channels refuses it and allows the granted channel."""
+    [mentions] = [t for t in connector().tools(StaticAccounts()) if t.name == "slack_read_bot_mentions"]
+    grant = ToolGrant(tool="slack_read_bot_mentions", account="work-slack", scopes={"channels": ("deploys",)})
+    everywhere = mentions.args.model_validate({"account": "work-slack"}).model_dump(mode="json")
+    assert (
+        out_of_scope(grant, everywhere)
+        == "channel is left empty, which means every one; the grant allows only deploys"
+    )
+    one = mentions.args.model_validate({"account": "work-slack", "channel": "deploys"}).model_dump(
+        mode="json"
+    )
+    assert out_of_scope(grant, one) is None
