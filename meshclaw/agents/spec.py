@@ -241,6 +241,36 @@ class DailyLimits(_Strict):
     max_tokens: int = Field(default=2_000_000, ge=1)
 
 
+_CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+class Dreaming(_Strict):
+    """Nightly memory consolidation (`meshclaw.agents.memory.dreaming`): a run with trigger kind `dream`
+    at `at` local time, e.g. `dreaming = { at = "03:00", timezone = "Europe/Berlin", max_tokens = 20000 }`."""
+
+    at: str = "03:00"
+    """Local time of day, `HH:MM` (24 h)."""
+    timezone: str = "UTC"
+    max_tokens: int = Field(default=20_000, ge=0, le=10_000_000)
+    """The night's model budget for merging near-duplicates; 0 (or no model) consolidates by rules only."""
+    max_drop_share: float = Field(default=0.10, ge=0.0, le=1.0)
+    """At most this share of the memory held before tonight may be dropped in one night."""
+
+    _tz = field_validator("timezone")(_check_timezone)
+
+    @field_validator("at")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK.match(value):
+            raise ValueError(f"'{value}' is not a time of day: give HH:MM (24 h), e.g. '03:00'")
+        return value
+
+    def cron(self) -> CronTrigger:
+        """The schedule as a cron trigger (slots, time zones and DST as for any cron trigger)."""
+        hour, minute = self.at.split(":")
+        return CronTrigger(cron=f"{int(minute)} {int(hour)} * * *", timezone=self.timezone)
+
+
 class AgentSpec(_Strict):
     """Everything that defines an agent. Its owner is not here: the owner is who applies it (or, for an
     admin, the `owner` given to the API), so a file cannot claim someone else's rights."""
@@ -265,6 +295,8 @@ class AgentSpec(_Strict):
     """Whether a new run may start while one of this agent's runs is still going."""
     memory: bool = True
     """Whether the agent gets `remember` and `recall` and its own memory store."""
+    dreaming: Dreaming | None = None
+    """Nightly consolidation of the agent's memory; None: the agent does not dream. Needs `memory`."""
     unattended_approvals: Literal["wait", "skip"] = "wait"
     """When a run nobody is watching reaches a call that needs a person's approval: `wait` queues the
     approval and the run waits for it (durably, for days); `skip` refuses the call and the run carries on
@@ -298,6 +330,12 @@ class AgentSpec(_Strict):
                 "starting with a letter or digit"
             )
         return value
+
+    @model_validator(mode="after")
+    def _dreaming_needs_memory(self) -> AgentSpec:
+        if self.dreaming is not None and not self.memory:
+            raise ValueError("dreaming consolidates the agent's memory: set memory = true or remove dreaming")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> AgentSpec:

@@ -23,7 +23,7 @@ from meshclaw.db.models.identity import (
     WebSession,
 )
 from meshclaw.db.models.limits import Budget, BudgetAlert
-from meshclaw.db.models.memory import MemoryItem, MemoryRecall, MemorySnapshot
+from meshclaw.db.models.memory import Dream, MemoryItem, MemoryRecall, MemorySnapshot
 from meshclaw.db.models.metering import (
     ActivityEventRow,
     ModelPrice,
@@ -70,6 +70,7 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "MemoryItem",
     "MemoryRecall",
     "MemorySnapshot",
+    "Dream",
     "AuditEvent",
     "AuditCheckpoint",
     "VaultSecret",

@@ -108,3 +108,26 @@ class MemorySnapshot(Base):
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     """Each item's columns (except recall counters, which record history rather than belief)."""
     taken_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Dream(Base):
+    """One night's consolidation of an agent's memory: what changed, the snapshot taken before, the diary."""
+
+    __tablename__ = "dreams"
+    __table_args__ = (Index("ix_dreams_agent_started_at", "agent_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    run_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    """The run (trigger kind `dream`) that dreamt it; unique, so a replayed run records one dream."""
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    """Items created since then were tonight's candidates; older active items are prior memory."""
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("memory_snapshots.id", ondelete="SET NULL"))
+    """The snapshot taken before anything changed: restore it to undo the night."""
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    """candidates, merged_groups, merged_items, dropped_untrusted, drops_deferred, kept, tokens."""
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    """Each change with its provenance: merges (the new item and every item it replaced), drops."""
+    diary: Mapped[str] = mapped_column(Text)
+    """The readable account of the night, for people (never read back as memory)."""
