@@ -39,14 +39,9 @@ def _team_id(session: Session, org_id: int, name: str | None) -> int | None:
 
 
 def _user_id(session: Session, org_id: int, email: str | None) -> int | None:
-    from meshclaw.identity import store
+    from meshclaw.identity.store import user_id_by_email
 
-    if email is None:
-        return None
-    user = store.user_by_email(session, org_id, email)
-    if user is None:
-        raise NotFoundError(f"no user with email {email}")
-    return user.id
+    return user_id_by_email(session, org_id, email)
 
 
 @users_app.command("add")

@@ -25,15 +25,9 @@ _OWNER_HELP = "Owner's email; without it the secret belongs to the organization"
 
 
 def _owner_id(session: Session, org_id: int, email: str | None) -> int | None:
-    from meshclaw.errors import NotFoundError
-    from meshclaw.identity import store
+    from meshclaw.identity.store import user_id_by_email
 
-    if email is None:
-        return None
-    user = store.user_by_email(session, org_id, email)
-    if user is None:
-        raise NotFoundError(f"no user with email {email}")
-    return user.id
+    return user_id_by_email(session, org_id, email)
 
 
 def _read_value(name: str) -> str:

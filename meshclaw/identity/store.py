@@ -183,6 +183,17 @@ def user_by_email(session: Session, org_id: int, email: str) -> User | None:
     ).first()
 
 
+def user_id_by_email(session: Session, org_id: int, email: str | None) -> int | None:
+    """The id of the person with this email (None for None: "nobody", e.g. an organization's secret);
+    `NotFoundError` when nobody has it. For commands that take an optional `--owner EMAIL`."""
+    if email is None:
+        return None
+    user = user_by_email(session, org_id, email)
+    if user is None:
+        raise NotFoundError(f"no user with email {email}")
+    return user.id
+
+
 def get_user(session: Session, org_id: int, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None or user.org_id != org_id:

@@ -27,7 +27,10 @@ _EMAIL = re.compile(r"^[^@\s<>]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)$")
 _NAMED_EMAIL = re.compile(r"<([^<>@\s]+@[^<>\s]+)>\s*$")
 _DOMAIN = re.compile(r"^(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,}$")
 
-Kind = Literal["email", "url", "domain", "unknown"]
+_CHAT_ID = re.compile(r"^@[^:\s]+:((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})(?::\d+)?$")
+"""A Matrix user id, `@ana:example.org`: a person on that homeserver."""
+
+Kind = Literal["email", "url", "domain", "chat", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,9 @@ def parse(text: str, argument: str) -> Destination:
     email = _EMAIL.match(address)
     if email:
         return Destination("email", address, email.group(1).lower().rstrip("."), argument)
+    chat = _CHAT_ID.match(text)
+    if chat:
+        return Destination("chat", text, chat.group(1).lower(), argument)
     if "://" in text:
         parts = urlsplit(text)
         if parts.scheme in ("http", "https") and parts.hostname:

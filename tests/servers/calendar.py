@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,8 +90,9 @@ def _answers(url: str) -> bool:
     return True
 
 
-@pytest.fixture(scope="session")
-def radicale() -> Iterator[CalendarServer]:
+@contextmanager
+def running_radicale() -> Iterator[CalendarServer]:
+    """A private instance, stopped and removed on exit (the session fixture and the start-up test use it)."""
     root = Path(tempfile.mkdtemp(prefix="meshclaw-radicale-"))
     port = _free_port()
     (root / "users").write_text("".join(f"{user}:{password}\n" for user, password in USERS.items()))
@@ -125,3 +127,10 @@ def radicale() -> Iterator[CalendarServer]:
             process.wait()
         log.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def radicale() -> Iterator[CalendarServer]:
+    """Radicale for the whole session."""
+    with running_radicale() as server:
+        yield server

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -175,8 +176,9 @@ serverurl=unix://{root}/run/supervisor.sock
     )
 
 
-@pytest.fixture(scope="session")
-def bluegreen() -> Iterator[BlueGreen]:
+@contextmanager
+def running_bluegreen() -> Iterator[BlueGreen]:
+    """A private instance, stopped and removed on exit (the session fixture and the start-up test use it)."""
     for binary in (NGINX, PROMETHEUS):
         if not Path(binary).exists():
             raise RuntimeError(f"{binary} is missing: run scripts/test-deps/deploy.sh")
@@ -234,3 +236,10 @@ def bluegreen() -> Iterator[BlueGreen]:
             process.kill()
             process.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def bluegreen() -> Iterator[BlueGreen]:
+    """The blue/green setup for the whole session."""
+    with running_bluegreen() as server:
+        yield server

@@ -25,6 +25,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,8 +199,8 @@ def _wait_until_healthy(http: httpx.Client, url: str, process: subprocess.Popen[
     raise RuntimeError(f"Synapse did not answer /health within {START_TIMEOUT_S} s:\n{tail}")
 
 
-@pytest.fixture(scope="session")
-def synapse() -> Iterator[Synapse]:
+@contextmanager
+def running_synapse() -> Iterator[Synapse]:
     """Start Synapse from a temporary directory; stop it and delete its data at the end of the session."""
     root = Path(tempfile.mkdtemp(prefix="meshclaw-synapse-"))
     port = _free_port()
@@ -232,3 +233,10 @@ def synapse() -> Iterator[Synapse]:
             process.wait(timeout=5)
         output.close()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def synapse() -> Iterator[Synapse]:
+    """Synapse for the whole session."""
+    with running_synapse() as server:
+        yield server

@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,8 +93,8 @@ def _answers(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def slack_emulator() -> Iterator[SlackEmulator]:
+@contextmanager
+def running_slack_emulator() -> Iterator[SlackEmulator]:
     node = _node()
     root = Path(tempfile.mkdtemp(prefix="meshclaw-slack-"))
     port = _free_port()
@@ -128,3 +129,10 @@ def slack_emulator() -> Iterator[SlackEmulator]:
             process.kill()
             process.wait(timeout=5)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def slack_emulator() -> Iterator[SlackEmulator]:
+    """The Slack emulator for the whole session."""
+    with running_slack_emulator() as server:
+        yield server

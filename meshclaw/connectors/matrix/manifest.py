@@ -30,4 +30,10 @@ def connector() -> Connector:
         check=check,
         events=(EventSourceSpec(name="sync", emits=EMITS, run=run_sync),),
         ask_approval=ask_approval,
+        owner_identity=owner_identity,
     )
+
+
+def owner_identity(config: MatrixConfig) -> str | None:
+    """Only the owner's own reactions decide their approvals (anyone in the room could react)."""
+    return config.owner_matrix_user

@@ -24,11 +24,18 @@ def test_the_channels_scope_narrows_the_room_argument() -> None:
     )
 
 
-def test_the_person_a_dm_invites_is_a_destination_the_gate_treats_as_external() -> None:
-    """A Matrix id is neither an address nor a URL: the gate keeps it as an unknown destination, which it
-    treats as external (so a recipient_domains grant cannot allow it)."""
+def test_the_person_a_dm_invites_is_a_destination_on_their_homeserver() -> None:
+    """A Matrix id names a person on a homeserver: the gate judges its server like a mail domain, so a
+    recipient_domains grant and the egress allowlist both apply to it."""
     (found,) = destinations({"account": "chat", "to": "@ana:example.org"})
-    assert (found.kind, found.domain) == ("unknown", None)
+    assert (found.kind, found.domain) == ("chat", "example.org")
+    grant = ToolGrant(tool="matrix_open_dm", account="chat", scopes={"recipient_domains": ("example.org",)})
+    assert out_of_scope(grant, {"account": "chat", "to": "@ana:example.org"}) is None
+    assert out_of_scope(grant, {"account": "chat", "to": "@eve:evil.example"}) == (
+        "'@eve:evil.example' is outside the granted recipient domains (example.org)"
+    )
+    (odd,) = destinations({"to": "ana"})
+    assert odd.kind == "unknown"  # neither an id nor an address: still external
 
 
 def test_only_open_dm_has_a_destination_argument_and_every_room_tool_is_scoped() -> None:
