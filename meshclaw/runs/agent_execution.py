@@ -1,5 +1,6 @@
-"""The default execution: the agent runtime (`meshclaw.agents.runtime`) with the built-in tools and the
-deny-by-default gate, until the policy gate exists.
+"""The default execution: the agent runtime (`meshclaw.agents.runtime`) with the built-in and connector
+tools and the policy gate; an agent made from a playbook template runs that playbook instead of the model
+loop (`meshclaw.agents.playbooks`).
 
 Model access: an agent's model calls must go through the gateway (one metering path). The server wires a
 model factory for that; without one, a run that needs a model fails with a message saying so, and
@@ -10,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING
 
 from meshclaw.agents.runtime.contract import (
     ModelEndpoint,
@@ -27,6 +29,9 @@ from meshclaw.runs import mcp_env
 from meshclaw.runs.execution import Execution
 from meshclaw.tools.registry import ToolRegistry
 
+if TYPE_CHECKING:
+    from meshclaw.agents.playbooks.contract import Playbook
+
 
 class NoModels:
     """The model factory of a process that has not wired the gateway for agents."""
@@ -42,15 +47,21 @@ class NoModels:
 
 
 def build(
-    context: AppContext, *, models: ModelFactory | None = None, tools: ToolRegistry | None = None
+    context: AppContext,
+    *,
+    models: ModelFactory | None = None,
+    tools: ToolRegistry | None = None,
+    playbooks: Mapping[str, Playbook] | None = None,
 ) -> Execution:
     from meshclaw.agents.memory.tools import MemoryToolSource
+    from meshclaw.agents.playbooks.catalog import builtin_playbooks
     from meshclaw.agents.runtime.taint import tainted
     from meshclaw.agents.skills.library import SkillLibrary
     from meshclaw.agents.skills.tools import SkillToolSource
     from meshclaw.policy.gate import DatabasePolicy, PolicyGate
 
     gate = PolicyGate(DatabasePolicy(db=context.db))
+    known_playbooks = playbooks if playbooks is not None else builtin_playbooks()
     model_factory = models or NoModels()
     # Tools bound to the run's agent: its memory (when the spec turns it on) and the skills it lists.
     run_tools = (
@@ -68,6 +79,13 @@ def build(
                 request = await asyncio.to_thread(mcp_env.resolve, context, request)
             except MeshclawError as exc:  # a missing secret, a vault key that does not fit: say which
                 return RunResult(status="failed", error=exc.message)
+        playbook = known_playbooks.get(request.spec.template or "")
+        if playbook is not None:
+            # An agent made from a playbook template runs its code; the model only makes choices there.
+            runner = await asyncio.to_thread(importlib.import_module, "meshclaw.agents.playbooks.runner")
+            run_playbook: Callable[..., Awaitable[RunResult]] = runner.execute_playbook
+            return await run_playbook(playbook, request, sink=sink, gate=gate, tools=tools,
+                                      model_factory=model_factory, clock=context.clock, should_stop=should_stop)  # fmt: skip
         loop = await asyncio.to_thread(importlib.import_module, "meshclaw.agents.runtime.loop")
         execute: Callable[..., Awaitable[RunResult]] = loop.execute
         return await execute(

@@ -27,7 +27,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -312,6 +312,29 @@ def _record_approvals(run_id: str, pending: tuple[PendingApproval, ...]) -> list
         )
 
 
+def _record_outcomes(
+    run_id: str, owner_user_id: int, team_id: int | None, agent_id: int, notes: list[dict[str, Any]]
+) -> int:
+    """Write what the run accomplished as outcome events, each once: its id is the run's and its number,
+    so a segment that reports earlier outcomes again (a replayed playbook) adds nothing."""
+    from meshclaw.metering.events import OutcomeEvent
+    from meshclaw.metering.prices import PriceBook
+    from meshclaw.metering.writer import write_batch
+
+    context = bound().context
+    now = context.clock.now()
+    events = [
+        OutcomeEvent(event_id=f"{run_id}:outcome:{note['seq']}", type=note["type"], occurred_at=now,
+                     source="agent", quantity=note["quantity"], accepted=note["accepted"],
+                     minutes_saved=note["minutes_saved"], user_id=owner_user_id, team_id=team_id,
+                     agent_id=agent_id, run_id=run_id, attributes=dict(note["attributes"]) or None)
+        for note in notes
+    ]  # fmt: skip
+    with context.db.session() as session:
+        _, written, _ = write_batch(session, usage=[], outcomes=events, activities=[], prices=PriceBook([]))
+    return written
+
+
 async def _announce_approvals(approval_ids: list[str]) -> int:
     """Show the new approvals in the owner's chats (Slack, Matrix); how many messages were posted."""
     binding = bound()
@@ -434,6 +457,10 @@ async def run_workflow(run_id: str) -> str:
     checkpoint.bind(_model_step)
     while True:
         result = daily.explained(await _segment(binding, request, sink, tools), request.spec, limited.capped)
+        if result.outcomes:
+            notes = [asdict(note) for note in result.outcomes]
+            await _step("outcomes.record", _record_outcomes, run_id, begun.owner_user_id, begun.team_id,
+                        begun.agent_id, notes)  # fmt: skip
         if result.status != "waiting_approval":
             break
         await sink.note("approval_requested", _pending_json(result.pending))

@@ -112,6 +112,20 @@ class PendingApproval:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class OutcomeNote:
+    """Something the run accomplished (`email.triaged`, `regression.caught`), for Clarity's value
+    measures. `seq` numbers it within the run, so the runs layer records it once however often a segment
+    reports it again (a playbook replayed after an approval reports its earlier outcomes again)."""
+
+    seq: int
+    type: str
+    quantity: float = 1.0
+    minutes_saved: float | None = None
+    accepted: bool | None = None
+    attributes: Mapping[str, str | int | float | bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RunResult:
     status: RunStatus
     output: str | dict[str, Any] | None = None
@@ -126,6 +140,8 @@ class RunResult:
     tainted: bool = False
     """Whether the run so far (this segment and the earlier ones) read content outsiders can write: store
     it and pass it as `RunRequest.tainted` to the next segment."""
+    outcomes: tuple[OutcomeNote, ...] = ()
+    """What the run accomplished so far (playbooks report these; see `OutcomeNote.seq`)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
