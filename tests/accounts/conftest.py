@@ -2,4 +2,5 @@
 servers (the Slack emulator)."""
 
 from tests.runs.conftest import app_client, engine, runs_engine  # noqa: F401  (fixtures, found by name)
+from tests.servers.matrix import synapse  # noqa: F401
 from tests.servers.slack import slack_emulator  # noqa: F401
