@@ -1,4 +1,5 @@
-"""/api/v1/agents/{agent_id}/memory: what an agent remembers, for the people responsible for it.
+"""/api/v1/agents/{agent_id}/memory: what an agent remembers, for the people responsible for it, and its
+dreams (the nightly consolidations, with their diaries; `POST .../memory/dreams` dreams now).
 
 The agent's owner and admins list, search, add, invalidate and confirm items and restore snapshots;
 auditors read. Managers do not see their teams' agents' memory (it can hold the owner's private matters):
@@ -10,13 +11,15 @@ the agent recalling: it leaves no recall event and does not promote an item for 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from meshclaw.agents.memory import dreams as dream_rows
 from meshclaw.agents.memory import snapshots
 from meshclaw.agents.memory import store as memory_store
 from meshclaw.agents.memory.search import search
@@ -243,3 +246,69 @@ def restore_memory_snapshot(
             session, agent_id=agent_id, snapshot_id=snapshot_id, now=context.clock.now()
         )
     return RestoredOut(snapshot_id=done.snapshot_id, changed=done.changed, invalidated=done.invalidated)
+
+
+class DreamOut(BaseModel):
+    id: int
+    agent_id: int
+    run_id: str | None = Field(description="The run (trigger kind dream) that dreamt it")
+    started_at: datetime
+    window_start: datetime = Field(description="Items written since then were the night's candidates")
+    snapshot_id: int | None = Field(description="Restore it to undo the night")
+    counts: dict[str, int] = Field(
+        description="candidates, prior, merged_groups, merged_items, dropped_untrusted, drops_deferred, "
+        "max_drops, tokens"
+    )
+    changes: list[dict[str, Any]] = Field(description="Each merge (into, from) and drop, with provenance")
+    diary: str = Field(description="The night in sentences")
+
+
+class DreamStarted(BaseModel):
+    run_id: str
+    status: str = Field(
+        description="queued, or skipped when a guard refused the run (see GET /api/v1/runs/{id})"
+    )
+
+
+@router.get("/dreams", response_model=list[DreamOut])
+def list_dreams(
+    agent_id: int,
+    principal: CurrentPrincipal,
+    context: Context,
+    limit: Annotated[int, Query(ge=1, le=365)] = 30,
+) -> list[DreamOut]:
+    """The agent's dreams, newest first, each with its diary."""
+    with context.db.session() as session:
+        _check(session, principal, agent_id, "read")
+        found = dream_rows.list_dreams(session, agent_id=agent_id, limit=limit)
+    return [DreamOut(**info.__dict__) for info in found]
+
+
+@router.get("/dreams/{dream_id}", response_model=DreamOut)
+def get_dream(agent_id: int, dream_id: int, principal: CurrentPrincipal, context: Context) -> DreamOut:
+    with context.db.session() as session:
+        _check(session, principal, agent_id, "read")
+        info = dream_rows.get_dream(session, agent_id=agent_id, dream_id=dream_id)
+    return DreamOut(**info.__dict__)
+
+
+@router.post("/dreams", response_model=DreamStarted, status_code=202)
+async def dream_now(
+    agent_id: int, principal: CurrentPrincipal, context: Context, request: Request
+) -> DreamStarted:
+    """Start a dream now: a run with trigger kind `dream`, under the same guards as any run."""
+    from meshclaw.api.runs import engine_of
+    from meshclaw.runs import store as runs_store
+
+    engine = engine_of(request)
+
+    def start() -> DreamStarted:
+        with context.db.session() as session:
+            _check(session, principal, agent_id, "update")
+        run_id = engine.dream_now(agent_id, started_by_user_id=principal.user_id, by=principal.email)
+        with context.db.session() as session:
+            run = runs_store.get_run(session, run_id)
+            status = run.status if run is not None else "queued"
+        return DreamStarted(run_id=run_id, status=status)
+
+    return await asyncio.to_thread(start)

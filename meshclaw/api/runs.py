@@ -29,7 +29,7 @@ class RunOut(BaseModel):
     agent_version_id: int
     owner_user_id: int
     owner_email: str
-    trigger_kind: str = Field(description="manual, cron, interval, once or event")
+    trigger_kind: str = Field(description="manual, chat, cron, interval, once, event or dream")
     trigger_detail: dict[str, Any]
     mode: str = Field(description="attended (a person started it) or unattended (a trigger did)")
     status: str = Field(description=", ".join(store.RUN_STATES))

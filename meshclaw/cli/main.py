@@ -14,6 +14,7 @@ from meshclaw.cli import (
     audit,
     budgets,
     clarity,
+    dreams,
     identity,
     imports,
     kill,
@@ -64,6 +65,8 @@ app.add_typer(budgets.budgets_app, name="budgets")
 app.add_typer(providers.providers_app, name="providers")
 app.add_typer(skills.skills_app, name="skills")
 agents.agents_app.command("run")(runs.run_agent)
+agents.agents_app.command("dream")(dreams.agents_dream)
+agents.agents_app.command("dreams")(dreams.agents_dreams)
 app.add_typer(agents.agents_app, name="agents")
 app.add_typer(runs.runs_app, name="runs")
 app.add_typer(approvals.approvals_app, name="approvals")

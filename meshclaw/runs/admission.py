@@ -59,12 +59,12 @@ def load_agent(session: Session, agent_id: int) -> AgentForRun:
 
 
 def triggered_agents(session: Session) -> list[AgentForRun]:
-    """Enabled agents whose current version has triggers: all a tick or an event needs to look at."""
+    """Enabled agents whose current version has triggers or dreams: all a tick or an event needs to look at."""
     ids = session.scalars(
         select(Agent.id).where(Agent.enabled.is_(True), Agent.current_version_id.is_not(None))
     )
     agents = [load_agent(session, agent_id) for agent_id in ids]
-    return [agent for agent in agents if agent.spec.triggers]
+    return [agent for agent in agents if agent.spec.triggers or agent.spec.dreaming is not None]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -42,6 +42,7 @@ from meshclaw.identity.store import principal_for
 from meshclaw.runs import approvals, guards, store
 from meshclaw.runs.admission import AgentForRun, admit, triggered_agents
 from meshclaw.runs.connector_hub import ConnectorHub
+from meshclaw.runs.dreaming import run_id_for_night, with_dreams
 from meshclaw.runs.execution import Execution, load_execution
 from meshclaw.runs.kill_switches import SwitchBoard
 from meshclaw.runs.triggers import TimeTrigger, due_slot, event_matches, run_id_for_slot
@@ -136,7 +137,8 @@ class RunEngine:
             log.warning("another app's runs engine is live in this process; this app runs no agents")
             return
         settings = self.context.settings
-        execution = self._execution or load_execution(self.context)
+        # Dream runs (trigger kind `dream`) consolidate memory; every other run executes as configured.
+        execution = with_dreams(self.context, self._execution or load_execution(self.context))
         url = settings.resolved_runs_database_url
         config: DBOSConfig = {
             "name": "meshclaw",
@@ -261,7 +263,36 @@ class RunEngine:
                 if isinstance(trigger, EventTrigger):
                     continue
                 started += self._fire_slot(agent, trigger, now, grace)
+            if agent.spec.dreaming is not None and agent.spec.memory:
+                started += self._fire_dream(agent, now, grace)
         return started
+
+    def _fire_dream(self, agent: AgentForRun, now: datetime, grace: timedelta) -> list[str]:
+        dreaming = agent.spec.dreaming
+        assert dreaming is not None
+        slot = due_slot(dreaming.cron(), now, grace=grace)
+        if slot is None:
+            return []
+        run_id = self.start_run(
+            agent.id,
+            trigger_kind="dream",
+            trigger_detail={"dreaming": dreaming.model_dump(mode="json"), "slot": slot.isoformat()},
+            run_id=run_id_for_night(agent.id, dreaming, slot),
+            now=now,
+        )
+        return [run_id] if run_id else []
+
+    def dream_now(self, agent_id: int, *, started_by_user_id: int, by: str) -> str:
+        """Start a dream of the agent now (a person asked); the run id. Blocking, like `start_run`."""
+        run_id = self.start_run(
+            agent_id,
+            trigger_kind="dream",
+            trigger_detail={"by": by},
+            mode="attended",
+            started_by_user_id=started_by_user_id,
+        )
+        assert run_id is not None  # a fresh id never collides
+        return run_id
 
     def _unswitched_triggered_agents(self) -> list[AgentForRun]:
         """Agents with triggers that no kill switch covers: a switched-off agent's triggers do not fire (an

@@ -26,8 +26,10 @@ def start_from_outside(
     input_text: str,
     mode: Literal["attended", "unattended"] = "attended",
     detail: dict[str, str] | None = None,
+    trigger_kind: Literal["manual", "dream"] = "manual",
 ) -> tuple[str, bool]:
-    """Record and enqueue a manual run; returns (run id, queued). Not queued means a guard skipped it."""
+    """Record and enqueue a manual run (or a dream); returns (run id, queued). Not queued means a guard
+    skipped it."""
     url = context.settings.resolved_runs_database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise InvalidInputError(
@@ -37,7 +39,7 @@ def start_from_outside(
         admitted = admit(
             session,
             agent_id,
-            trigger_kind="manual",
+            trigger_kind=trigger_kind,
             trigger_detail=detail or {"by": "operator (CLI)"},
             input_text=input_text,
             mode=mode,

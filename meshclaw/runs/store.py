@@ -42,7 +42,7 @@ RUN_STATES: tuple[RunState, ...] = (
 )
 ACTIVE: tuple[RunState, ...] = ("queued", "running", "waiting_approval")
 FINAL: tuple[RunState, ...] = ("succeeded", "failed", "budget_exceeded", "cancelled", "skipped")
-TriggerKind = Literal["manual", "chat", "cron", "interval", "once", "event"]
+TriggerKind = Literal["manual", "chat", "cron", "interval", "once", "event", "dream"]
 StepKind = Literal["model_call", "tool_call", "note"]
 
 

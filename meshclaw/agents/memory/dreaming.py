@@ -298,6 +298,7 @@ def merge_request(base: RunRequest, group: Group, tokens_left: int) -> RunReques
             "mcp_servers": (),
             "skills": (),
             "memory": False,
+            "template": None,  # a playbook agent's merges are model calls, not its playbook
             # model_copy skips validation, so the cap may be any positive number of tokens left.
             "limits": RunLimits().model_copy(
                 update={"max_steps": 2, "max_tool_calls": 0, "max_tokens": tokens_left}
