@@ -1,4 +1,5 @@
-"""The Slack tools: read channels, DMs and mentions, list channels, post, reply in a thread, react.
+"""The Slack tools: read channels, DMs and mentions, list channels, post, reply in a thread, react, and
+tell the account's owner something in their DM with the bot.
 
 Every tool acts through an account (`account` argument) as its bot. A channel is named by id (`C0123ABCD`)
 or name (`deploys`, `#deploys`) in the `channel` argument, which a grant's `channels` scope narrows (a grant
@@ -85,6 +86,15 @@ class ReplyThreadArgs(_Args):
     thread_ts: str = Field(description="The timestamp (`ts`) of the message to reply to.")
     text: str = Field(min_length=1, max_length=40000, description="The reply, in Slack's mrkdwn.")
     broadcast: bool = Field(default=False, description="Also show the reply in the channel.")
+
+
+class NotifyOwnerArgs(_Args):
+    account: str = ACCOUNT
+    text: str = Field(min_length=1, max_length=40000, description="The message, in Slack's mrkdwn.")
+    thread: str | None = Field(
+        default=None,
+        description="Reply under this message of the owner's DM (its `ts`); a new message when omitted.",
+    )
 
 
 class AddReactionArgs(_Args):
@@ -213,6 +223,23 @@ def slack_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             "already_posted": repeated,
         }
 
+    async def notify_owner(args: NotifyOwnerArgs) -> dict[str, Any]:
+        # No destination argument: the only place this can write is the owner's DM with the bot, so a
+        # model (or an attacker's text it read) cannot turn it into a way to message anyone else.
+        account = await accounts.get("slack", args.account, SlackConfig)
+        owner = account.config.owner_slack_user
+        if not owner:
+            raise ToolError(
+                f"the Slack account '{account.name}' has no owner_slack_user, so there is no owner's DM to "
+                "write to; set it with `meshclaw accounts update`"
+            )
+        client = SlackClient(account=account)
+        channel_id = await client.open_dm(owner)
+        message, repeated = await client.post(
+            channel_id, args.text, thread_ts=args.thread, broadcast=False, key=current_key()
+        )
+        return {"channel": message["channel"], "ts": message.get("ts"), "already_posted": repeated}
+
     async def add_reaction(args: AddReactionArgs) -> dict[str, Any]:
         client = await client_for(args.account)
         channel_id = await client.channel_id(args.channel)
@@ -287,6 +314,15 @@ def slack_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             args=ReplyThreadArgs,
             function=reply_thread,
             scopes=channel_scopes,
+            origin="slack",
+        ),
+        ToolSpec(
+            name="slack_notify_owner",
+            description="Tell the account's owner something in their DM with the bot (optionally as a reply "
+            "in a thread there). It can reach nobody else. Posted once even if the call repeats.",
+            effect=EffectClass.WRITE_INTERNAL,
+            args=NotifyOwnerArgs,
+            function=notify_owner,
             origin="slack",
         ),
         ToolSpec(

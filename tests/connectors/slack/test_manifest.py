@@ -19,6 +19,7 @@ EXPECTED = {
     "slack_post_message": EffectClass.COMMUNICATE_EXTERNAL,
     "slack_reply_thread": EffectClass.COMMUNICATE_EXTERNAL,
     "slack_add_reaction": EffectClass.WRITE_INTERNAL,
+    "slack_notify_owner": EffectClass.WRITE_INTERNAL,
 }
 
 
