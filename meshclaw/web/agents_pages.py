@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from meshclaw.agents import service, store
 from meshclaw.agents.files import FileFormat, SpecFileError, parse_spec_text, spec_from_data
+from meshclaw.agents.memory import dreams as dream_rows
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.templates import builtin_templates
 from meshclaw.api.agents import agent_detail, agent_out, create_new, current_version, record_switch
@@ -232,6 +233,14 @@ def agent_page(
                 )
             )
         can_change = is_allowed(principal, "update", service.agent_resource(agent))
+        # The dream diary quotes the agent's memory: shown to those who may read that memory.
+        memory = Resource(kind="agent_memory", id=agent.id, owner_user_id=agent.owner_user_id,
+                          team_id=agent.owner_team_id)  # fmt: skip
+        dreams = (
+            dream_rows.list_dreams(session, agent_id=agent.id, limit=3)
+            if is_allowed(principal, "read", memory)
+            else None
+        )
         switch = covering_out(
             session, org_id=agent.org_id, agent_id=agent.id, owner_user_id=agent.owner_user_id
         )
@@ -245,6 +254,7 @@ def agent_page(
         new=new,
         can_change=can_change,
         switch=switch,
+        dreams=dreams,
         notice=NOTICES.get(notice or ""),
     )
 

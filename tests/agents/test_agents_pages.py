@@ -102,3 +102,40 @@ def test_paste_a_definition_and_start_from_a_template(
     )
     assert made.status_code == 303, made.text
     assert "&#34;template&#34;: &#34;assistant&#34;" in client.get(made.headers["location"]).text
+
+
+def test_the_agent_page_shows_its_dream_diary_to_who_may_read_its_memory(
+    client: TestClient, web_people: WebPeople, people: People, context: AppContext, org_id: int
+) -> None:
+    from datetime import timedelta
+
+    from meshclaw.agents.memory.dreaming import apply, plan, rule_merge
+    from meshclaw.agents.memory.store import remember
+    from meshclaw.identity.principal import Role
+
+    team = people.team("ops")
+    alice = web_people.add(team_id=team)
+    with context.db.session() as session:
+        agent = store.save_spec(session, org_id=org_id, owner_user_id=alice.id, created_by_user_id=alice.id,
+                                spec=AgentSpec.model_validate({"name": "dreamer", "dreaming": {"at": "04:15"}}),
+                                now=context.clock.now()).agent  # fmt: skip
+        now = context.clock.now()
+        for hours, text in ((3, "Backups run at 02:00 on the nas"), (1, "The nas backups run at 02:00")):
+            remember(session, agent_id=agent.id, content=text, origin="trusted", source="tool",
+                     now=now - timedelta(hours=hours))  # fmt: skip
+        night = plan(session, agent_id=agent.id, now=now, max_drop_share=0.1)
+        apply(session, plan=night, merged=[rule_merge(g) for g in night.groups], tokens=0, now=now)
+    signed_in(client, alice)
+    page = client.get(f"/agents/{agent.id}")
+    assert page.status_code == 200 and 'id="dreams"' in page.text
+    assert "nightly at 04:15 UTC" in page.text and "2 merged, 0 dropped" in page.text
+    assert "I merged 2 near-duplicates into 1 memory" in page.text
+
+    client.cookies.clear()
+    signed_in(client, web_people.add(Role.AUDITOR))
+    assert "I merged" in client.get(f"/agents/{agent.id}").text
+    # Her manager may see the agent but not its memory, which the diary quotes.
+    client.cookies.clear()
+    signed_in(client, web_people.add(Role.MANAGER, team_id=team))
+    seen = client.get(f"/agents/{agent.id}")
+    assert seen.status_code == 200 and "dreamer" in seen.text and 'id="dreams"' not in seen.text
