@@ -129,7 +129,11 @@ ASSISTANT = Template(
 
 
 def register_builtins(registry: TemplateRegistry) -> None:
+    # Playbooks' templates are imported here, not at the top: their modules import Template from this one.
+    from meshclaw.agents.playbooks import inbox_triage
+
     registry.register(ASSISTANT)
+    registry.register(inbox_triage.template())
 
 
 def builtin_templates() -> TemplateRegistry:

@@ -3,11 +3,14 @@ shared by import)."""
 
 from __future__ import annotations
 
+from meshclaw.agents.playbooks import inbox_triage
 from meshclaw.agents.playbooks.contract import Playbook
 
 
 def builtin_playbooks() -> dict[str, Playbook]:
     # The Playbooks issue adds inbox triage, deployment watch, deploy on request and the chat assistant
     # here; each is a module of its own under meshclaw/agents/playbooks/.
-    found: list[Playbook] = []
+    found: list[Playbook] = [
+        inbox_triage.playbook(),
+    ]
     return {playbook.name: playbook for playbook in found}

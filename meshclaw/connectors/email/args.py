@@ -3,6 +3,7 @@ in `to`, `cc`, `bcc`; folders in `folder`, `source_folder`, `target_folder`."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from email.utils import getaddresses
 from typing import Annotated, Literal
@@ -27,7 +28,21 @@ def _one_line(value: str) -> str:
     return value
 
 
+_KEYWORD = re.compile(r"^\$?[A-Za-z0-9_.-]{1,64}$")
+
+
+def _keyword(value: str) -> str:
+    # An IMAP keyword is an atom: no spaces, brackets, quotes or backslash (RFC 3501 section 9, flag-keyword).
+    if not _KEYWORD.match(value):
+        raise ValueError(
+            f"'{value}' is not a keyword: letters, digits, '_', '.', '-', an optional leading '$'"
+        )
+    return value
+
+
 Address = Annotated[str, AfterValidator(_address)]
+Keyword = Annotated[str, AfterValidator(_keyword)]
+"""A custom IMAP flag (`$Triaged`, `$label1`): what mail clients show as tags or labels."""
 Line = Annotated[str, AfterValidator(_one_line)]
 """Any text that goes into an IMAP command (folder names, search text) or a header."""
 Flag = Literal["seen", "flagged", "answered", "draft"]
@@ -58,6 +73,8 @@ class SearchArgs(Strict):
     before: date | None = Field(default=None, description="Only messages received before this date.")
     unseen_only: bool = Field(default=False, description="Only messages not yet read.")
     flagged_only: bool = Field(default=False, description="Only flagged messages.")
+    keyword: Keyword | None = Field(default=None, description="Only messages with this keyword (tag).")
+    without_keyword: Keyword | None = Field(default=None, description="Only messages without this keyword.")
     limit: int = Field(default=20, ge=1, le=200, description="At most this many, newest first.")
 
 
@@ -73,6 +90,8 @@ class FlagArgs(Strict):
     uids: list[int] = Field(min_length=1, max_length=500, description="The messages' UIDs.")
     add: list[Flag] = Field(default_factory=list, description="Flags to set.")
     remove: list[Flag] = Field(default_factory=list, description="Flags to clear.")
+    add_keywords: list[Keyword] = Field(default_factory=list, description="Keywords (tags) to set.")
+    remove_keywords: list[Keyword] = Field(default_factory=list, description="Keywords (tags) to clear.")
 
 
 class MoveArgs(Strict):
@@ -104,6 +123,12 @@ class DraftArgs(Strict):
     folder: Line = Field(
         default="Drafts", description="The drafts folder (some servers name it otherwise: '[Gmail]/Drafts')."
     )
+
+
+class NotifyArgs(Strict):
+    account: str = ACCOUNT
+    subject: Line = Field(max_length=998, description="The subject.")
+    body: str = Field(description="Plain text.")
 
 
 class SendArgs(Strict):

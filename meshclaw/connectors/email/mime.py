@@ -116,6 +116,13 @@ def read(raw: bytes, *, size: int, max_chars: int) -> dict[str, Any]:
         "cc": header(message, "Cc"),
         "subject": header(message, "Subject"),
         "in_reply_to": header(message, "In-Reply-To"),
+        "references": header(message, "References"),
+        # What sorting rules read before any model does (RFC 2369, 2919, 3834; SpamAssassin's flag).
+        "list_unsubscribe": header(message, "List-Unsubscribe"),
+        "list_id": header(message, "List-Id"),
+        "precedence": header(message, "Precedence"),
+        "auto_submitted": header(message, "Auto-Submitted"),
+        "spam_flag": header(message, "X-Spam-Flag"),
         "body": body,
         "body_truncated": total > max_chars,
         "attachments": attachments,

@@ -52,7 +52,10 @@ async def send_once(
     body: str,
     in_reply_to: str | None = None,
     references: str | None = None,
+    automated: bool = False,
 ) -> dict[str, Any]:
+    """`automated`: the message says so (`Auto-Submitted: auto-generated`, RFC 3834), so rules (and vacation
+    responders) that read it do not answer it."""
     key = current_key()
     message_id = mime.message_id_for(key, config.address)
     sent_folder = config.sent_folder
@@ -71,6 +74,8 @@ async def send_once(
         config, to=to, cc=cc, bcc=bcc, subject=subject, body=body, message_id=message_id,
         in_reply_to=in_reply_to, references=references,
     )  # fmt: skip
+    if automated:
+        message["Auto-Submitted"] = "auto-generated"
     envelope = [*_bare(to), *_bare(cc), *_bare(bcc)]
     refused = await smtp.send(config, message, envelope)
     result: dict[str, Any] = {"status": "sent", "message_id": message_id, "subject": subject}

@@ -15,6 +15,7 @@ from meshclaw.connectors.email.args import (
     FlagArgs,
     ListFoldersArgs,
     MoveArgs,
+    NotifyArgs,
     ReadArgs,
     ReplyArgs,
     SearchArgs,
@@ -68,8 +69,8 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
         return result
 
     async def flag_messages(args: FlagArgs) -> dict[str, Any]:
-        if not args.add and not args.remove:
-            raise ToolError("give flags to add or to remove (seen, flagged, answered, draft)")
+        if not (args.add or args.remove or args.add_keywords or args.remove_keywords):
+            raise ToolError("give flags to add or to remove (seen, flagged, answered, draft) or keywords")
         config = (await account(args.account)).config
 
         def job(client: Any) -> dict[int, tuple[str, ...]]:
@@ -77,8 +78,8 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
                 client,
                 args.folder,
                 args.uids,
-                add=[FLAGS[flag] for flag in args.add],
-                remove=[FLAGS[flag] for flag in args.remove],
+                add=[FLAGS[flag] for flag in args.add] + args.add_keywords,
+                remove=[FLAGS[flag] for flag in args.remove] + args.remove_keywords,
             )
 
         # Setting a flag twice is harmless, so a dropped connection may be retried.
@@ -146,6 +147,13 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
         config = (await account(args.account)).config
         return await sending.send_once(
             config, to=args.to, cc=args.cc, bcc=args.bcc, subject=args.subject, body=args.body
+        )
+
+    async def notify_owner(args: NotifyArgs) -> dict[str, Any]:
+        config = (await account(args.account)).config
+        # Always to the account's own address: there is no destination for a model or an email to choose.
+        return await sending.send_once(
+            config, to=[config.address], cc=[], bcc=[], subject=args.subject, body=args.body, automated=True
         )
 
     async def send_reply(args: ReplyArgs) -> dict[str, Any]:
@@ -252,6 +260,17 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
             origin="email",
         ),
         ToolSpec(
+            name="email_notify_owner",
+            description=(
+                "Send a plain-text note to the account's own address (a digest, a status): it reaches no one "
+                "else, so it is not external communication."
+            ),
+            effect=EffectClass.WRITE_INTERNAL,
+            args=NotifyArgs,
+            function=notify_owner,
+            origin="email",
+        ),
+        ToolSpec(
             name="email_send_message",
             description="Send a new plain-text email to `to`, `cc` and `bcc`; a copy is kept in Sent.",
             effect=EffectClass.COMMUNICATE_EXTERNAL,
@@ -284,6 +303,10 @@ def _criteria(args: SearchArgs) -> list[Any]:
         criteria += ["SINCE", args.since]
     if args.before:
         criteria += ["BEFORE", args.before]
+    if args.keyword:
+        criteria += ["KEYWORD", args.keyword]
+    if args.without_keyword:
+        criteria += ["UNKEYWORD", args.without_keyword]
     if args.unseen_only:
         criteria.append("UNSEEN")
     if args.flagged_only:

@@ -29,6 +29,7 @@ EXPECTED = {
     "email_archive_message": EffectClass.WRITE_INTERNAL,
     "email_delete_messages": EffectClass.DESTRUCTIVE,
     "email_save_draft": EffectClass.WRITE_INTERNAL,
+    "email_notify_owner": EffectClass.WRITE_INTERNAL,
     "email_send_message": EffectClass.COMMUNICATE_EXTERNAL,
     "email_send_reply": EffectClass.COMMUNICATE_EXTERNAL,
 }

@@ -96,3 +96,25 @@ def test_reading_a_missing_uid_says_so(mail: Mail) -> None:
 def test_an_account_the_call_cannot_use_is_a_tool_error(mail: Mail) -> None:
     with pytest.raises(ToolError, match="no email account named 'someone-else'"):
         mail.call("email_list_folders", account="someone-else")
+
+
+def test_the_headers_sorting_rules_read_are_returned(mail: Mail) -> None:
+    tag = token()
+    raw = (
+        "From: Letters <news@letters.example>\r\nTo: alice@example.test\r\n"
+        f"Subject: weekly {tag}\r\nMessage-ID: <{tag}@letters.example>\r\n"
+        "In-Reply-To: <parent@example.test>\r\nReferences: <root@example.test> <parent@example.test>\r\n"
+        "List-Unsubscribe: <mailto:unsub@letters.example>,\r\n <https://letters.example/u?x=1>\r\n"
+        "List-Id: Weekly <weekly.letters.example>\r\nPrecedence: bulk\r\nAuto-Submitted: auto-generated\r\n"
+        "X-Spam-Flag: NO\r\n\r\nTop stories.\r\n"
+    ).encode()
+    message = mail.call("email_read_message", account="alice", uid=append(mail.server, "alice", raw))
+    assert message["in_reply_to"] == "<parent@example.test>"
+    assert message["references"] == "<root@example.test> <parent@example.test>"
+    assert message["list_unsubscribe"] == "<mailto:unsub@letters.example>, <https://letters.example/u?x=1>"
+    assert (message["list_id"], message["precedence"]) == ("Weekly <weekly.letters.example>", "bulk")
+    assert (message["auto_submitted"], message["spam_flag"]) == ("auto-generated", "NO")
+    plain = mail.call("email_read_message", account="alice", uid=append(mail.server, "alice", _message(tag)))
+    assert [plain[name] for name in ("list_unsubscribe", "list_id", "precedence", "auto_submitted")] == [
+        ""
+    ] * 4

@@ -9,6 +9,7 @@ from email.message import Message
 import pytest
 
 from meshclaw.connectors.email.config import Security
+from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolError
 from tests.connectors.email.conftest import Mail, append, config, imap_for, token, wait_for
 from tests.servers.mail import MailServer
@@ -178,3 +179,27 @@ def test_with_append_to_sent_off_no_copy_is_made_and_the_check_still_looks(mail_
     again = mail.call("email_send_message", key=f"run-{tag}:1", **arguments)
     assert again["status"] == "already_sent"
     assert len(_inbox(mail_server, "bob", tag)) == 1
+
+
+def test_notify_owner_writes_only_to_the_accounts_own_address(mail: Mail) -> None:
+    tag = token()
+    tool = mail.tools["email_notify_owner"]
+    assert tool.effect == EffectClass.WRITE_INTERNAL and set(tool.args.model_fields) == {
+        "account",
+        "subject",
+        "body",
+    }
+    with pytest.raises(ValueError):
+        mail.call("email_notify_owner", account="alice", to=["bob@example.test"], subject=tag, body="x")
+    result = mail.call(
+        "email_notify_owner", account="alice", key=f"digest-{tag}", subject=f"Digest {tag}", body="2 urgent"
+    )
+    assert result["status"] == "sent"
+    (received,) = wait_for(lambda: _inbox(mail.server, "alice", tag))
+    assert str(received["To"]) == "alice@example.test" and received["Auto-Submitted"] == "auto-generated"
+    assert received.get_content().strip() == "2 urgent"
+    again = mail.call(
+        "email_notify_owner", account="alice", key=f"digest-{tag}", subject=f"Digest {tag}", body="2 urgent"
+    )
+    assert again["status"] == "already_sent"
+    assert _inbox(mail.server, "bob", tag) == []

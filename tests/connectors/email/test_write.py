@@ -102,3 +102,23 @@ def test_delete_removes_only_the_named_messages(mail: Mail) -> None:
     assert mail.call("email_delete_messages", account="alice", folder="INBOX", uids=[drop]) == {"deleted": 1, "folder": "INBOX"}  # fmt: skip
     left = mail.call("email_search_messages", account="alice", subject=tag)["messages"]
     assert [item["uid"] for item in left] == [keep]
+
+
+def test_keywords_tag_messages_and_searches_select_by_them(mail: Mail) -> None:
+    tag = token()
+    first, second = (append(mail.server, "alice", _raw(f"tags {tag} {n}")) for n in (1, 2))
+    tagged = mail.call(
+        "email_flag_messages", account="alice", uids=[first], add_keywords=["$Triaged", "$Urgent"]
+    )
+    assert {"$Triaged", "$Urgent"} <= set(tagged["flags"][str(first)])
+    with_tag = mail.call("email_search_messages", account="alice", subject=tag, keyword="$Urgent")
+    without = mail.call("email_search_messages", account="alice", subject=tag, without_keyword="$Triaged")
+    assert [m["uid"] for m in with_tag["messages"]] == [first] and [
+        m["uid"] for m in without["messages"]
+    ] == [second]
+    untagged = mail.call("email_flag_messages", account="alice", uids=[first], remove_keywords=["$Urgent"])
+    assert "$Urgent" not in untagged["flags"][str(first)]
+    with pytest.raises(ValueError, match="not a keyword"):
+        mail.call("email_flag_messages", account="alice", uids=[first], add_keywords=["\\Deleted"])
+    with pytest.raises(ValueError, match="not a keyword"):
+        mail.call("email_search_messages", account="alice", keyword="a b")
