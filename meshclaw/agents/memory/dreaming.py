@@ -38,9 +38,8 @@ from sqlalchemy.orm import Session
 from meshclaw.agents.memory import dreams as dream_rows
 from meshclaw.agents.memory.search import STOPWORDS, search_terms
 from meshclaw.agents.memory.snapshots import take_snapshot
-from meshclaw.agents.memory.store import Kind, Memory, active, invalidate, memory_of, remember
+from meshclaw.agents.memory.store import MAX_CONTENT, Kind, Memory, active, invalidate, memory_of, remember
 from meshclaw.agents.runtime.contract import RunRequest, RunResult
-from meshclaw.agents.spec import RunLimits
 from meshclaw.clock import Clock
 from meshclaw.db.engine import Database
 from meshclaw.db.models import MemoryItem, MemoryRecall
@@ -299,9 +298,14 @@ def merge_request(base: RunRequest, group: Group, tokens_left: int) -> RunReques
             "skills": (),
             "memory": False,
             "template": None,  # a playbook agent's merges are model calls, not its playbook
-            # model_copy skips validation, so the cap may be any positive number of tokens left.
-            "limits": RunLimits().model_copy(
-                update={"max_steps": 2, "max_tool_calls": 0, "max_tokens": tokens_left}
+            # The agent's own per-run limits (already narrowed to what its daily caps leave), with the
+            # tokens cut to what is left of the night. model_copy skips validation: any positive cap goes.
+            "limits": base.spec.limits.model_copy(
+                update={
+                    "max_steps": 2,
+                    "max_tool_calls": 0,
+                    "max_tokens": min(tokens_left, base.spec.limits.max_tokens),
+                }
             ),
         }
     )
@@ -329,7 +333,7 @@ def model_merger(base: RunRequest, run: Callable[[RunRequest], Awaitable[RunResu
         if result.status != "succeeded" or not isinstance(output, dict):
             return Merged(content="", tokens=tokens)  # spent, but no statement: the rule merges it
         content = output.get("content")
-        if not isinstance(content, str) or not content.strip():
+        if not isinstance(content, str) or not content.strip() or len(content.strip()) > MAX_CONTENT:
             return Merged(content="", tokens=tokens)
         return Merged(content=content.strip(), tokens=tokens, by_model=True)
 

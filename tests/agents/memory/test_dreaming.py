@@ -223,3 +223,28 @@ def test_the_next_night_starts_where_the_last_ended(context: AppContext, agent_i
     with context.db.session() as session:
         second = plan(session, agent_id=agent_id, now=NIGHT + timedelta(days=1), max_drop_share=0.1)
     assert second.window_start == NIGHT and second.candidate_count == 0 and not second.groups
+
+
+def test_a_merge_the_store_would_refuse_falls_back_to_the_rule(context: AppContext, agent_id: int) -> None:
+    write_day(context, agent_id)
+
+    def rambling(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        [output] = info.output_tools
+        return ModelResponse(parts=[ToolCallPart(output.name, {"content": "coffee " * 1000})],
+                             usage=RequestUsage(input_tokens=120, output_tokens=20))  # fmt: skip
+
+    spec = AgentSpec.model_validate({"name": "helper", "model": {"name": "scripted"}, "dreaming": {}})
+    base = RunRequest(run_id="dream-2", agent_id=agent_id, agent_version_id=1, owner_user_id=1, spec=spec)
+    models = ScriptedModelFactory(rambling)
+
+    async def execute(request: RunRequest) -> RunResult:
+        from meshclaw.agents.runtime.loop import execute
+
+        return await execute(request, sink=RecordingSink(), gate=DefaultGate(), tools=ToolRegistry(),
+                             model_factory=models)  # fmt: skip
+
+    merger = model_merger(base, execute)
+    report = run(dream(context.db, FrozenClock(NIGHT), agent_id=agent_id, max_tokens=20_000,
+                       max_drop_share=0.1, merger=merger))  # fmt: skip
+    merges = [c for c in report.changes if c["change"] == "merged"]
+    assert {c["by"] for c in merges} == {"rule"} and report.counts["tokens"] == 2 * 140
