@@ -4,6 +4,7 @@ result, so they are tested without a server and cost nothing per email."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,6 +21,11 @@ KEYWORDS: dict[Label, str] = {
 """The IMAP keyword (what mail clients show as a tag) each label sets on the message."""
 TRIAGED = "$Triaged"
 """Set on every email the playbook sorted: the next run looks only at mail without it."""
+DRAFTED = "$Drafted"
+"""Set on an email the playbook drafted a reply to, with `$Draft_<hash of the draft's text>`: a later run
+finds the reply in Sent and tells whether it went out as drafted."""
+DRAFT_RESOLVED = "$DraftResolved"
+"""Set once a later run saw the draft sent or discarded, so each draft is reported once."""
 DEFAULT_FOLDERS: dict[Label, str] = {
     "urgent": "",
     "needs_reply": "",
@@ -112,3 +118,12 @@ def by_rule(message: Mapping[str, Any], settings: TriageSettings) -> tuple[Label
     if auto and auto != "no":
         return "fyi", "auto-submitted"
     return None
+
+
+def draft_keyword(body: str) -> str:
+    """`$Draft_<12 hex>` of the text as a person would see it (line ends and trailing blanks aside)."""
+    return "$Draft_" + hashlib.sha256(normalized(body).encode()).hexdigest()[:12]
+
+
+def normalized(body: str) -> str:
+    return "\n".join(line.rstrip() for line in body.strip().splitlines())

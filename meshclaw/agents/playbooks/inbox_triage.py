@@ -24,12 +24,15 @@ from meshclaw.agents.playbooks.inbox_rules import (
     DEFAULT_FOLDERS,
     DEFAULT_MINUTES_PER_DRAFT,
     DEFAULT_MINUTES_PER_EMAIL,
+    DRAFT_RESOLVED,
+    DRAFTED,
     KEYWORDS,
     LABELS,
     TRIAGED,
     Label,
     TriageSettings,
     by_rule,
+    draft_keyword,
 )
 from meshclaw.agents.playbooks.steps import Steps
 from meshclaw.agents.spec import AgentSpec
@@ -74,6 +77,7 @@ async def triage(steps: Steps) -> dict[str, Any]:
     )
     sorted_into: dict[str, list[str]] = {label: [] for label in LABELS}
     problems: list[str] = []
+    await _check_drafts(steps, settings, problems)
     for summary in reversed(found["messages"]):  # oldest first, as a person reads
         uid = int(summary["uid"])
         try:
@@ -98,10 +102,12 @@ async def _sort_one(
     message = await steps.tool("email_read_message", account=account, folder=INBOX, uid=uid)
     label, decided_by = await _label(steps, settings, message)
     flags = ["flagged"] if label == "urgent" else []
-    await steps.tool("email_flag_messages", account=account, folder=INBOX, uids=[uid], add=flags,
-                     add_keywords=[TRIAGED, KEYWORDS[label]])  # fmt: skip
+    keywords = [TRIAGED, KEYWORDS[label]]
     if label == "needs_reply" and settings.draft_replies:
-        await _draft(steps, settings, message)
+        drafted = await _draft(steps, settings, message)
+        keywords += [DRAFTED, drafted] if drafted else []
+    await steps.tool("email_flag_messages", account=account, folder=INBOX, uids=[uid], add=flags,
+                     add_keywords=keywords)  # fmt: skip
     target = settings.folders[label]
     if target and target != INBOX:
         if target in existing:
@@ -143,23 +149,80 @@ async def _replies_to_owner(steps: Steps, settings: TriageSettings, message: Map
     return bool(sent["total"])
 
 
-async def _draft(steps: Steps, settings: TriageSettings, message: Mapping[str, Any]) -> None:
+async def _draft(steps: Steps, settings: TriageSettings, message: Mapping[str, Any]) -> str | None:
+    """Saves a draft reply; returns the keyword naming its text, or None when none was saved."""
     sender = str(message.get("sender", ""))
     if not sender:
-        return
+        return None
     text = (
         f"From: {message.get('from', '')}\nSubject: {message.get('subject', '')}\n\n{message.get('body', '')}"
     )
     body = await steps.write(text, instructions=WRITE_INSTRUCTIONS, max_chars=DRAFT_CHARS)
     if not body:
-        return  # rules only: no draft rather than a canned one
+        return None  # rules only: no draft rather than a canned one
     subject = str(message.get("subject", ""))
     subject = subject if subject.lower().startswith("re:") else f"Re: {subject}".strip()
     # To the sender the headers name, whatever the model wrote: the draft waits in Drafts for a person.
     saved = await steps.tool("email_save_draft", account=settings.account, folder=settings.drafts_folder,
-                             to=[sender], subject=subject[:998], body=body)  # fmt: skip
+                             to=[sender], subject=subject[:998], body=body,
+                             in_reply_to=_message_id(message) or None)  # fmt: skip
     steps.outcome("email.draft_saved", minutes_saved=settings.minutes_per_draft,
                   message_id=str(saved.get("message_id", "")))  # fmt: skip
+    return draft_keyword(body)
+
+
+async def _check_drafts(steps: Steps, settings: TriageSettings, problems: list[str]) -> None:
+    """Outcome 6's "accepted": for each email an earlier run drafted a reply to, once the draft has left
+    the drafts folder, whether a reply to that email is in Sent (accepted; `edited` when its text differs
+    from the draft's) or not (discarded). Each draft is reported once."""
+    account = settings.account
+    folder = settings.folders["needs_reply"] or INBOX
+    try:
+        drafted = await steps.tool("email_search_messages", account=account, folder=folder, keyword=DRAFTED,
+                                   without_keyword=DRAFT_RESOLVED, limit=settings.max_emails)  # fmt: skip
+    except StepFailed as exc:
+        problems.append(str(exc))
+        return
+    for summary in reversed(drafted["messages"]):
+        message_id = _message_id(summary)
+        hashed = next((flag for flag in summary.get("flags", []) if str(flag).startswith("$Draft_")), "")
+        if not message_id:
+            continue
+        try:
+            waiting = await steps.tool("email_search_messages", account=account, folder=settings.drafts_folder,
+                                       text=message_id, limit=1)  # fmt: skip
+            if waiting["total"]:
+                continue  # still a draft: nobody decided yet
+            reply = await _sent_reply(steps, settings, message_id)
+            await steps.tool("email_flag_messages", account=account, folder=folder, uids=[int(summary["uid"])],
+                             add_keywords=[DRAFT_RESOLVED])  # fmt: skip
+        except (Refused, StepFailed) as exc:
+            problems.append(f"checking the draft for UID {summary['uid']}: {exc}")
+            continue
+        if reply is None:
+            steps.outcome("email.draft_resolved", accepted=False, sent=False, message_id=message_id)
+        else:
+            edited = draft_keyword(str(reply.get("body", ""))) != hashed
+            steps.outcome(
+                "email.draft_resolved", accepted=True, sent=True, edited=edited, message_id=message_id
+            )
+
+
+async def _sent_reply(steps: Steps, settings: TriageSettings, message_id: str) -> Mapping[str, Any] | None:
+    """The message in Sent that answers `message_id` (its In-Reply-To), if any."""
+    found = await steps.tool("email_search_messages", account=settings.account, folder="Sent", text=message_id,
+                             limit=5)  # fmt: skip
+    for candidate in found["messages"]:
+        sent = await steps.tool("email_read_message", account=settings.account, folder="Sent",
+                                uid=int(candidate["uid"]))  # fmt: skip
+        if str(sent.get("in_reply_to", "")).strip() == message_id:
+            return dict(sent)
+    return None
+
+
+def _message_id(message: Mapping[str, Any]) -> str:
+    value = str(message.get("message_id", "")).strip()
+    return value if value.startswith("<") and value.endswith(">") and "@" in value else ""
 
 
 async def _digest(

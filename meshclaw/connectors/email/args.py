@@ -123,6 +123,11 @@ class DraftArgs(Strict):
     folder: Line = Field(
         default="Drafts", description="The drafts folder (some servers name it otherwise: '[Gmail]/Drafts')."
     )
+    in_reply_to: Line | None = Field(
+        default=None,
+        description="The Message-ID of the message this drafts a reply to: sets In-Reply-To and References, "
+        "so the reply threads under it when it is sent.",
+    )
 
 
 class NotifyArgs(Strict):

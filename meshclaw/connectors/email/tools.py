@@ -124,7 +124,7 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
         message_id = mime.message_id_for(key, config.address)
         message = sending.build(
             config, to=args.to, cc=args.cc, bcc=args.bcc, subject=args.subject, body=args.body,
-            message_id=message_id, keep_bcc=True,
+            message_id=message_id, keep_bcc=True, in_reply_to=args.in_reply_to, references=args.in_reply_to,
         )  # fmt: skip
 
         def job(client: Any) -> dict[str, Any]:

@@ -176,6 +176,20 @@ def outcomes(context: AppContext, run_id: str) -> list[tuple[str, float | None, 
         return sorted(found, key=lambda item: (item[0], str(item[2])))
 
 
+def resolved(context: AppContext, run_id: str) -> list[tuple[bool | None, str, bool | None]]:
+    """(accepted, the drafted email's Message-ID, edited) of the run's email.draft_resolved outcomes."""
+    with context.db.session() as session:
+        rows = session.scalars(
+            select(OutcomeEventRow).where(
+                OutcomeEventRow.run_id == run_id, OutcomeEventRow.type == "email.draft_resolved"
+            )
+        )
+        return [
+            (row.accepted, (row.attributes or {})["message_id"], (row.attributes or {}).get("edited"))
+            for row in rows
+        ]
+
+
 def model_calls(context: AppContext, run_id: str) -> int:
     with context.db.session() as session:
         steps = session.scalars(select(RunStep).where(RunStep.run_id == run_id, RunStep.kind == "model_call"))
@@ -249,6 +263,28 @@ def test_rules_then_the_model_sort_the_inbox_draft_replies_and_mail_only_the_own
         attrs["decided_by"] for kind, _, attrs in outcomes(context, again) if kind == "email.triaged"
     ] == ["auto-submitted"]
     assert len(contents(mailbox, OWNER, "Drafts")) == 2
+    assert resolved(context, again) == []  # both drafts still wait in Drafts
+
+    # The owner sends Erin's draft as it is and deletes Dana's; the next run tells which.
+    erin_id = next(
+        str(m["Message-ID"]) for m, _ in contents(mailbox, OWNER, "INBOX") if m["Subject"] == "Contract"
+    )
+    dana_id = next(
+        str(m["Message-ID"])
+        for m, _ in contents(mailbox, OWNER, "INBOX")
+        if m["Subject"] == "Re: Budget 2027"
+    )
+    assert str(drafts["erin@client.example"][0]["In-Reply-To"]) == erin_id  # the draft threads when sent
+    with imap(mailbox, OWNER) as client:
+        client.select_folder("Drafts")
+        for uid, data in client.fetch(client.search(["ALL"]), [b"BODY.PEEK[]"]).items():
+            if b"erin@client.example" in data[b"BODY[]"]:
+                client.append("Sent", data[b"BODY[]"], flags=[b"\\Seen"])
+            client.delete_messages([uid])
+        client.expunge()
+    third = run_now(app_client, context, owner)
+    assert sorted(resolved(context, third)) == sorted([(True, erin_id, False), (False, dana_id, None)])
+    assert resolved(context, run_now(app_client, context, owner)) == []  # each draft is reported once
 
 
 def test_without_a_model_the_rules_sort_alone(
