@@ -44,7 +44,9 @@ def test_every_tool_has_its_effect_class_a_description_and_strict_arguments() ->
         if "channel" in schema["properties"]:
             assert "channels" in tool.scopes, tool.name
     untrusted = {t.name for t in tools if t.untrusted_result}
-    assert untrusted == {name for name, effect in EXPECTED.items() if effect is EffectClass.READ_UNTRUSTED}
+    # Channel topics are written by the channels' members, so listing channels taints the run too.
+    readers = {name for name, effect in EXPECTED.items() if effect is EffectClass.READ_UNTRUSTED}
+    assert untrusted == readers | {"slack_list_channels"}
 
 
 def test_secrets_are_secret_and_never_printed() -> None:

@@ -148,6 +148,13 @@ def _read_channel(c: Context, i: Instruction, done: list[Any]) -> Next:
     return None
 
 
+def _list_channels(c: Context, i: Instruction, done: list[Any]) -> Next:
+    (named,) = i.groups
+    if not done:
+        return "slack_list_channels", {"account": _account(c, "slack", named)}
+    return None
+
+
 def _post_folder(c: Context, i: Instruction, done: list[Any]) -> Next:
     folder, channel, named = i.groups
     if not done:
@@ -252,6 +259,7 @@ KINDS: tuple[tuple[str, re.Pattern[str], Plan], ...] = (
     ("send_text", re.compile(rf'email "([^"]+)" to ({EMAIL}){ACCOUNT}', re.I), _send_text),
     ("reply_folder", re.compile(rf"reply with the contents of the ([\w/-]+) folder{ACCOUNT}", re.I), _reply_folder),
     ("read_channel", re.compile(rf"read #([\w-]+){ACCOUNT}", re.I), _read_channel),
+    ("list_channels", re.compile(rf"list the slack channels{ACCOUNT}", re.I), _list_channels),
     ("post_folder", re.compile(rf"post the contents of the ([\w/-]+) folder to ({CHANNEL}){ACCOUNT}", re.I), _post_folder),
     ("post_channel", re.compile(rf"post the contents of #([\w-]+) to ({CHANNEL}){ACCOUNT}", re.I), _post_channel),
     ("post_text", re.compile(rf'post "([^"]+)" to ({CHANNEL}){ACCOUNT}', re.I), _post_text),
