@@ -146,11 +146,14 @@ class CommandAdapter:
             if entry.finished is not None and entry.finished.get("deployment_id") == deployment_id:
                 return True
             started = entry.started
-            if entry.finished is None and (
-                started.get("service"),
-                started.get("environment"),
-                started.get("version"),
-            ) == (service, environment, version):
+            # An unfinished call of ours for this service and environment: a deploy of this version, or
+            # a rollback (which names no version when it returns to the previous one). Without the
+            # rollback case, a poll during our own rollback announced it as someone else's deployment.
+            if (
+                entry.finished is None
+                and (started.get("service"), started.get("environment")) == (service, environment)
+                and started.get("version") in (version, None)
+            ):
                 return True
         return False
 

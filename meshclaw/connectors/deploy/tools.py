@@ -8,6 +8,8 @@ not list. Watching and status only read (`read_private`).
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +28,8 @@ SCOPES = ("services", "environments")
 _ACCOUNT = Field(description="The deployment account (target) to use, e.g. prod-deploy.")
 _SERVICE = Field(description="The service, one the account lists, e.g. web.")
 _ENVIRONMENT = Field(description="The environment, one the account lists, e.g. production.")
+STATUS_WAIT_INTERVAL_S = 1.0
+"""While `deploy_get_status` waits for a running deployment, it asks the target again this often."""
 
 
 class _Args(BaseModel):
@@ -57,7 +61,11 @@ class WatchArgs(_Args):
 
 
 class StatusArgs(_Args):
-    pass
+    wait_seconds: float = Field(
+        default=0, ge=0, le=3600,
+        description="While the latest deployment is still running, ask again every second for up to this "
+        "long (a watch must start once it finished); 0 answers at once.",
+    )  # fmt: skip
 
 
 def tools(accounts: Accounts) -> Sequence[ToolSpec]:
@@ -97,7 +105,12 @@ def tools(accounts: Accounts) -> Sequence[ToolSpec]:
 
     async def status(args: StatusArgs) -> dict[str, Any]:
         account = await account_for(args)
-        found = await open_target(account.config).status(args.service, args.environment)
+        target = open_target(account.config)
+        found = await target.status(args.service, args.environment)
+        deadline = time.monotonic() + args.wait_seconds
+        while found is not None and found.state == "running" and time.monotonic() < deadline:
+            await asyncio.sleep(min(STATUS_WAIT_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+            found = await target.status(args.service, args.environment)
         if found is None:
             return {"service": args.service, "environment": args.environment, "known": False,
                     "detail": "the target has no status command or URL configured"}  # fmt: skip
@@ -128,7 +141,7 @@ def tools(accounts: Accounts) -> Sequence[ToolSpec]:
         ToolSpec(
             name="deploy_get_status",
             description="The latest deployment of a service in an environment: its id, version and state "
-            "(running, succeeded, failed).",
+            "(running, succeeded, failed); with wait_seconds, once it stopped running (or the time is up).",
             effect=EffectClass.READ_PRIVATE, args=StatusArgs, function=status, scopes=SCOPES, origin="deploy",
         ),
     )  # fmt: skip

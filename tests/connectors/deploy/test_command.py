@@ -177,3 +177,32 @@ def test_check_proves_the_programs_run_and_the_ledger_is_writable(tmp_path: Path
     broken = account("staging", config(tmp_path, deploy=["/nonexistent/deploy", "{version}"]))
     with pytest.raises(ToolError, match=r"/nonexistent/deploy .*not an executable"):
         run(connector().check(broken))
+
+
+STATUS_SCRIPT = """
+import json, sys
+from pathlib import Path
+counter = Path(sys.argv[1])
+n = int(counter.read_text()) + 1 if counter.exists() else 1
+counter.write_text(str(n))
+state = "running" if n <= 2 else "succeeded"
+print(json.dumps({"id": "d-7", "version": "2.0.0", "state": state}))
+"""
+
+
+def test_status_can_wait_for_a_running_deployment_and_our_unfinished_rollback_is_ours(tmp_path: Path) -> None:
+    counter, script = str(tmp_path / "asked"), tmp_path / "status.py"
+    script.write_text(STATUS_SCRIPT)  # a file: the config refuses braces that are not placeholders
+    configured = config(tmp_path).model_dump(mode="json")
+    configured["target"]["commands"]["web"]["status"] = [sys.executable, str(script), counter]
+    staging = account("staging", DeployConfig.model_validate(configured))
+    at_once = run(call([staging], "deploy_get_status", **TARGET))
+    assert (at_once["state"], at_once["ours"]) == ("running", False)
+    waited = run(call([staging], "deploy_get_status", wait_seconds=10, **TARGET))
+    assert waited["state"] == "succeeded" and Path(counter).read_text() == "3"  # asked again until done
+    # A rollback of ours that has not reported back yet (it names no version): the deployment it made
+    # is ours, so the event source does not announce it as someone else's.
+    claimed = run(Ledger(directory=tmp_path / "state").claim("run-9:2", {"action": "rollback", "service": "web",
+                                                                     "environment": "staging", "version": None}))  # fmt: skip
+    assert claimed is None
+    assert run(call([staging], "deploy_get_status", **TARGET))["ours"] is True
