@@ -130,10 +130,14 @@ ASSISTANT = Template(
 
 def register_builtins(registry: TemplateRegistry) -> None:
     # Playbooks' templates are imported here, not at the top: their modules import Template from this one.
-    from meshclaw.agents.playbooks import inbox_triage
+    from meshclaw.agents import chat_assistant
+    from meshclaw.agents.playbooks import deploy_on_request, deployment_watch, inbox_triage
 
     registry.register(ASSISTANT)
+    registry.register(chat_assistant.template())
     registry.register(inbox_triage.template())
+    registry.register(deployment_watch.template())
+    registry.register(deploy_on_request.template())
 
 
 def builtin_templates() -> TemplateRegistry:

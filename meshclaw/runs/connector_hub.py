@@ -8,6 +8,9 @@ back, and calendars answer trigger conditions.
 - `announce` shows each new approval in the owner's chats (every enabled account of theirs whose connector
   can ask); an answer counts only from the person the account names as its owner in that chat, and is
   decided as the account's owner, like a click in the web inbox.
+- A chat event gets `from_owner`: whether the account's owner there (`owner_identity`) wrote it. Only the
+  owner's messages are the owner's instructions; they start clean runs, anyone else's tainted ones. A
+  reaction (`chat.reaction_added`) may rate an answer of a chat conversation (runs/chat_reply.py).
 - Conditions (`owner_in_meeting`) are answered from the owner's accounts of a connector that answers them.
 """
 
@@ -38,6 +41,7 @@ from meshclaw.connectors.contract import (
 from meshclaw.context import AppContext
 from meshclaw.db.models.connectors import ConnectorAccount, ConnectorEventKey
 from meshclaw.db.models.identity import User
+from meshclaw.runs import chat_reply
 from meshclaw.vault.store import Vault
 
 log = logging.getLogger("meshclaw.connectors")
@@ -171,7 +175,23 @@ class ConnectorHub:
         if not first:
             return []
         fields = {**dict(event.fields), "account": account.name}
-        return await asyncio.to_thread(self.publish, event.type, fields, event.untrusted)
+        # Whether the account's owner wrote it (in that chat): only the owner's messages are the owner's
+        # instructions. A chat assistant's trigger matches `from_owner = "true"`, and what the owner wrote
+        # starts a clean run, like a run they start in the web UI; anyone else's text taints it.
+        # Only chat events: a chat server authenticates a message's author, a mail's From can be forged.
+        from_owner = False
+        if event.type.startswith("chat."):
+            owner = load(account.connector).owner_identity(account.config)
+            author = fields.get("user") or fields.get("sender")  # Slack's and Matrix's name for the author
+            from_owner = owner is not None and author == owner
+            fields["from_owner"] = "true" if from_owner else "false"
+        if event.type == chat_reply.REACTION:
+            await asyncio.to_thread(self._rate, fields)
+        return await asyncio.to_thread(self.publish, event.type, fields, event.untrusted and not from_owner)
+
+    def _rate(self, fields: dict[str, str]) -> None:
+        with self.context.db.session() as session:
+            chat_reply.record_rating(session, fields, now=self.context.clock.now())
 
     def _first_sight(self, account_id: int, event: Event) -> bool:
         try:

@@ -49,7 +49,7 @@ from meshclaw.connectors.contract import ApprovalPrompt
 from meshclaw.context import AppContext
 from meshclaw.db.models import Run
 from meshclaw.policy import classifications
-from meshclaw.runs import approvals, daily, store, tool_audit
+from meshclaw.runs import approvals, chat_reply, daily, store, tool_audit
 from meshclaw.runs.connector_hub import ConnectorHub
 from meshclaw.runs.execution import Execution
 from meshclaw.runs.kill_switches import SwitchBoard
@@ -479,9 +479,22 @@ async def run_workflow(run_id: str) -> str:
             resume=ResumeState(history=history, decisions=_decisions(result.pending, decided)),
             tainted=result.tainted,  # taint survives the approval: the next segment starts as tainted
         )
+    answer = _output_text(result.output)
+    if result.status == "succeeded" and answer:
+        # A run its owner started with a chat DM answers under that message (runs/chat_reply.py); a step
+        # of its own, so a replay does not post the answer twice.
+        where = await DBOS.run_step_async({"name": "chat.reply", "retries_allowed": False},
+                                          _reply_in_chat, run_id, answer)  # fmt: skip
+        if where:
+            await sink.note(chat_reply.NOTE, where)
     await sink.flush()
-    await _step("finish", _finish, run_id, result.status, _output_text(result.output), result.error)
+    await _step("finish", _finish, run_id, result.status, answer, result.error)
     return result.status
+
+
+async def _reply_in_chat(run_id: str, answer: str) -> str | None:
+    binding = bound()
+    return await chat_reply.post_answer(binding.context, binding.execution.tools, run_id, answer)
 
 
 async def _segment(

@@ -109,6 +109,7 @@ def test_a_mention_becomes_chat_mentioned(slack_emulator: SlackEmulator) -> None
         "channel": channel,
         "user": slack_emulator.user_id("bob"),
         "ts": posted["ts"],
+        "text": f"<@{BOT_USER}> roll back api",
     }
 
 
@@ -141,8 +142,25 @@ def test_a_channel_message_in_a_thread_becomes_chat_message_received() -> None:
         "channel": "C1",
         "user": "U2",
         "ts": "2.2",
+        "text": "hi",
         "thread_ts": "1.1",
     }
+
+
+def test_a_reaction_to_a_message_becomes_chat_reaction_added() -> None:
+    item = {"type": "message", "channel": "D1", "ts": "5.5"}
+    body = callback({"type": "reaction_added", "user": "U2", "reaction": "+1", "item": item,
+                     "item_user": BOT_USER, "event_ts": "6.6"}, event_id="Ev0REACT1")  # fmt: skip
+    [event] = inbound(signed_request(body)).events
+    assert event.type == "chat.reaction_added" and event.key == "Ev0REACT1"
+    assert event.fields == {"account": ACCOUNT, "channel": "D1", "ts": "5.5", "user": "U2", "reaction": "+1"}
+    on_a_file = {
+        "type": "reaction_added",
+        "user": "U2",
+        "reaction": "+1",
+        "item": {"type": "file", "file": "F1"},
+    }
+    assert not inbound(signed_request(callback(on_a_file))).events
 
 
 def test_bot_messages_and_edits_start_nothing() -> None:

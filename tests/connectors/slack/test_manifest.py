@@ -67,7 +67,12 @@ def test_socket_mode_runs_only_with_an_app_token() -> None:
     without = SlackConfig(bot_token=SecretStr("x"), signing_secret=SecretStr("s"))
     assert source.enabled(with_token) is True
     assert source.enabled(without) is False
-    assert set(source.emits) == {"chat.mentioned", "chat.dm_received", "chat.message_received"}
+    assert set(source.emits) == {
+        "chat.mentioned",
+        "chat.dm_received",
+        "chat.message_received",
+        "chat.reaction_added",
+    }
 
 
 def test_only_the_owner_named_in_the_account_answers_approvals() -> None:

@@ -61,6 +61,7 @@ def test_events_are_acknowledged_and_emitted_once(slack_front: SlackFront) -> No
         "channel": "C000000001",
         "user": "U0BOB",
         "ts": "1700000000.000100",
+        "text": f"<@{BOT_USER}> status?",
     }
     assert len(slack_front.acks) == 3
 
