@@ -3,7 +3,7 @@ shared by import)."""
 
 from __future__ import annotations
 
-from meshclaw.agents.playbooks import inbox_triage
+from meshclaw.agents.playbooks import deploy_on_request, deployment_watch, inbox_triage
 from meshclaw.agents.playbooks.contract import Playbook
 
 
@@ -12,5 +12,7 @@ def builtin_playbooks() -> dict[str, Playbook]:
     # here; each is a module of its own under meshclaw/agents/playbooks/.
     found: list[Playbook] = [
         inbox_triage.playbook(),
+        deployment_watch.playbook(),
+        deploy_on_request.playbook(),
     ]
     return {playbook.name: playbook for playbook in found}

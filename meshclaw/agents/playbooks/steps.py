@@ -121,11 +121,15 @@ class Steps:
         decision = await self.gate.decide(call, self._run_info())
         if decision.decision == "needs_approval" and approval is not None:
             decision = GateDecision(decision="deny", reason=_refusal(approval, decision), rule=decision.rule)
+        # Whether a person decided this call (approved it, or refused it), kept in the journal so that
+        # `decided_by_person` answers the same on replay.
+        person = None
+        if approval is not None and (not approval.approved or decision.decision == "allow"):
+            person = approval.approved
         if decision.decision == "deny":
             await self._report(call, decision, "denied")
-            self._record(
-                number, "tool", name, digest, status="denied", reason=decision.reason, rule=decision.rule
-            )
+            self._record(number, "tool", name, digest, status="denied", reason=decision.reason,
+                         rule=decision.rule, person=person)  # fmt: skip
             raise Refused(name, decision.reason, decision.rule)
         if decision.decision == "needs_approval":
             await self._report(call, decision, "pending")
@@ -141,9 +145,19 @@ class Steps:
             raise StepFailed(name, str(exc)) from None
         await self._report(call, decision, "ok", started=started)
         plain = json.loads(json.dumps(result, default=str))
-        self._record(number, "tool", name, digest, status="ok", result=plain)
+        self._record(number, "tool", name, digest, status="ok", result=plain, person=person)
         self._ran(spec, plain)
         return plain
+
+    def decided_by_person(self, name: str) -> bool | None:
+        """For the latest call of tool `name`: True when it ran on a person's approval, False when a person
+        refused it, None when nobody was asked (allowed by policy, pre-approved, denied by the gate).
+        Read from the journal, so a replayed playbook records the same `approval.*` outcomes."""
+        for entry in reversed(self.journal):
+            if entry["kind"] == "tool" and entry["name"] == name and entry["status"] != "pending":
+                person: bool | None = entry.get("person")
+                return person
+        return None
 
     def _replay(self, spec: ToolSpec, recorded: Mapping[str, Any]) -> Any:
         status = recorded["status"]
