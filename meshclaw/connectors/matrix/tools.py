@@ -141,6 +141,9 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             function=list_rooms,
             scopes=(),
             origin=CONNECTOR,
+            # Room names and topics are written by any member: reading them taints the run (the native
+            # injection suite found this hole in Slack's channel topics).
+            returns_untrusted=True,
         ),
         ToolSpec(
             name="matrix_read_messages",
