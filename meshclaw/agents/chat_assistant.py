@@ -6,8 +6,8 @@ listening:
 
 - It starts only for its owner: the trigger matches `chat.dm_received` on the owner's account with
   `from_owner = "true"` (the connector hub compares the author with the account's `owner_slack_user`), so
-  anyone else's DM to the bot starts nothing. The owner's DM is the owner's instruction and starts a clean
-  run; whatever it then reads that outsiders wrote (a channel, a mail) taints the run as usual.
+  anyone else's DM to the bot starts nothing. The run starts tainted like every chat-started run, so what
+  sends, posts or deploys waits for the owner's approval; reading and telling the owner do not.
 - Its answer is the run's output: the platform posts it under the question (runs/chat_reply.py), through
   `slack_notify_owner`, which can write only to the owner's DM. The model is granted no tool that posts
   elsewhere unless the owner picks one.

@@ -8,8 +8,8 @@ back, and calendars answer trigger conditions.
 - `announce` shows each new approval in the owner's chats (every enabled account of theirs whose connector
   can ask); an answer counts only from the person the account names as its owner in that chat, and is
   decided as the account's owner, like a click in the web inbox.
-- A chat event gets `from_owner`: whether the account's owner there (`owner_identity`) wrote it. Only the
-  owner's messages are the owner's instructions; they start clean runs, anyone else's tainted ones. A
+- A chat event gets `from_owner`: whether the account's owner there (`owner_identity`) wrote it; only the
+  owner's messages are the owner's instructions (runs still start tainted, as the connector says). A
   reaction (`chat.reaction_added`) may rate an answer of a chat conversation (runs/chat_reply.py).
 - Conditions (`owner_in_meeting`) are answered from the owner's accounts of a connector that answers them.
 """
@@ -176,18 +176,16 @@ class ConnectorHub:
             return []
         fields = {**dict(event.fields), "account": account.name}
         # Whether the account's owner wrote it (in that chat): only the owner's messages are the owner's
-        # instructions. A chat assistant's trigger matches `from_owner = "true"`, and what the owner wrote
-        # starts a clean run, like a run they start in the web UI; anyone else's text taints it.
-        # Only chat events: a chat server authenticates a message's author, a mail's From can be forged.
-        from_owner = False
+        # instructions, so a chat assistant's trigger matches `from_owner = "true"`. Only chat events: a
+        # chat server authenticates a message's author, a mail's From can be forged. The run still starts
+        # tainted as the connector says (the text came through a channel others can write to).
         if event.type.startswith("chat."):
             owner = load(account.connector).owner_identity(account.config)
             author = fields.get("user") or fields.get("sender")  # Slack's and Matrix's name for the author
-            from_owner = owner is not None and author == owner
-            fields["from_owner"] = "true" if from_owner else "false"
+            fields["from_owner"] = "true" if owner is not None and author == owner else "false"
         if event.type == chat_reply.REACTION:
             await asyncio.to_thread(self._rate, fields)
-        return await asyncio.to_thread(self.publish, event.type, fields, event.untrusted and not from_owner)
+        return await asyncio.to_thread(self.publish, event.type, fields, event.untrusted)
 
     def _rate(self, fields: dict[str, str]) -> None:
         with self.context.db.session() as session:

@@ -106,14 +106,14 @@ def test_the_chat_assistant_answers_its_owner_in_slack(
         "tools": "slack_read_channel_history@work-slack, slack_post_message@work-slack"})  # fmt: skip
     save_agent(context, org_id, owner, "helper", **spec.model_dump(mode="json", exclude={"name"}))
 
-    # The owner asks; the answer comes under the question, from a clean run (the owner wrote the input).
+    # The owner asks; the answer comes under the question (no approval: it goes to the owner only).
     question = dm(slack_emulator, app_client, "ana", f"what is 6 times 7? [{uuid.uuid4().hex[:6]}]")
     first = run_for(context, question)
     assert wait_final(context, first, timeout=60) == "succeeded"
     answer = answer_to(slack_emulator, question)
     assert answer["text"] == "The answer is 42." and answer["user"] == BOT_USER
     with context.db.session() as session:
-        assert session.get(Run, first).trigger_detail["untrusted"] is False  # type: ignore[union-attr]
+        assert session.get(Run, first).trigger_detail["fields"]["from_owner"] == "true"  # type: ignore[union-attr]
 
     # Bob writes to the bot too, telling it to post for him: not the owner, so no run at all.
     deploys = slack_emulator.channel_id("deploys")
