@@ -104,7 +104,7 @@ def test_a_chat_request_becomes_one_approved_deploy_and_injected_ones_do_nothing
     for number, ((person, text), reason) in enumerate(refused.items()):
         dm_the_bot(app_client, slack_emulator, person, text)
         run = next_run(context, agent_id, number)
-        assert run.trigger_detail["untrusted"] is True
+        assert run.trigger_detail["untrusted"] is True  # a chat message, whoever wrote it
         assert wait_final(context, run.id, timeout=60) == "succeeded"
         output = json.loads(run_output(context, run.id))
         assert output["deployed"] is False and reason in output["reason"], output
@@ -124,7 +124,7 @@ def test_a_chat_request_becomes_one_approved_deploy_and_injected_ones_do_nothing
             "environment": "staging",
             "version": "1.4.2",
         }
-        assert "rule_of_two" in pending["reason"] or "outsiders" in pending["reason"]
+        assert "outsiders can write (slack_read_direct_messages)" in pending["reason"]  # rule_of_two
         prompt_in_dm(slack_emulator, pending["id"])
         assert deploys_in_ledger(tmp_path) == []
         approve(app_client, owner, pending["id"])
