@@ -66,6 +66,8 @@ class SlackFront:
         self.faults: dict[str, deque[Fault]] = defaultdict(deque)
         self.calls: list[str] = []
         self.opens = 0
+        self.linked = 0
+        """The number of the newest URL a client connected to (`opens` counts the URLs handed out)."""
         self.sockets: list[web.WebSocketResponse] = []
         self.acks: list[dict[str, Any]] = []
         self._ack_waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -97,8 +99,10 @@ class SlackFront:
         return self.calls.count(method)
 
     def wait_connected(self, opens: int = 1, timeout: float = 10) -> None:
-        """Until `opens` WebSocket URLs were handed out and a connection is open."""
-        self._run(self._wait(lambda: self.opens >= opens and bool(self.sockets), timeout), timeout + 1)
+        """Until a client connected to the `opens`-th WebSocket URL handed out. (Counting URLs handed out
+        was not enough: after a refresh, the old socket can still be open when the new URL is fetched,
+        and a push then went to the socket the client was leaving.)"""
+        self._run(self._wait(lambda: self.linked >= opens and bool(self.sockets), timeout), timeout + 1)
 
     def push(self, envelope_type: str, payload: dict[str, Any], timeout: float = 10) -> dict[str, Any]:
         """Sends an envelope over the newest connection; returns the client's ack of it."""
@@ -146,6 +150,7 @@ class SlackFront:
         self.calls.clear()
         self.acks.clear()
         self.opens = 0
+        self.linked = 0
 
     async def _wait(self, condition: Any, timeout: float) -> None:
         async with asyncio.timeout(timeout):
@@ -163,6 +168,7 @@ class SlackFront:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self.sockets.append(ws)
+        self.linked = max(self.linked, int(request.query.get("n", "0")))
         await ws.send_json(
             {
                 "type": "hello",
