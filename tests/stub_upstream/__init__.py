@@ -27,12 +27,14 @@ Anthropic's `input_tokens`, as the real APIs count them.
 
 `GET /stub/stats` returns one record per request served (the id it generated, model, tokens billed,
 whether a stream completed, the key it received); `GET /stub/stats?summary=1` only the totals;
-`POST /stub/reset` forgets them. `--require-key KEY` answers 401 to any other key.
+`POST /stub/reset` forgets them. `--require-key KEY` answers 401 to any other key. In process,
+`Stub(responder=...)` scripts what chat completions answer (tool calls or text, by rules over the request;
+`scripted`), for scenario tests that drive agents through the real provider path.
 
     .venv/bin/python -m tests.stub_upstream --port 9101
 
 The package: `app` (the ASGI app and its hooks), `payloads` (what each API answers), `ledger` (the record
-of one served request), `run` (serving it in a thread for tests or in a process for benchmarks).
+of one served request), `scripted` (answers decided by a test's rules), `run` (serving it in a thread for tests or in a process for benchmarks).
 """
 
 from __future__ import annotations
@@ -40,5 +42,17 @@ from __future__ import annotations
 from tests.stub_upstream.app import DEFAULT_MODELS, Stub
 from tests.stub_upstream.ledger import Served
 from tests.stub_upstream.run import RunningStub, free_port, stub_in_thread, stub_process
+from tests.stub_upstream.scripted import Responder, Scripted, ToolCall
 
-__all__ = ["DEFAULT_MODELS", "RunningStub", "Served", "Stub", "free_port", "stub_in_thread", "stub_process"]
+__all__ = [
+    "DEFAULT_MODELS",
+    "Responder",
+    "RunningStub",
+    "Scripted",
+    "Served",
+    "Stub",
+    "ToolCall",
+    "free_port",
+    "stub_in_thread",
+    "stub_process",
+]

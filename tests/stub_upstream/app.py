@@ -15,6 +15,7 @@ import orjson
 
 from tests.stub_upstream.ledger import Api, Served
 from tests.stub_upstream.payloads import BODIES, STREAMS, error_body, openai_error, output_limit
+from tests.stub_upstream.scripted import Responder, chat_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,8 +60,11 @@ class Stub:
         models: tuple[str, ...] = DEFAULT_MODELS,
         require_key: str | None = None,
         max_records: int = 1_000_000,
+        responder: Responder | None = None,
     ) -> None:
         self.models = models
+        self.responder = responder
+        """Scripts the chat completions' answers (tests/stub_upstream/scripted.py); None: the eight words."""
         self.require_key = require_key
         self.max_records = max_records
         self.records: list[Served] = []
@@ -171,6 +175,9 @@ class Stub:
             )
             return
         words = _count_words(request)
+        if self.responder is not None and api == "chat.completions":
+            await self._scripted(self.responder, record, request, words, send)
+            return
         output = min(hooks.get("out", DEFAULT_OUTPUT_TOKENS), output_limit(request) or 1 << 30)
         if api == "embeddings":
             output = 0
@@ -192,6 +199,20 @@ class Stub:
         else:
             await _respond(send, 200, BODIES[api](record, request, output), request_id=record.id)
             record.completed = True
+
+    async def _scripted(
+        self, responder: Responder, record: Served, request: dict[str, Any], words: int, send: Send
+    ) -> None:
+        if record.stream:
+            record.status = 400
+            await _respond(
+                send, 400, openai_error(400, "the scripted stub answers non-streamed requests only")
+            )
+            return
+        answer = responder(request)
+        record.input_tokens, record.output_tokens, record.answer = words, answer.output_tokens, answer.label
+        await _respond(send, 200, chat_body(record, answer), request_id=record.id)
+        record.completed = True
 
 
 # ---- request parsing -------------------------------------------------------------------------------------

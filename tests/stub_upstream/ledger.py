@@ -34,3 +34,5 @@ class Served:
     authorization: str | None = None
     x_api_key: str | None = None
     started_at: float = field(default_factory=time.time)
+    answer: str | None = None
+    """With a responder (scripted.py): what it answered, `text` or `tool:<names>`."""
