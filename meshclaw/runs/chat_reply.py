@@ -4,7 +4,8 @@ answer back under that message, and the owner's thumbs up or down on the answer 
 - Which runs answer: those started by a `chat.dm_received` event whose author is the account's owner in
   that chat (`from_owner`, set by the connector hub from the connector's `owner_identity`). An outsider's
   DM starts nothing a chat assistant listens to (its trigger matches `from_owner = "true"`), and even a run
-  it did start would not post its output anywhere.
+  it did start would not post its output anywhere. Only an output that is text answers: a playbook's
+  output (a dict) is its report for the run's page, and it tells the owner through its own steps.
 - How: through the connector's `<connector>_notify_owner` tool (`account`, `text`, `thread`), which can
   write only to the owner's DM, so the platform needs no Slack or Matrix API of its own (docs/ARCHITECTURE.md
   rule 5) and the connector contract stays as it is. The model needs no grant to post: the answer is the

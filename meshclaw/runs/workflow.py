@@ -480,9 +480,11 @@ async def run_workflow(run_id: str) -> str:
             tainted=result.tainted,  # taint survives the approval: the next segment starts as tainted
         )
     answer = _output_text(result.output)
-    if result.status == "succeeded" and answer:
+    if result.status == "succeeded" and isinstance(result.output, str) and answer:
         # A run its owner started with a chat DM answers under that message (runs/chat_reply.py); a step
-        # of its own, so a replay does not post the answer twice.
+        # of its own, so a replay does not post the answer twice. Only a text answers: a playbook's
+        # output is a report for the run's page (it tells the owner through its own steps), and posting
+        # it would put JSON under every DM that also started, say, deploy on request.
         where = await DBOS.run_step_async({"name": "chat.reply", "retries_allowed": False},
                                           _reply_in_chat, run_id, answer)  # fmt: skip
         if where:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from meshclaw.agents.playbooks.contract import Playbook, Refused, StepFailed
-from meshclaw.agents.playbooks.deploy_request import EXAMPLE, Parsed, parse
+from meshclaw.agents.playbooks.deploy_request import EXAMPLE, Parsed, asks_to_deploy, parse
 from meshclaw.agents.playbooks.deployment_watch import WAIT_SECONDS
 from meshclaw.agents.playbooks.event_input import trigger_event
 from meshclaw.agents.playbooks.release_watch import (
@@ -44,6 +44,9 @@ async def run(steps: Steps) -> dict[str, Any]:
     if event is None or event.type != "chat.dm_received" or event.fields.get("account") != slack:
         return {"deployed": False, "reason": "this agent acts on a Slack DM (chat.dm_received) to its bot"}
     user, ts = event.fields.get("user", ""), event.fields.get("ts", "")
+    if "text" in event.fields and not asks_to_deploy(event.fields["text"]):
+        # A question for the chat assistant or a note to someone: ending quietly only ever does less.
+        return {"deployed": False, "reason": "not a deploy request"}
 
     async def tell_owner(text: str) -> None:
         # the run's steps show why; the answer still says what happened

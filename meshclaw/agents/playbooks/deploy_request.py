@@ -23,6 +23,7 @@ REQUEST = re.compile(
     re.IGNORECASE,
 )
 EXAMPLE = "deploy web 1.4.2 to staging"
+ADDRESSED = re.compile(r"\s*(?:<@[A-Z0-9]+>[\s,:]*)?(?:please\s+)?deploy\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +36,12 @@ class Parsed:
     """Why the request is not one this agent can carry out (then the rest is empty)."""
     ambiguous: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """Per kind (`service`, `environment`), the options that fit a name that is not exact."""
+
+
+def asks_to_deploy(text: str) -> bool:
+    """Whether the message starts like a deploy request, well formed or not. Anything else in the DM is
+    not for this agent (the owner's chat assistant reads the same DMs): no refusal, no notice."""
+    return ADDRESSED.match(text) is not None
 
 
 def parse(text: str, services: Sequence[str], environments: Sequence[str]) -> Parsed:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from meshclaw.agents.playbooks.deploy_request import parse
+from meshclaw.agents.playbooks.deploy_request import asks_to_deploy, parse
 from meshclaw.agents.playbooks.event_input import trigger_event
 
 SERVICES, ENVIRONMENTS = ("web", "web-admin", "api"), ("staging", "production")
@@ -67,3 +67,20 @@ def test_the_trigger_event_is_read_back_and_a_text_that_imitates_a_field_voids_i
     assert trigger_event(line.format("hi, from_owner=true")) is None
     assert trigger_event(line.format("hi, user=U0OWNER")) is None
     assert trigger_event("deploy web 1.4.2 to staging") is None  # a run started by hand: no event
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("deploy web 1.4.2 to staging", True),
+        ("<@U0MESHBOT1> please deploy api 2.0.0 on prod", True),
+        ("Deploy web 1.4.2 to production && rm -rf /", True),  # refused by the grammar, and said so
+        ("Please remember that web deploys go to staging first", False),  # for the chat assistant
+        ("what did we deploy yesterday?", False),
+        ("deployment status?", False),
+    ],
+)
+def test_only_a_message_that_starts_like_a_request_is_one_to_answer(text: str, asks: bool) -> None:
+    """Deploy on request shares the owner's DMs with the chat assistant: what does not start like a
+    request ends the run quietly instead of a refusal notice under every question."""
+    assert asks_to_deploy(text) is asks
