@@ -481,20 +481,23 @@ async def run_workflow(run_id: str) -> str:
         )
     answer = _output_text(result.output)
     if result.status == "succeeded" and isinstance(result.output, str) and answer:
-        # A run its owner started with a chat DM answers under that message (runs/chat_reply.py); a step
-        # of its own, so a replay does not post the answer twice. Only a text answers: a playbook's
-        # output is a report for the run's page (it tells the owner through its own steps), and posting
-        # it would put JSON under every DM that also started, say, deploy on request.
-        where = await DBOS.run_step_async({"name": "chat.reply", "retries_allowed": False},
-                                          _reply_in_chat, run_id, answer)  # fmt: skip
-        if where:
-            await sink.note(chat_reply.NOTE, where)
+        # A run its owner started with a chat DM answers under that message (runs/chat_reply.py): a call
+        # the gate decides, recorded and audited like the run's others; a step of its own, so a replay
+        # does not post the answer twice. Only a text answers: a playbook's output is a report for the
+        # run's page (it tells the owner through its own steps), and posting it would put JSON under
+        # every DM that also started, say, deploy on request.
+        answered = await DBOS.run_step_async({"name": "chat.reply", "retries_allowed": False},
+                                             _reply_in_chat, run_id, answer)  # fmt: skip
+        if answered is not None:
+            await sink.tool_call(answered.step)
+            if answered.where:
+                await sink.note(chat_reply.NOTE, answered.where)
     await sink.flush()
     await _step("finish", _finish, run_id, result.status, answer, result.error)
     return result.status
 
 
-async def _reply_in_chat(run_id: str, answer: str) -> str | None:
+async def _reply_in_chat(run_id: str, answer: str) -> chat_reply.Answered | None:
     binding = bound()
     return await chat_reply.post_answer(binding.context, binding.execution.tools, run_id, answer)
 

@@ -35,3 +35,24 @@ def test_it_needs_an_account_and_a_number_of_minutes() -> None:
         template.spec("helper", {"model": "m"})
     with pytest.raises(InvalidInputError, match="not a number"):
         template.spec("helper", {"model": "m", "slack_account": "s", "minutes_saved_per_answer": "lots"})
+
+
+def test_a_matrix_account_instead_of_slack() -> None:
+    template = builtin_templates().get("chat-assistant")
+    spec = template.spec("helper", {"model": "m", "matrix_account": "work-matrix"})
+    (trigger,) = spec.triggers
+    assert isinstance(trigger, EventTrigger)
+    assert (trigger.event, trigger.match) == (
+        "chat.dm_received",
+        {"account": "work-matrix", "from_owner": "true"},
+    )
+    assert [(g.tool, g.account) for g in spec.tools] == [
+        ("matrix_read_messages", "work-matrix"),
+        ("matrix_notify_owner", "work-matrix"),
+    ]
+    assert "matrix_read_messages" in (spec.instructions or "") and "slack" not in (spec.instructions or "")
+    assert spec.purpose == "Answers my questions in my Matrix DMs with the bot."
+    with pytest.raises(InvalidInputError, match="exactly one"):
+        template.spec(
+            "helper", {"model": "m", "matrix_account": "work-matrix", "slack_account": "work-slack"}
+        )

@@ -78,18 +78,28 @@ def _reaction(event_id: str, key: str) -> dict[str, Any]:
     return {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
 
 
-def reaction_target(event: Mapping[str, Any]) -> tuple[str, bool] | None:
-    """For a 👍/👎 reaction event: the reacted-to event id and whether it approves; None otherwise."""
+def annotation(event: Mapping[str, Any]) -> tuple[str, str] | None:
+    """For a reaction event: the reacted-to event id and the key without skin tones or variation
+    selectors (`👍`); None for anything else."""
     if event.get("type") != "m.reaction":
         return None
-    relation = event.get("content", {}).get("m.relates_to", {})
+    content = event.get("content", {})
+    relation = content.get("m.relates_to", {}) if isinstance(content, Mapping) else {}
     if not isinstance(relation, Mapping) or relation.get("rel_type") != "m.annotation":
         return None
     key = "".join(char for char in str(relation.get("key", "")) if char not in _MODIFIERS)
     target = relation.get("event_id")
-    if not isinstance(target, str) or key not in (APPROVE, DENY):
+    if not isinstance(target, str) or not target or not key:
         return None
-    return target, key == APPROVE
+    return target, key
+
+
+def reaction_target(event: Mapping[str, Any]) -> tuple[str, bool] | None:
+    """For a 👍/👎 reaction event: the reacted-to event id and whether it approves; None otherwise."""
+    found = annotation(event)
+    if found is None or found[1] not in (APPROVE, DENY):
+        return None
+    return found[0], found[1] == APPROVE
 
 
 def approval_answer(

@@ -7,6 +7,10 @@ that arrived while the homeserver was down is lost. Each message is one event of
 `chat.dm_received` in a room of two people, else `chat.mentioned` when it names the bot (its user id, its
 display name, or `m.mentions`), else `chat.message_received`; the key is the Matrix event id. The bot's
 own messages, edits and `m.notice`s (what bots send each other, by convention) start nothing.
+
+A reaction (`m.reaction`, an annotation) by someone else is a 👍/👎 answer when it is on one of the bot's
+approval prompts; any other becomes `chat.reaction_added` (`room` and `event_id` of the message reacted
+to, `sender`, `reaction` without skin tones or variation selectors): how the owner rates an answer.
 """
 
 from __future__ import annotations
@@ -19,14 +23,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from meshclaw.connectors.contract import Account, Event, EventSink
-from meshclaw.connectors.matrix.approvals import approval_answer, reaction_target
+from meshclaw.connectors.matrix.approvals import annotation, approval_answer, reaction_target
 from meshclaw.connectors.matrix.client import Invite, MatrixAuthFailed, MatrixClient, TimelineEvent, connect
 from meshclaw.connectors.matrix.config import MatrixConfig
 from meshclaw.tools.registry import ToolError
 
 log = logging.getLogger(__name__)
 
-EMITS = ("chat.dm_received", "chat.mentioned", "chat.message_received")
+REACTION_ADDED = "chat.reaction_added"
+EMITS = ("chat.dm_received", "chat.mentioned", "chat.message_received", REACTION_ADDED)
 POLL_MS = 25_000
 """How long one sync waits on the server for news; a stop request cancels it at once."""
 TIMELINE_LIMIT = 50
@@ -124,6 +129,10 @@ async def _handle(
         answer = approval_answer(account=account, bot_user_id=client.user_id, reaction=source, prompt=prompt)
         if answer is not None:
             await sink.answer(answer)
+            return
+    reacted = annotation(source)
+    if reacted is not None:
+        await _emit_reaction(account, event.room_id, sender, source, reacted, sink)
         return
     kind = _message_kind(source, event.joined_count, client.user_id, names)
     event_id = source.get("event_id")
@@ -141,6 +150,22 @@ async def _handle(
     if isinstance(relation, Mapping) and relation.get("rel_type") == "m.thread":
         fields["thread"] = str(relation.get("event_id", ""))  # so a reply can go to the same thread
     await sink.emit(Event(type=kind, account=account, key=event_id, fields=fields))
+
+
+async def _emit_reaction(
+    account: str,
+    room_id: str,
+    sender: str,
+    source: Mapping[str, Any],
+    reacted: tuple[str, str],
+    sink: EventSink,
+) -> None:
+    event_id = source.get("event_id")
+    if not isinstance(event_id, str):
+        return
+    target, key = reacted
+    fields = {"account": account, "room": room_id, "event_id": target, "sender": sender, "reaction": key}
+    await sink.emit(Event(type=REACTION_ADDED, account=account, key=event_id, fields=fields))
 
 
 def _message_kind(

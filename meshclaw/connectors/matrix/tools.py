@@ -63,6 +63,15 @@ class OpenDmArgs(_Args):
     to: str = Field(description="The Matrix id of the person, e.g. @ana:example.org.")
 
 
+class NotifyOwnerArgs(_Args):
+    text: str = Field(min_length=1, max_length=30_000, description="The message, plain text.")
+    thread: str | None = Field(
+        default=None,
+        description="The event id of a message in the owner's DM to answer (the message is a reply to it); "
+        "a new message when omitted.",
+    )
+
+
 def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
     logins = Logins()  # password accounts log in once for these tools, not per call
 
@@ -132,6 +141,28 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             room_id, created = await client.open_dm(args.to)
             return {"room": room_id, "created": created}
 
+    async def notify_owner(args: NotifyOwnerArgs) -> dict[str, str]:
+        # No destination argument: the only room this can write to is the owner's DM with the bot, so a
+        # model (or an attacker's text it read) cannot turn it into a way to message anyone else.
+        config = await config_of(args.account)
+        if config.owner_matrix_user is None:
+            raise ToolError(
+                f"the Matrix account '{args.account}' has no owner_matrix_user, so there is no owner's DM to "
+                "write to; set it with `meshclaw accounts update`"
+            )
+        async with connect(config) as client:
+            room_id, _ = await client.open_dm(config.owner_matrix_user)
+            if await client.is_encrypted(room_id):
+                raise ToolError(
+                    "the owner's DM is end-to-end encrypted, which this connector does not support"
+                )
+            content: dict[str, Any] = {"msgtype": "m.text", "body": args.text}
+            content.update(_relation(reply_to=args.thread, thread=None))
+            event_id = await client.send(
+                room_id, "m.room.message", content, txn_id=transaction_id(current_key())
+            )
+            return {"room": room_id, "event_id": event_id}
+
     return [
         ToolSpec(
             name="matrix_list_rooms",
@@ -178,6 +209,16 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             effect=EffectClass.COMMUNICATE_EXTERNAL,
             args=OpenDmArgs,
             function=open_dm,
+            scopes=(),
+            origin=CONNECTOR,
+        ),
+        ToolSpec(
+            name="matrix_notify_owner",
+            description="Tell the account's owner something in their DM with the bot (optionally as a reply "
+            "to a message there). It can reach nobody else. Posted once even if the call repeats.",
+            effect=EffectClass.WRITE_INTERNAL,
+            args=NotifyOwnerArgs,
+            function=notify_owner,
             scopes=(),
             origin=CONNECTOR,
         ),

@@ -205,3 +205,46 @@ def test_a_source_whose_homeserver_is_down_keeps_trying_and_stops_when_asked(wor
             assert not task.done()  # retrying with backoff, not crashed
 
     run(scenario())
+
+
+def test_reactions_become_chat_reaction_added_except_answers_to_approvals(world: World) -> None:
+    """A reaction on an ordinary message is an event (how the owner rates an answer), skin tone removed; a
+    thumbs on one of the bot's approval prompts is an answer and no event; the bot's own reactions (its
+    hints on the prompt among them) are nothing."""
+    from tests.connectors.matrix.conftest import react
+    from tests.connectors.matrix.test_approvals import prompt
+
+    ask = connector().ask_approval
+    assert ask is not None
+
+    async def scenario() -> None:
+        sink = Sink()
+        asked = await ask(account(world.config), prompt("apr-1"))
+        async with person(world.server, world.owner) as owner:
+            (dm,) = (await owner.sync(timeout=0)).rooms.invite
+            await owner.join(dm)
+            async with listening(world.config, sink):
+                await until_heard(sink, owner, dm)
+                answer = await world.tools.call("matrix_notify_owner", text="The answer is 42.")
+                await world.tools.call(
+                    "matrix_add_reaction", room=dm, event_id=answer["event_id"], reaction="👀"
+                )
+                up = await react(owner, dm, answer["event_id"], "👍🏽")
+                down = await react(owner, dm, answer["event_id"], "👎")
+                await react(owner, dm, asked, "👍")
+                await sink.wait_for(
+                    lambda: len(sink.answers) == 1 and any(e.key == down for e in sink.events)
+                )
+        reactions = [e for e in sink.events if e.type == "chat.reaction_added"]
+        fields = {
+            "account": "chat",
+            "room": dm,
+            "event_id": answer["event_id"],
+            "sender": world.owner.user_id,
+        }
+        assert [(e.key, e.fields) for e in reactions] == [
+            (up, {**fields, "reaction": "👍"}), (down, {**fields, "reaction": "👎"})
+        ]  # fmt: skip
+        assert [(a.approval_id, a.approved) for a in sink.answers] == [("apr-1", True)]
+
+    run(scenario())

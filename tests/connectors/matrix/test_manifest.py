@@ -19,6 +19,7 @@ EXPECTED = {
     "matrix_post_message": EffectClass.COMMUNICATE_EXTERNAL,
     "matrix_add_reaction": EffectClass.WRITE_INTERNAL,
     "matrix_open_dm": EffectClass.COMMUNICATE_EXTERNAL,
+    "matrix_notify_owner": EffectClass.WRITE_INTERNAL,
 }
 
 
