@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,97 +127,115 @@ class GatedToolset(WrapperToolset[None]):
     async def call_tool(
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[None], tool: ToolsetTool[None]
     ) -> Any:
-        state = self.state
-        state.check_stop()
-        meta = self.meta(name)
-        args = shown_args(tool_args)
-        digest = args_digest(args)
-        call_id = ctx.tool_call_id or ""
-        approval = state.approvals.get(call_id) if ctx.tool_call_approved else None
-        if approval is not None:
-            # Single use: an approval counts for the one call it was given for, once per segment.
-            state.approvals = {key: value for key, value in state.approvals.items() if key != call_id}
-        call = ToolCall(tool_call_id=call_id, name=name, args=args, args_digest=digest, effect=meta.effect,
-                        origin=meta.origin, scopes=meta.scopes, approval=approval)  # fmt: skip
-        decision = await state.gate.decide(call, state.run_info())
-        if approval is not None and approval.approved and approval.args_digest != digest:
-            # Checked here too, whatever the gate: an approval binds the digest of the exact arguments.
-            decision = GateDecision(
-                decision="deny", reason="the approval was given for other arguments than this call has"
-            )
-        elif decision.decision == "needs_approval" and approval is not None:
-            # Approved, yet the gate still asks: an approval can only be used for what it was given for.
-            decision = GateDecision(
-                decision="deny", reason=f"not allowed despite the approval: {decision.reason}"
-            )
+        self.state.check_stop()
 
-        async def record(status: ToolStatus, error: str | None = None, latency_ms: int = 0) -> None:
-            await state.sink.tool_call(
-                ToolCallStep(tool_call_id=call_id, name=name, args_digest=digest, effect=meta.effect,
-                             decision=decision.decision, reason=decision.reason, status=status, error=error,
-                             latency_ms=latency_ms, approval_id=approval.approval_id if approval else None,
-                             rule=decision.rule, args=args, taint_sources=tuple(state.untrusted.sources))
-            )  # fmt: skip
+        def invoke() -> Awaitable[Any]:
+            return super(GatedToolset, self).call_tool(name, tool_args, ctx, tool)
 
-        if decision.decision == "deny":
-            await record("denied")
-            return f"The tool call was denied by policy: {decision.reason}"
-        if decision.decision == "needs_approval":
-            await record("pending")
-            raise ApprovalRequired(
-                metadata={"args": args, "args_digest": digest, "effect": meta.effect.value,
-                          "reason": decision.reason}
-            )  # fmt: skip
-        return await self._run(name, tool_args, ctx, tool, meta, record)
+        return await gate_and_call(self.state, name=name, tool_args=tool_args, call_id=ctx.tool_call_id or "",
+                                   approved=ctx.tool_call_approved, meta=self.meta(name), invoke=invoke)  # fmt: skip
 
-    async def _run(
-        self,
-        name: str,
-        tool_args: dict[str, Any],
-        ctx: RunContext[None],
-        tool: ToolsetTool[None],
-        meta: ToolMeta,
-        record: Callable[..., Any],
-    ) -> Any:
-        started = time.perf_counter()
 
-        def elapsed() -> int:
-            return int((time.perf_counter() - started) * 1000)
+async def gate_and_call(
+    state: SegmentState,
+    *,
+    name: str,
+    tool_args: dict[str, Any],
+    call_id: str,
+    approved: bool,
+    meta: ToolMeta,
+    invoke: Callable[[], Awaitable[Any]],
+) -> Any:
+    """One tool call whose arguments were validated: the gate decides, the sink records, then (maybe)
+    `invoke` runs the tool. Shared by the pydantic-ai toolsets (`GatedToolset`) and the direct loop
+    (`direct`), so both paths gate, record and taint alike. The caller checked the kill switch."""
+    args = shown_args(tool_args)
+    digest = args_digest(args)
+    approval = state.approvals.get(call_id) if approved else None
+    if approval is not None:
+        # Single use: an approval counts for the one call it was given for, once per segment.
+        state.approvals = {key: value for key, value in state.approvals.items() if key != call_id}
+    call = ToolCall(tool_call_id=call_id, name=name, args=args, args_digest=digest, effect=meta.effect,
+                    origin=meta.origin, scopes=meta.scopes, approval=approval)  # fmt: skip
+    decision = await state.gate.decide(call, state.run_info())
+    if approval is not None and approval.approved and approval.args_digest != digest:
+        # Checked here too, whatever the gate: an approval binds the digest of the exact arguments.
+        decision = GateDecision(
+            decision="deny", reason="the approval was given for other arguments than this call has"
+        )
+    elif decision.decision == "needs_approval" and approval is not None:
+        # Approved, yet the gate still asks: an approval can only be used for what it was given for.
+        decision = GateDecision(
+            decision="deny", reason=f"not allowed despite the approval: {decision.reason}"
+        )
 
-        try:
-            async with asyncio.timeout(meta.timeout_s):
-                result = await super().call_tool(name, tool_args, ctx, tool)
-        except ToolError as error:
-            await record("error", str(error), elapsed())
-            self._ran(meta)
-            return f"The tool failed: {error}"
-        except (ModelRetry, ToolFailed) as error:
-            if _connection_lost(error):
-                message = f"the tool '{name}' lost its server mid-call (it crashed or closed the connection)"
-                await record("error", message, elapsed())
-                raise ToolBroke(f"{message}; {meta.label}" if meta.label else message) from error
-            await record("error", _message(error), elapsed())
-            self._ran(meta)
-            raise
-        except (ApprovalRequired, CallDeferred):
-            raise
-        except TimeoutError:
-            message = f"the tool '{name}' did not answer within {meta.timeout_s:g} s"
-            await record("error", message, elapsed())
-            raise ToolBroke(f"{message} ({meta.label})" if meta.label else message) from None
-        except Exception as error:
-            message = f"the tool '{name}' could not be run ({type(error).__name__})"
+    async def record(status: ToolStatus, error: str | None = None, latency_ms: int = 0) -> None:
+        await state.sink.tool_call(
+            ToolCallStep(tool_call_id=call_id, name=name, args_digest=digest, effect=meta.effect,
+                         decision=decision.decision, reason=decision.reason, status=status, error=error,
+                         latency_ms=latency_ms, approval_id=approval.approval_id if approval else None,
+                         rule=decision.rule, args=args, taint_sources=tuple(state.untrusted.sources))
+        )  # fmt: skip
+
+    if decision.decision == "deny":
+        await record("denied")
+        return f"The tool call was denied by policy: {decision.reason}"
+    if decision.decision == "needs_approval":
+        await record("pending")
+        raise ApprovalRequired(
+            metadata={"args": args, "args_digest": digest, "effect": meta.effect.value,
+                      "reason": decision.reason}
+        )  # fmt: skip
+    return await _run(state, name, meta, record, invoke)
+
+
+async def _run(
+    state: SegmentState,
+    name: str,
+    meta: ToolMeta,
+    record: Callable[..., Awaitable[None]],
+    invoke: Callable[[], Awaitable[Any]],
+) -> Any:
+    started = time.perf_counter()
+
+    def elapsed() -> int:
+        return int((time.perf_counter() - started) * 1000)
+
+    try:
+        async with asyncio.timeout(meta.timeout_s):
+            result = await invoke()
+    except ToolError as error:
+        await record("error", str(error), elapsed())
+        _ran(state, meta)
+        return f"The tool failed: {error}"
+    except (ModelRetry, ToolFailed) as error:
+        if _connection_lost(error):
+            message = f"the tool '{name}' lost its server mid-call (it crashed or closed the connection)"
             await record("error", message, elapsed())
             raise ToolBroke(f"{message}; {meta.label}" if meta.label else message) from error
-        await record("ok", None, elapsed())
-        self._ran(meta)
-        if meta.untrusted_result or meta.effect is EffectClass.READ_UNTRUSTED:
-            self.state.untrusted.add(name, result)
-        return result
+        await record("error", _message(error), elapsed())
+        _ran(state, meta)
+        raise
+    except (ApprovalRequired, CallDeferred):
+        raise
+    except TimeoutError:
+        message = f"the tool '{name}' did not answer within {meta.timeout_s:g} s"
+        await record("error", message, elapsed())
+        raise ToolBroke(f"{message} ({meta.label})" if meta.label else message) from None
+    except Exception as error:
+        message = f"the tool '{name}' could not be run ({type(error).__name__})"
+        await record("error", message, elapsed())
+        raise ToolBroke(f"{message}; {meta.label}" if meta.label else message) from error
+    await record("ok", None, elapsed())
+    _ran(state, meta)
+    if meta.untrusted_result or meta.effect is EffectClass.READ_UNTRUSTED:
+        state.untrusted.add(name, result)
+    return result
 
-    def _ran(self, meta: ToolMeta) -> None:
-        self.state.tool_calls += 1
-        self.state.effects_seen.add(meta.effect)
+
+def _ran(state: SegmentState, meta: ToolMeta) -> None:
+    state.tool_calls += 1
+    state.effects_seen.add(meta.effect)
 
 
 CONNECTION_CLOSED = -32000

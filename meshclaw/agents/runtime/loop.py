@@ -1,4 +1,5 @@
-"""`execute`: one segment of a run (see `contract`), over pydantic-ai's `Agent.iter`.
+"""`execute`: one segment of a run (see `contract`), on the direct loop (`direct`) when the segment is
+simple, else over pydantic-ai's `Agent.iter`.
 
 Stepping through the graph node by node, rather than `Agent.run`, is what lets the runtime record each
 model call as it happens (tokens, cost, latency), stop on the cost limit right after the response that
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from pydantic_ai import (
     Agent,
@@ -36,7 +37,7 @@ from pydantic_ai.exceptions import (
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.toolsets import AbstractToolset
 
-from meshclaw.agents.runtime import history
+from meshclaw.agents.runtime import direct, history
 from meshclaw.agents.runtime.contract import (
     LimitName,
     ModelCallStep,
@@ -119,10 +120,12 @@ async def execute(
     model_factory: ModelFactory,
     run_tools: Sequence[RunToolSource] = (),
     should_stop: Callable[[], bool] | None = None,
+    engine: Literal["auto", "graph"] = "auto",
 ) -> RunResult:
     """Run one segment of `request`: from its input, or from `request.resume`, until the agent answers,
     a per-run limit trips, a tool call needs approval, or `should_stop()` (the kill switch, checked before
-    every model and tool call) says stop. Never raises for what the agent or its tools did: every outcome
+    every model and tool call) says stop. `engine="graph"` runs even a simple segment on pydantic-ai's
+    agent graph instead of the direct loop (`direct`), for tests that compare the two. Never raises for what the agent or its tools did: every outcome
     is a `RunResult`; only cancellation of the calling task propagates."""
     approvals = {d.tool_call_id: d for d in request.resume.decisions} if request.resume else {}
     state = SegmentState(request=request, sink=sink, gate=gate, should_stop=should_stop, approvals=approvals)
@@ -141,7 +144,7 @@ async def execute(
     current = CURRENT.set(state)
     try:
         async with asyncio.timeout(seconds):
-            return await _segment(segment, tools, run_tools, limits)
+            return await _segment(segment, tools, run_tools, limits, engine)
     except TimeoutError:
         return _over(segment, "max_seconds")
     except UsageLimitExceeded as error:
@@ -204,7 +207,11 @@ def _error_body(body: object) -> tuple[str | None, str | None]:
 
 
 async def _segment(
-    segment: _Segment, registry: ToolRegistry, sources: Sequence[RunToolSource], limits: UsageLimits
+    segment: _Segment,
+    registry: ToolRegistry,
+    sources: Sequence[RunToolSource],
+    limits: UsageLimits,
+    engine: Literal["auto", "graph"],
 ) -> RunResult:
     request, state = segment.request, segment.state
     spec = request.spec
@@ -212,6 +219,15 @@ async def _segment(
         endpoint = segment.model_factory.endpoint(request)
         model = await open_model(endpoint, stack)
         specs, metas = registry_tools(request, registry, sources)
+        instructions = _instructions(spec.instructions, request, sources)
+        if engine == "auto" and direct.eligible(request):
+            loop = direct.DirectLoop.build(
+                state=state, model=model, specs=specs, metas=metas, instructions=instructions, limits=limits,
+                on_response=lambda response, at, check: _model_called(segment, response, at, check_cost=check),
+                retries=TOOL_RETRIES,
+            )  # fmt: skip
+            answer, history_out = await loop.run(request.input)
+            return _finish(segment, answer, history_out)
         toolsets: list[AbstractToolset[None]] = [function_toolset(specs, metas, state)] if specs else []
         for server in spec.mcp_servers:
             raw = mcp_toolset(server, request)
@@ -230,7 +246,7 @@ async def _segment(
         agent: Agent[None, Any] = Agent(
             model,
             output_type=[output, DeferredToolRequests],
-            instructions=_instructions(spec.instructions, request, sources),
+            instructions=instructions,
             toolsets=toolsets,
             retries=TOOL_RETRIES,
             name=spec.name,
