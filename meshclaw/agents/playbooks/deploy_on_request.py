@@ -1,31 +1,40 @@
-"""Deploy on request (issue 7 point 3): "deploy web 1.4.2 to staging" in a Slack DM to the bot.
+"""Deploy on request (issue 7 point 3): "deploy web 1.4.2 to staging" to the chat bot, in a DM or as a
+mention in one of the agent's channels (Slack `app_mention`, a Matrix room message naming the bot).
 
 The message is untrusted, so it becomes one fixed action by the action-selector pattern: a strict grammar
 (deploy_request.py) over the agent's closed sets of services and environments, and the model, if any, only
 picks among those options when a name fits several. Free text never reaches an argument. The deploy
 (`deploy_start_release`, effect `deploy`, in a run that read outsiders' text) then waits for a person's
-approval per policy (`rule_of_two`; shown in the owner's Slack DM and the web inbox), runs, and is watched
-like any deployment (release_watch.py), with status and the summary going to the owner's DM only
-(`slack_notify_owner`): a tainted run may tell its owner, not post to others without approval.
+approval per policy (`rule_of_two`; shown in the owner's chat DM and the web inbox; only the owner's answer
+there counts), runs, and is watched like any deployment (release_watch.py), with status and the summary
+going to the owner's DM only (`<connector>_notify_owner`).
+
+Who may ask: in a channel, the owner, or only the listed `requesters` when there are some; the triggers
+match exactly those authors (the chat server's, not the text's), so anyone else's mention starts nothing,
+and the playbook checks again against the message as the chat server has it (chat_request.py). In a DM,
+the listed `requesters`, or anyone who can DM the bot when the list is empty (the owner approves every
+deploy anyway). A request in a channel is answered there: reactions on it (no approval: an internal write)
+and, once deployed and watched, one reply in its thread, which the owner approves like any post of a run
+that read outsiders' text.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from meshclaw.agents.playbooks.contract import Playbook, Refused, StepFailed
+from meshclaw.agents.chat_accounts import ChatAccount, chosen, in_settings
+from meshclaw.agents.playbooks.chat_request import ChatRequest, from_event, mark, read_text, reply, tell_owner
+from meshclaw.agents.playbooks.contract import Playbook, Refused
 from meshclaw.agents.playbooks.deploy_request import EXAMPLE, Parsed, asks_to_deploy, parse
-from meshclaw.agents.playbooks.deployment_watch import WAIT_SECONDS
 from meshclaw.agents.playbooks.event_input import trigger_event
 from meshclaw.agents.playbooks.release_watch import (
+    WAIT_SECONDS,
     Release,
+    facts,
+    follow,
     minutes,
     record_decision,
-    summarize,
-    watch,
-    window,
 )
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.templates import Template, TemplateSetting
@@ -35,67 +44,96 @@ if TYPE_CHECKING:
 
 NAME = "deploy-on-request"
 DEPLOY = "deploy_start_release"
+NOT_A_REQUEST = "this agent acts on a chat message to its bot (a DM, or a mention in one of its channels)"
 
 
 async def run(steps: Steps) -> dict[str, Any]:
     settings = steps.settings
-    slack, deploy = str(settings["slack_account"]), str(settings["deploy_account"])
+    chat = in_settings(settings)
     event = trigger_event(steps.request.input)
-    if event is None or event.type != "chat.dm_received" or event.fields.get("account") != slack:
-        return {"deployed": False, "reason": "this agent acts on a Slack DM (chat.dm_received) to its bot"}
-    user, ts = event.fields.get("user", ""), event.fields.get("ts", "")
+    request = from_event(event, chat) if chat is not None else None
+    if event is None or request is None:
+        return {"deployed": False, "reason": NOT_A_REQUEST}
     if "text" in event.fields and not asks_to_deploy(event.fields["text"]):
         # A question for the chat assistant or a note to someone: ending quietly only ever does less.
         return {"deployed": False, "reason": "not a deploy request"}
-
-    async def tell_owner(text: str) -> None:
-        # the run's steps show why; the answer still says what happened
-        with contextlib.suppress(Refused, StepFailed):
-            await steps.tool("slack_notify_owner", account=slack, text=text)
-
-    requesters = _names(settings, "requesters")
-    if requesters and user not in requesters:
-        await tell_owner(
-            f":no_entry: <@{user}> asked me to deploy; they are not among the people I take requests from."
-        )
-        return {"deployed": False, "reason": f"{user} may not request deploys"}
-    read = await steps.tool("slack_read_direct_messages", account=slack, user=user, limit=20)
-    text = next((str(message.get("text", "")) for conversation in read["conversations"]
-                 for message in conversation["messages"] if message.get("ts") == ts), None)  # fmt: skip
+    refused = _not_taken(settings, request)
+    if refused is not None:
+        await tell_owner(steps, request.chat, f":no_entry: {request.who} asked me to deploy; {refused}.")
+        return {"deployed": False, "reason": f"{request.author} may not request deploys here: {refused}"}
+    text = await read_text(steps, request)
     if text is None:
-        return {"deployed": False, "reason": f"the message {ts} is not in the DM with {user}"}
+        return {"deployed": False, "reason": f"the message {request.message} by {request.author} is not where "
+                                             "the event says"}  # fmt: skip
     parsed = parse(text, _names(settings, "services"), _names(settings, "environments"))
     chosen = await _resolve(steps, text, parsed)
     if isinstance(chosen, str):
         steps.outcome("deploy_request.refused", reason=chosen[:200])
-        await tell_owner(f":no_entry: I did not act on a deploy request from <@{user}>: {chosen}.")
+        await mark(steps, request, "refused")
+        await tell_owner(steps, request.chat, f":no_entry: I did not act on a deploy request from {request.who}: "
+                                              f"{chosen}.")  # fmt: skip
         return {"deployed": False, "reason": chosen}
     service, environment = chosen
-    release = Release(account=deploy, service=service, environment=environment, version=parsed.version)
+    release = Release(account=str(settings["deploy_account"]), service=service, environment=environment,
+                      version=parsed.version)  # fmt: skip
+    return await _deploy(steps, request, release)
+
+
+async def _deploy(steps: Steps, request: ChatRequest, release: Release) -> dict[str, Any]:
+    settings, chat = steps.settings, request.chat
+
+    async def to_owner(text: str) -> None:
+        await tell_owner(steps, chat, text)
+
     try:
         started = await steps.tool(DEPLOY, **release.target(), version=release.version)
     except Refused as refused:
         record_decision(steps, DEPLOY, release)
-        await tell_owner(
-            f":no_entry: {release.label} (asked by <@{user}>) was not deployed: {refused.reason}."
+        await mark(steps, request, "refused")
+        await to_owner(
+            f":no_entry: {release.label} (asked by {request.who}) was not deployed: {refused.reason}."
         )
         return {"deployed": False, "reason": refused.reason}
     record_decision(steps, DEPLOY, release)
-    saved = minutes(settings)
     if started["status"] not in ("succeeded", "started", "already_done"):
-        await tell_owner(f":x: deploying {release.label} {started['status']}: {started['detail']}")
+        await mark(steps, request, "refused")
+        await to_owner(f":x: deploying {release.label} {started['status']}: {started['detail']}")
         return {"deployed": False, "reason": f"the deploy {started['status']}"}
-    steps.outcome("deployment.executed", minutes_saved=saved.deployed, service=service, environment=environment,
-                  version=release.version)  # fmt: skip
-    if started["status"] == "started":  # a pipeline or sync runs on its own: watch once it finished
-        await steps.tool("deploy_get_status", **release.target(), wait_seconds=WAIT_SECONDS)
-    chosen_window = window(settings)
-    await tell_owner(f":rocket: deployed {release.label} as <@{user}> asked; watching it"
-                     + (f" for {chosen_window:g} s." if chosen_window else "."))  # fmt: skip
-    report = await watch(steps, release, tell_owner, window_seconds=chosen_window, saved=saved)
-    summary = await summarize(steps, report)
-    await tell_owner(summary)
-    return {**report, "deployed": True, "requested_by": user, "summary": summary}
+    steps.outcome("deployment.executed", minutes_saved=minutes(settings).deployed, service=release.service,
+                  environment=release.environment, version=release.version)  # fmt: skip
+    await mark(steps, request, "deployed")
+    # A pipeline or sync that runs on its own ("started"): watch once it finished.
+    followed = await follow(steps, release, say=to_owner, tell_owner=to_owner, settings=settings,
+                            wait=started["status"] == "started",
+                            intro=f":rocket: deployed {release.label} as {request.who} asked; watching it")  # fmt: skip
+    if isinstance(followed, str):
+        return {"deployed": True, "watched": False, "reason": followed, "requested_by": request.author}
+    verdict = str(followed["verdict"])
+    await mark(
+        steps,
+        request,
+        "healthy" if verdict == "healthy" else "regressed" if verdict == "regressed" else "inconclusive",
+    )
+    answer: dict[str, Any] = {**followed, "deployed": True, "requested_by": request.author}
+    if request.kind == "mention":
+        # Facts built by code (never the model's summary): what the requester's thread is told.
+        answer["reply"] = await reply(
+            steps, request, f"{release.label}, as {request.who} asked: {facts(followed)}"
+        )
+    return answer
+
+
+def _not_taken(settings: Mapping[str, Any], request: ChatRequest) -> str | None:
+    """Why this agent does not take the request (None: it does): the channel, or the author."""
+    requesters = _names(settings, "requesters")
+    if request.kind == "mention":
+        if request.place not in _names(settings, "channels"):
+            return "I take requests in no channel but mine"
+        allowed = request.author in requesters if requesters else request.from_owner
+        return None if allowed else "they are not among the people I take requests from"
+    if requesters and request.author not in requesters:
+        return "they are not among the people I take requests from"
+    return None
 
 
 async def _resolve(steps: Steps, text: str, parsed: Parsed) -> tuple[str, str] | str:
@@ -128,9 +166,56 @@ def _split(text: str) -> list[str]:
     return [name.strip() for name in text.replace(",", " ").split() if name.strip()]
 
 
+def _chat_grants(chat: ChatAccount, channels: list[str]) -> list[dict[str, Any]]:
+    """Reading the request back and telling the owner; in channels, marking and answering requests."""
+    scoped = {"channels": channels}
+    in_channels: tuple[str, ...]
+    if chat.connector == "slack":
+        grants: list[dict[str, Any]] = [
+            {"tool": "slack_read_direct_messages", "account": chat.name},
+            {"tool": "slack_notify_owner", "account": chat.name},
+        ]
+        in_channels = ("slack_read_bot_mentions", "slack_read_thread_replies", "slack_add_reaction",
+                       "slack_reply_thread")  # fmt: skip
+    else:
+        grants = [
+            # unscoped: a DM's room is not known in advance (reading is contained; it taints the run)
+            {"tool": "matrix_read_messages", "account": chat.name},
+            {"tool": "matrix_notify_owner", "account": chat.name},
+        ]
+        in_channels = ("matrix_add_reaction", "matrix_post_message")
+    if channels:
+        grants += [{"tool": tool, "account": chat.name, "scopes": scoped} for tool in in_channels]
+    return grants
+
+
+def _triggers(chat: ChatAccount, channels: list[str], requesters: list[str]) -> list[dict[str, Any]]:
+    """DMs on the account; mentions in each channel by exactly the authors who may ask there (the chat
+    server's author field, so nobody else's mention starts a run)."""
+    triggers: list[dict[str, Any]] = [
+        {"kind": "event", "event": "chat.dm_received", "match": {"account": chat.name}}
+    ]
+    authors = [{chat.author: requester} for requester in requesters] or [{"from_owner": "true"}]
+    triggers += [
+        {
+            "kind": "event",
+            "event": "chat.mentioned",
+            "match": {"account": chat.name, chat.place: channel, **author},
+        }
+        for channel in channels
+        for author in authors
+    ]
+    return triggers
+
+
 def build(agent_name: str, values: Mapping[str, str]) -> AgentSpec:
     services, environments = _split(values["services"]), _split(values["environments"])
-    deploy, slack = values["deploy_account"], values["slack_account"]
+    chat = chosen(values, label=f"settings.slack_account: template '{NAME}'")
+    deploy, channels, requesters = (
+        values["deploy_account"],
+        _split(values["channels"]),
+        _split(values["requesters"]),
+    )
     scopes = {"services": services, "environments": environments}
     deploy_tools = (
         "deploy_start_release",
@@ -138,27 +223,28 @@ def build(agent_name: str, values: Mapping[str, str]) -> AgentSpec:
         "deploy_watch_release",
         "deploy_rollback_release",
     )
+    where = f"a {chat.title} DM" + (" or a mention in a channel" if channels else "")
     return AgentSpec.model_validate(
         {
             "name": agent_name,
-            "purpose": f"Deploy {', '.join(services)} to {', '.join(environments)} when asked in a Slack DM.",
+            "purpose": f"Deploy {', '.join(services)} to {', '.join(environments)} when asked in {where}.",
             "template": NAME,
             "model": {"name": values["model"]} if values["model"] else None,
             "memory": False,
             "allow_overlap": True,
             "tools": [
                 *({"tool": tool, "account": deploy, "scopes": scopes} for tool in deploy_tools),
-                {"tool": "slack_read_direct_messages", "account": slack},
-                {"tool": "slack_notify_owner", "account": slack},
+                *_chat_grants(chat, channels),
             ],
-            "triggers": [{"kind": "event", "event": "chat.dm_received", "match": {"account": slack}}],
+            "triggers": _triggers(chat, channels, requesters),
             "limits": {"max_seconds": 3 * WAIT_SECONDS, "max_tool_calls": 20},
             "settings": {
                 "deploy_account": deploy,
-                "slack_account": slack,
+                chat.setting: chat.name,
                 "services": services,
                 "environments": environments,
-                "requesters": _split(values["requesters"]),
+                "requesters": requesters,
+                "channels": channels,
                 "window_seconds": float(values["window_seconds"] or 0),
                 "minutes_deploy": float(values["minutes_deploy"]),
                 "minutes_watched": float(values["minutes_watched"]),
@@ -173,9 +259,10 @@ def template() -> Template:
     return Template(
         name=NAME,
         title="Deploy on request",
-        description=f"DM the Slack bot '{EXAMPLE}': it becomes one fixed deploy of a service and environment "
-        "you list, which you approve (in your Slack DM or the inbox); then it is watched and a regression rolled "
-        "back. Anything else in the message is refused. Needs a deploy and a Slack account.",
+        description=f"DM the chat bot '{EXAMPLE}', or mention it so in a channel you list: it becomes one fixed "
+        "deploy of a service and environment you list, which you approve (in your chat DM or the inbox); then "
+        "it is watched, a regression rolled back, and a channel's request answered in its thread. Anything else "
+        "in the message is refused. Needs a deploy account and a Slack or Matrix account.",
         settings=(
             TemplateSetting(
                 name="deploy_account",
@@ -186,8 +273,18 @@ def template() -> Template:
             TemplateSetting(
                 name="slack_account",
                 label="Slack account",
-                required=True,
-                help="The Slack account whose bot takes the requests (its owner approves)",
+                help="The Slack account whose bot takes the requests (its owner approves); or a Matrix account",
+            ),
+            TemplateSetting(
+                name="matrix_account",
+                label="Matrix account",
+                help="Instead of Slack: the Matrix account whose bot takes the requests (its owner approves)",
+            ),
+            TemplateSetting(
+                name="channels",
+                label="Channels",
+                help="Comma-separated Slack channel ids (C0123ABCD) or Matrix room ids where a mention of the bot "
+                "may ask; empty: DMs only",
             ),
             TemplateSetting(
                 name="services",
@@ -204,7 +301,8 @@ def template() -> Template:
             TemplateSetting(
                 name="requesters",
                 label="Who may ask",
-                help="Comma-separated Slack user ids; empty: anyone who can DM the bot (you still approve)",
+                help="Comma-separated Slack or Matrix user ids; empty: in a DM anyone who can DM the bot (you "
+                "still approve), in a channel you only",
             ),
             TemplateSetting(
                 name="window_seconds",

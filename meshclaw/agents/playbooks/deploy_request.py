@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from meshclaw.connectors.deploy.names import VERSION
 
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}"
+_MENTION = r"(?:<@[A-Z0-9]+>|@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(?::[0-9]{1,5})?)"
+"""The bot named first: Slack's `<@U0MESHBOT1>`, or a Matrix user id `@meshclaw:example.org`."""
 REQUEST = re.compile(
-    rf"(?:<@[A-Z0-9]+>[\s,:]*)?(?:please\s+)?deploy\s+(?P<service>{_NAME})\s+(?:version\s+)?"
+    rf"(?:{_MENTION}[\s,:]*)?(?:please\s+)?deploy\s+(?P<service>{_NAME})\s+(?:version\s+)?"
     rf"(?P<version>\S+)\s+(?:to|on|in|into)\s+(?P<environment>{_NAME})(?:\s+please)?\s*[.!]?",
     re.IGNORECASE,
 )
 EXAMPLE = "deploy web 1.4.2 to staging"
-ADDRESSED = re.compile(r"\s*(?:<@[A-Z0-9]+>[\s,:]*)?(?:please\s+)?deploy\b", re.IGNORECASE)
+ADDRESSED = re.compile(rf"\s*(?:{_MENTION}[\s,:]*)?(?:please\s+)?deploy\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, kw_only=True)

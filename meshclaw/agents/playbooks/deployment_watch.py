@@ -5,7 +5,7 @@ connector's poll of the target; optionally only while the owner's calendar shows
 `owner_in_meeting` condition), the playbook waits until the deployment finished, watches its health URL
 and PromQL checks for a window (`deploy_watch_release`), posts each status line in a chat channel, and on
 a regression rolls back (`deploy_rollback_release`: the run waits for the owner's approval, shown in their
-Slack DM and the web inbox, unless an admin pre-approved the rollback). It ends with a summary to the
+chat DM and the web inbox, unless an admin pre-approved the rollback). It ends with a summary to the
 owner. Detection needs no model; with one, the model only writes that summary.
 
 The event is trusted (the target's own names and validated versions), so the run is clean: a status post
@@ -18,9 +18,10 @@ import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from meshclaw.agents.chat_accounts import chosen, in_settings
 from meshclaw.agents.playbooks.contract import Playbook, Refused, StepFailed
 from meshclaw.agents.playbooks.event_input import trigger_event
-from meshclaw.agents.playbooks.release_watch import Release, minutes, summarize, watch, window
+from meshclaw.agents.playbooks.release_watch import WAIT_SECONDS, Release, follow
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.templates import Template, TemplateSetting
 
@@ -28,8 +29,7 @@ if TYPE_CHECKING:
     from meshclaw.agents.playbooks.steps import Steps
 
 NAME = "deployment-watch"
-WAIT_SECONDS = 900
-"""How long to wait for a started deployment to finish before watching it (the setting's default)."""
+__all__ = ["NAME", "WAIT_SECONDS", "build", "playbook", "run", "template"]
 
 
 async def run(steps: Steps) -> dict[str, Any]:
@@ -38,6 +38,9 @@ async def run(steps: Steps) -> dict[str, Any]:
     if event is None or event.type != "deployment.started":
         return {"watched": False, "reason": "this agent watches deployments when a deployment.started "
                                             "event starts it"}  # fmt: skip
+    chat = in_settings(settings)
+    if chat is None:
+        return {"watched": False, "reason": "the agent's settings name no Slack or Matrix account"}
     fields = event.fields
     release = Release(account=fields.get("account", ""), service=fields.get("service", ""),
                       environment=fields.get("environment", ""), version=fields.get("version", ""))  # fmt: skip
@@ -51,28 +54,17 @@ async def run(steps: Steps) -> dict[str, Any]:
     async def say(text: str) -> None:
         # the run's steps show why; a status line must not stop the watch or a rollback
         with contextlib.suppress(Refused, StepFailed):
-            await steps.tool("slack_post_message", account=settings["slack_account"],
-                             channel=settings["channel"], text=text)  # fmt: skip
+            await steps.tool(chat.post, account=chat.name, **{chat.place: settings["channel"]}, text=text)
 
-    now = await steps.tool("deploy_get_status", **release.target(),
-                           wait_seconds=float(settings.get("wait_seconds", WAIT_SECONDS)))  # fmt: skip
-    if now.get("known") and now["version"] != release.version:
-        await say(
-            f":fast_forward: {release.label} was replaced by {now['version']} before it could be watched."
-        )
-        return {"watched": False, "reason": f"superseded by {now['version']}"}
-    if now.get("known") and now["state"] != "succeeded":
-        await say(f":x: the deployment of {release.label} is {now['state']}; not watching it.")
-        return {"watched": False, "reason": f"the deployment is {now['state']}"}
-    chosen = window(settings)
-    await say(f":eyes: {release.label} was deployed; watching its health and metrics"
-              + (f" for {chosen:g} s." if chosen else "."))  # fmt: skip
-    report = await watch(steps, release, say, window_seconds=chosen, saved=minutes(settings))
-    summary = await summarize(steps, report)
-    # the summary is still the run's answer
-    with contextlib.suppress(Refused, StepFailed):
-        await steps.tool("slack_notify_owner", account=settings["slack_account"], text=summary)
-    return {**report, "watched": True, "summary": summary}
+    async def tell_owner(text: str) -> None:
+        with contextlib.suppress(Refused, StepFailed):
+            await steps.tool(chat.notify_owner, account=chat.name, text=text)
+
+    followed = await follow(steps, release, say=say, tell_owner=tell_owner, settings=settings,
+                            intro=f":eyes: {release.label} was deployed; watching its health and metrics")  # fmt: skip
+    if isinstance(followed, str):
+        return {"watched": False, "reason": followed}
+    return {**followed, "watched": True}
 
 
 def _names(settings: Mapping[str, Any], key: str) -> list[str]:
@@ -94,7 +86,8 @@ def _yes(text: str) -> bool:
 
 def build(agent_name: str, values: Mapping[str, str]) -> AgentSpec:
     services, environments = _split(values["services"]), _split(values["environments"])
-    deploy, slack, channel = values["deploy_account"], values["slack_account"], values["channel"]
+    chat = chosen(values, label=f"settings.slack_account: template '{NAME}'")
+    deploy, channel = values["deploy_account"], values["channel"]
     scopes = {"services": services, "environments": environments}
     condition = "owner_in_meeting" if _yes(values["only_in_meetings"]) else None
     window_s = float(values["window_seconds"] or 0)
@@ -111,8 +104,8 @@ def build(agent_name: str, values: Mapping[str, str]) -> AgentSpec:
                     {"tool": tool, "account": deploy, "scopes": scopes}
                     for tool in ("deploy_get_status", "deploy_watch_release", "deploy_rollback_release")
                 ),
-                {"tool": "slack_post_message", "account": slack, "scopes": {"channels": [channel]}},
-                {"tool": "slack_notify_owner", "account": slack},
+                {"tool": chat.post, "account": chat.name, "scopes": {"channels": [channel]}},
+                {"tool": chat.notify_owner, "account": chat.name},
             ],
             "triggers": [
                 {
@@ -127,7 +120,7 @@ def build(agent_name: str, values: Mapping[str, str]) -> AgentSpec:
             "limits": {"max_seconds": int(WAIT_SECONDS + max(window_s, 600) + 600), "max_tool_calls": 20},
             "settings": {
                 "deploy_account": deploy,
-                "slack_account": slack,
+                chat.setting: chat.name,
                 "channel": channel,
                 "services": services,
                 "environments": environments,
@@ -145,8 +138,9 @@ def template() -> Template:
         name=NAME,
         title="Deployment watch",
         description="When someone deploys a watched service (optionally only while you are in a meeting), "
-        "watch its health and metrics, post status in a Slack channel, roll back a regression (you approve, "
-        "unless an admin pre-approved rollbacks) and send you a summary. Needs a deploy and a Slack account.",
+        "watch its health and metrics, post status in a Slack channel or Matrix room, roll back a regression "
+        "(you approve, unless an admin pre-approved rollbacks) and send you a summary. Needs a deploy account "
+        "and a Slack or Matrix account.",
         settings=(
             TemplateSetting(
                 name="deploy_account",
@@ -157,14 +151,19 @@ def template() -> Template:
             TemplateSetting(
                 name="slack_account",
                 label="Slack account",
-                required=True,
-                help="The Slack account that posts status (its owner gets the summary)",
+                help="The Slack account that posts status (its owner gets the summary); or a Matrix account",
+            ),
+            TemplateSetting(
+                name="matrix_account",
+                label="Matrix account",
+                help="Instead of Slack: the Matrix account that posts status (its owner gets the summary)",
             ),
             TemplateSetting(
                 name="channel",
                 label="Status channel",
                 default="deploys",
-                help="The channel name status lines go to (the bot must be in it)",
+                help="Where status lines go (the bot must be in it): a Slack channel name, or a Matrix room "
+                "id or alias (#deploys:example.org)",
             ),
             TemplateSetting(name="services", label="Services", default="web", help="Comma-separated"),
             TemplateSetting(

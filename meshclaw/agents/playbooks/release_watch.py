@@ -1,5 +1,6 @@
 """Watching one release and saying how it went: shared by the deployment-watch and deploy-on-request
-playbooks.
+playbooks. `follow` is their common tail (wait until the deployment finished, say so, watch, summarize to
+the owner); `watch` the watch itself.
 
 Detection is the deploy connector's (`deploy_watch_release`: health URL and PromQL checks against their
 thresholds, `consecutive_breaches` samples in a row); this module turns its verdict into status messages,
@@ -23,6 +24,8 @@ Say = Callable[[str], Awaitable[None]]
 """Where status lines go (a channel, the owner's DM): failures to say something never stop a rollback."""
 
 ROLLBACK = "deploy_rollback_release"
+WAIT_SECONDS = 900
+"""How long to wait for a started deployment to finish before watching it (the `wait_seconds` default)."""
 MARK = {"healthy": ":white_check_mark:", "inconclusive": ":grey_question:", "regressed": ":rotating_light:"}
 
 
@@ -77,6 +80,32 @@ def record_decision(steps: Steps, tool: str, release: Release) -> None:
     if person is not None:
         steps.outcome(f"approval.{'granted' if person else 'denied'}", accepted=person, tool=tool,
                       service=release.service, environment=release.environment)  # fmt: skip
+
+
+async def follow(
+    steps: Steps, release: Release, *, say: Say, tell_owner: Say, settings: Mapping[str, Any], intro: str,
+    wait: bool = True,
+) -> dict[str, Any] | str:  # fmt: skip
+    """The common tail of both playbooks: wait (`wait`) until the deployment stopped running, say `intro`
+    and the window, watch, and tell the owner the summary. The report with its `summary`, or why the
+    release was not watched (superseded, failed), which was said."""
+    if wait:
+        now = await steps.tool("deploy_get_status", **release.target(),
+                               wait_seconds=float(settings.get("wait_seconds", WAIT_SECONDS)))  # fmt: skip
+        if now.get("known") and now["version"] != release.version:
+            await say(
+                f":fast_forward: {release.label} was replaced by {now['version']} before it could be watched."
+            )
+            return f"superseded by {now['version']}"
+        if now.get("known") and now["state"] != "succeeded":
+            await say(f":x: the deployment of {release.label} is {now['state']}; not watching it.")
+            return f"the deployment is {now['state']}"
+    chosen = window(settings)
+    await say(intro + (f" for {chosen:g} s." if chosen else "."))
+    report = await watch(steps, release, say, window_seconds=chosen, saved=minutes(settings))
+    summary = await summarize(steps, report)
+    await tell_owner(summary)  # the summary is also the run's answer
+    return {**report, "summary": summary}
 
 
 async def watch(

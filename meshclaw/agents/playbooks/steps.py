@@ -98,7 +98,7 @@ class Steps:
 
     # --- tools ------------------------------------------------------------------------------------
 
-    async def tool(self, name: str, **args: Any) -> Any:
+    async def tool(self, name: str, /, **args: Any) -> Any:
         """Call a tool through the policy gate. Returns its result; raises `Refused` when the gate or a
         person said no, `StepFailed` when it ran and failed."""
         number = self._take()

@@ -19,6 +19,8 @@ SERVICES, ENVIRONMENTS = ("web", "web-admin", "api"), ("staging", "production")
         ("  Deploy WEB version 1.4.2 to Staging. ", "web", "1.4.2", "staging"),
         ("<@U0MESHBOT1> please deploy api 2.0.0-rc.1+b7 on prod", "api", "2.0.0-rc.1+b7", "production"),
         ("deploy web v1.4.2 into staging please!", "web", "v1.4.2", "staging"),
+        ("@meshclaw:example.org: deploy web 1.4.2 to staging", "web", "1.4.2", "staging"),
+        ("@bot-1a2b:127.0.0.1:8448 deploy web 1.4.2 to staging", "web", "1.4.2", "staging"),
     ],
 )
 def test_a_request_becomes_one_service_version_and_environment(
@@ -41,6 +43,8 @@ def test_a_request_becomes_one_service_version_and_environment(
         ("deploy web $(id) to staging", "the version may hold only"),
         ("deploy db 1.4.2 to staging", "'db' is not a service I deploy"),
         ("deploy web 1.4.2 to qa", "'qa' is not an environment I deploy"),
+        ("Deploy Bot: deploy web 1.4.2 to staging", "not a request I understand"),
+        ("@bot:example.org @bot:example.org deploy web 1.4.2 to staging", "not a request I understand"),
     ],
 )
 def test_anything_else_is_refused(text: str, refusal: str) -> None:

@@ -42,3 +42,48 @@ def test_deploy_on_request_listens_to_dms_and_may_read_nothing_else() -> None:
                                                                    "slack_read_direct_messages"]  # fmt: skip
     assert [(t.event, t.match) for t in spec.triggers] == [("chat.dm_received", {"account": "work-slack"})]  # type: ignore[union-attr]
     assert spec.settings["requesters"] == ["U1", "U2"]
+
+
+def test_deploy_on_request_in_channels_listens_to_who_may_ask_there_only() -> None:
+    template = builtin_templates().get("deploy-on-request")
+    owner_only = template.spec("deployer", {"deploy_account": "stage", "slack_account": "work-slack",
+                                            "channels": "C0DEPLOYS, C0OPS"})  # fmt: skip
+    grants = {grant.tool: grant for grant in owner_only.tools}
+    for tool in (
+        "slack_read_bot_mentions",
+        "slack_read_thread_replies",
+        "slack_add_reaction",
+        "slack_reply_thread",
+    ):
+        assert grants[tool].scopes == {"channels": ("C0DEPLOYS", "C0OPS")}, tool
+    assert "slack_post_message" not in grants and grants["slack_read_direct_messages"].scopes == {}
+    assert [(t.event, t.match) for t in owner_only.triggers] == [  # type: ignore[union-attr]
+        ("chat.dm_received", {"account": "work-slack"}),
+        ("chat.mentioned", {"account": "work-slack", "channel": "C0DEPLOYS", "from_owner": "true"}),
+        ("chat.mentioned", {"account": "work-slack", "channel": "C0OPS", "from_owner": "true"}),
+    ]
+    listed = template.spec("deployer", {"deploy_account": "stage", "matrix_account": "work-matrix",
+                                         "channels": "!ops:example.org", "requesters": "@ana:example.org, @bo:example.org"})  # fmt: skip
+    assert sorted(grant.tool for grant in listed.tools if grant.account == "work-matrix") == [
+        "matrix_add_reaction", "matrix_notify_owner", "matrix_post_message", "matrix_read_messages"]  # fmt: skip
+    assert [(t.event, t.match) for t in listed.triggers] == [  # type: ignore[union-attr]
+        ("chat.dm_received", {"account": "work-matrix"}),
+        (
+            "chat.mentioned",
+            {"account": "work-matrix", "room": "!ops:example.org", "sender": "@ana:example.org"},
+        ),
+        (
+            "chat.mentioned",
+            {"account": "work-matrix", "room": "!ops:example.org", "sender": "@bo:example.org"},
+        ),
+    ]
+    assert listed.settings["matrix_account"] == "work-matrix" and "slack_account" not in listed.settings
+
+
+def test_deployment_watch_posts_in_a_matrix_room_and_tells_the_owner_there() -> None:
+    spec = builtin_templates().get("deployment-watch").spec("watch", {
+        "deploy_account": "prod", "matrix_account": "work-matrix", "channel": "#deploys:example.org"})  # fmt: skip
+    grants = {grant.tool: grant for grant in spec.tools}
+    assert grants["matrix_post_message"].scopes == {"channels": ("#deploys:example.org",)}
+    assert grants["matrix_notify_owner"].account == "work-matrix"
+    assert not any(tool.startswith("slack_") for tool in grants)
