@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from meshclaw.agents.chat_accounts import ChatAccount, in_settings
+
 Label = Literal["urgent", "needs_reply", "fyi", "newsletter", "spam"]
 LABELS: tuple[Label, ...] = ("urgent", "needs_reply", "fyi", "newsletter", "spam")
 KEYWORDS: dict[Label, str] = {
@@ -52,6 +54,8 @@ class TriageSettings:
     minutes_per_email: float = DEFAULT_MINUTES_PER_EMAIL
     minutes_per_draft: float = DEFAULT_MINUTES_PER_DRAFT
     digest: bool = True
+    digest_chat: ChatAccount | None = None
+    """Where the digest goes instead of the inbox: the owner's DM on this Slack or Matrix account."""
     max_emails: int = 50
 
     @classmethod
@@ -68,6 +72,7 @@ class TriageSettings:
             minutes_per_email=float(values.get("minutes_per_email", DEFAULT_MINUTES_PER_EMAIL)),
             minutes_per_draft=float(values.get("minutes_per_draft", DEFAULT_MINUTES_PER_DRAFT)),
             digest=str(values.get("digest", "inbox")) != "none",
+            digest_chat=in_settings(values) if str(values.get("digest", "inbox")) == "chat" else None,
             max_emails=int(values.get("max_emails", 50)),
         )
 

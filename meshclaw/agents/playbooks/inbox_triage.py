@@ -10,7 +10,9 @@ addressed to the email's sender (a draft, never sent). The email's text thus nev
 can act, and without a model the rules still sort (what they leave open stays in the INBOX as FYI).
 
 Runs started by `email.received` sort; any other run (the weekday morning cron, "run now") also sends
-the digest, with `email_notify_owner`, which can only write to the account's own address.
+the digest, with `email_notify_owner`, which can only write to the account's own address, or (`digest =
+"chat"`, set by the template when it is given a Slack or Matrix account) with `slack_notify_owner` /
+`matrix_notify_owner`, which can only write to the owner's DM with the bot.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from meshclaw.agents.chat_accounts import chosen
 from meshclaw.agents.playbooks.contract import Playbook, Refused, StepFailed
 from meshclaw.agents.playbooks.inbox_rules import (
     DEFAULT_FOLDERS,
@@ -254,8 +257,12 @@ async def _digest(
     if problems:
         lines += ["", "Problems:", *[f"  - {problem}" for problem in problems]]
     subject = f"Inbox digest {steps.now.date().isoformat()}: {waiting} waiting for you"
+    chat = settings.digest_chat
     try:
-        await steps.tool("email_notify_owner", account=account, subject=subject, body="\n".join(lines))
+        if chat is None:
+            await steps.tool("email_notify_owner", account=account, subject=subject, body="\n".join(lines))
+        else:  # the owner's DM on their chat account: also no destination argument
+            await steps.tool(chat.notify_owner, account=chat.name, text="\n".join([subject, "", *lines]))
     except (Refused, StepFailed) as exc:
         return f"not sent: {exc}"
     steps.outcome("email.digest_sent", waiting=waiting)
@@ -283,6 +290,9 @@ def playbook() -> Playbook:
 
 def _build(agent_name: str, values: Mapping[str, str]) -> AgentSpec:
     account = values["account"]
+    # A Slack or Matrix account sends the digest to the owner's DM there instead of the inbox.
+    chatting = bool(values["slack_account"] or values["matrix_account"]) and values["digest"] != "none"
+    chat = chosen(values, label=f"settings.slack_account: template '{NAME}'") if chatting else None
     settings: dict[str, Any] = {
         "account": account,
         "vip_senders": _items(values["vip_senders"]),
@@ -291,8 +301,10 @@ def _build(agent_name: str, values: Mapping[str, str]) -> AgentSpec:
         "draft_replies": values["draft_replies"].lower() in ("1", "true", "yes", "on"),
         "minutes_per_email": float(values["minutes_per_email"]),
         "minutes_per_draft": float(values["minutes_per_draft"]),
-        "digest": values["digest"],
+        "digest": "chat" if chat is not None else values["digest"],
     }
+    if chat is not None:
+        settings[chat.setting] = chat.name
     for label in LABELS:
         settings[f"folder_{label}"] = values[f"folder_{label}"]
     digest_at = values["digest_at"]
@@ -302,7 +314,10 @@ def _build(agent_name: str, values: Mapping[str, str]) -> AgentSpec:
             "purpose": "Sorts new email by rules (and the model for what they leave open), drafts replies "
             "without sending them, and mails a morning digest to the account's own address.",
             "model": {"name": values["model"]} if values["model"] else None,
-            "tools": [{"tool": tool, "account": account} for tool in TOOLS],
+            "tools": [
+                *({"tool": tool, "account": account} for tool in TOOLS),
+                *([{"tool": chat.notify_owner, "account": chat.name}] if chat is not None else []),
+            ],
             "triggers": [
                 {"kind": "cron", "cron": digest_at, "timezone": values["timezone"]},
                 {"kind": "event", "event": "email.received", "match": {"account": account}},
@@ -334,7 +349,8 @@ def template() -> Template:
         title="Inbox triage",
         description="Sorts each new email (urgent, needs reply, FYI, newsletter, likely spam) by your rules "
         "first and the model only when they cannot tell, files and tags it, saves reply drafts (never sends "
-        "them) and mails you a digest on weekday mornings. Works without a model, rules only.",
+        "them) and sends you a digest on weekday mornings (by mail, or in your Slack or Matrix DM). Works "
+        "without a model, rules only.",
         settings=(
             TemplateSetting(
                 name="account",
@@ -377,7 +393,18 @@ def template() -> Template:
                 name="digest",
                 label="Digest",
                 default="inbox",
-                help="'inbox': to the account's own address; 'none': no digest",
+                help="'inbox': to the account's own address (or your chat DM when a Slack or Matrix account is "
+                "given); 'none': no digest",
+            ),
+            TemplateSetting(
+                name="slack_account",
+                label="Slack account for the digest",
+                help="Optional: the digest goes to your DM with this Slack bot instead of your inbox",
+            ),
+            TemplateSetting(
+                name="matrix_account",
+                label="Matrix account for the digest",
+                help="Optional: the digest goes to your DM with this Matrix bot instead of your inbox",
             ),
             TemplateSetting(name="digest_at", label="Digest schedule", default="weekdays 06:30"),
             TemplateSetting(name="timezone", label="Time zone", default="UTC", help="e.g. Europe/Berlin"),

@@ -70,3 +70,21 @@ def test_rules_read_headers_and_leave_the_rest_to_the_model() -> None:
         "urgent",
         "vip_senders",
     )
+
+
+def test_with_a_chat_account_the_digest_goes_to_the_owners_dm_there() -> None:
+    template = builtin_templates().get("inbox-triage")
+    for connector in ("slack", "matrix"):
+        spec = template.spec("triage", {"account": "work-mail", f"{connector}_account": "work-chat"})
+        assert (f"{connector}_notify_owner", "work-chat") in [(g.tool, g.account) for g in spec.tools]
+        settings = TriageSettings.of(spec.settings)
+        assert settings.digest and settings.digest_chat is not None
+        assert (settings.digest_chat.connector, settings.digest_chat.notify_owner) == (
+            connector, f"{connector}_notify_owner")  # fmt: skip
+    quiet = template.spec("triage", {"account": "work-mail", "matrix_account": "work-chat", "digest": "none"})
+    assert TriageSettings.of(quiet.settings).digest is False
+    assert "matrix_notify_owner" not in [grant.tool for grant in quiet.tools]
+    mail = TriageSettings.of(template.spec("triage", {"account": "work-mail"}).settings)
+    assert mail.digest and mail.digest_chat is None  # by mail, as before
+    with pytest.raises(InvalidInputError, match="exactly one"):
+        template.spec("triage", {"account": "work-mail", "slack_account": "s", "matrix_account": "m"})
