@@ -31,7 +31,7 @@ from meshclaw.db.models.identity import User
 from meshclaw.errors import NotFoundError
 from meshclaw.identity.authorize import Action, Resource, authorize, is_allowed, reach
 from meshclaw.identity.principal import Principal
-from meshclaw.runs.engine import RunsUnavailableError
+from meshclaw.runs.engine import RunEngine, RunsUnavailableError
 from meshclaw.vault.store import Vault
 
 router = APIRouter(tags=["accounts"])
@@ -155,7 +155,9 @@ def list_accounts(principal: CurrentPrincipal, context: Context) -> list[Account
 
 
 @router.post("/accounts", response_model=AccountOut, status_code=201)
-def add_account(body: AccountIn, principal: CurrentPrincipal, context: Context) -> AccountOut:
+def add_account(
+    body: AccountIn, principal: CurrentPrincipal, context: Context, request: Request
+) -> AccountOut:
     owner_user_id = None if body.organization else principal.user_id
     with context.db.session() as session:
         owner = session.get(User, owner_user_id) if owner_user_id is not None else None
@@ -167,7 +169,9 @@ def add_account(body: AccountIn, principal: CurrentPrincipal, context: Context) 
         record_admin_action(context, session, principal, kind="admin.account_added", target=f"account:{row.name}",
                             arguments={"connector": row.connector, "owner_user_id": row.owner_user_id,
                                        "config": row.config})  # fmt: skip
-        return AccountOut.model_validate(row)
+        added = AccountOut.model_validate(row)
+    _poke_hub(request)
+    return added
 
 
 @router.get("/accounts/{name}", response_model=AccountOut)
@@ -178,24 +182,34 @@ def show_account(name: str, principal: CurrentPrincipal, context: Context) -> Ac
 
 @router.patch("/accounts/{name}", response_model=AccountOut)
 def change_account(
-    name: str, body: AccountPatch, principal: CurrentPrincipal, context: Context
+    name: str, body: AccountPatch, principal: CurrentPrincipal, context: Context, request: Request
 ) -> AccountOut:
     with context.db.session() as session:
         row = visible_account(session, principal, name, "update")
         store.update_account(session, row, config=body.config, enabled=body.enabled, now=context.clock.now())
         record_admin_action(context, session, principal, kind="admin.account_changed", target=f"account:{row.name}",
                             arguments={"config": row.config, "enabled": row.enabled})  # fmt: skip
-        return AccountOut.model_validate(row)
+        changed = AccountOut.model_validate(row)
+    _poke_hub(request)
+    return changed
 
 
 @router.delete("/accounts/{name}", status_code=204)
-def remove_account(name: str, principal: CurrentPrincipal, context: Context) -> Response:
+def remove_account(name: str, principal: CurrentPrincipal, context: Context, request: Request) -> Response:
     with context.db.session() as session:
         row = visible_account(session, principal, name, "delete")
         session.delete(row)
         record_admin_action(context, session, principal, kind="admin.account_removed", target=f"account:{name}",
                             arguments={"connector": row.connector})  # fmt: skip
+    _poke_hub(request)
     return Response(status_code=204)
+
+
+def _poke_hub(request: Request) -> None:
+    """After the change is committed: the server's event sources follow it now, not at the next rescan."""
+    engine = getattr(request.app.state, "runs", None)
+    if isinstance(engine, RunEngine) and engine.hub is not None:
+        engine.hub.poke()
 
 
 @router.post("/accounts/{name}/check", response_model=CheckOut)

@@ -47,7 +47,8 @@ from meshclaw.vault.store import Vault
 log = logging.getLogger("meshclaw.connectors")
 
 RESCAN_S = 5.0
-"""How often the hub looks for added, changed and removed accounts."""
+"""How often the hub looks for added, changed and removed accounts it was not told about (an account
+changed by the CLI, or by another server process on the same database); the API pokes it at once."""
 BACKOFF_S = (1.0, 5.0, 30.0, 120.0)
 """Waits before restarting a source that failed, by how many times in a row it has."""
 
@@ -74,10 +75,13 @@ class ConnectorHub:
     decide: Decide
     _running: dict[int, _Running] = field(default_factory=dict)
     _scanner: asyncio.Task[None] | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     # --- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._scanner = asyncio.create_task(self._scan_forever(), name="meshclaw-connector-hub")
 
     async def close(self) -> None:
@@ -95,7 +99,15 @@ class ConnectorHub:
                 await self.rescan()
             except Exception:  # a bad account row must not stop every other account's events
                 log.exception("scanning connector accounts failed; trying again in %s s", RESCAN_S)
-            await asyncio.sleep(RESCAN_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), RESCAN_S)
+            self._changed.clear()
+
+    def poke(self) -> None:
+        """An account was added, changed or removed: rescan now rather than within RESCAN_S. Safe to call
+        from any thread (the API's handlers run in a thread pool)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._changed.set)
 
     async def rescan(self) -> None:
         """Start sources of new or changed accounts, stop those of removed or switched-off ones."""

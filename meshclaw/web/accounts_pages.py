@@ -55,6 +55,7 @@ def accounts_page(
 
 @router.post("/accounts")
 def add(
+    request: Request,
     viewer: FormActor,
     context: Context,
     name: Annotated[str, Form(max_length=63)],
@@ -71,19 +72,21 @@ def add(
     if not isinstance(parsed, dict):
         raise InvalidInputError("config: write a JSON object of the connector's fields", field="config")
     body = api.AccountIn(name=name, connector=connector, config=parsed, organization=organization)
-    api.add_account(body, viewer.principal, context)
+    api.add_account(body, viewer.principal, context, request)
     return RedirectResponse("/accounts?notice=added", status_code=303)
 
 
 @router.post("/accounts/{name}/enabled")
-def switch(name: str, viewer: FormActor, context: Context, enabled: Annotated[bool, Form()]) -> Response:
-    api.change_account(name, api.AccountPatch(enabled=enabled), viewer.principal, context)
+def switch(
+    request: Request, name: str, viewer: FormActor, context: Context, enabled: Annotated[bool, Form()]
+) -> Response:
+    api.change_account(name, api.AccountPatch(enabled=enabled), viewer.principal, context, request)
     return RedirectResponse(f"/accounts?notice={'enabled' if enabled else 'disabled'}", status_code=303)
 
 
 @router.post("/accounts/{name}/remove")
-def remove(name: str, viewer: FormActor, context: Context) -> Response:
-    api.remove_account(name, viewer.principal, context)
+def remove(request: Request, name: str, viewer: FormActor, context: Context) -> Response:
+    api.remove_account(name, viewer.principal, context, request)
     return RedirectResponse("/accounts?notice=removed", status_code=303)
 
 
