@@ -28,7 +28,12 @@ def test_the_catalog_finds_the_connector() -> None:
     found = load("matrix")
     assert found.config is MatrixConfig
     assert [source.name for source in found.events] == ["sync"]
-    assert set(found.events[0].emits) == {"chat.mentioned", "chat.dm_received", "chat.message_received"}
+    assert set(found.events[0].emits) == {
+        "chat.mentioned",
+        "chat.dm_received",
+        "chat.message_received",
+        "chat.reaction_added",
+    }
     assert found.ask_approval is not None
 
 
