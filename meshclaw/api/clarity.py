@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from meshclaw.api.clarity_shapes import (
     AdoptionOut,
@@ -18,12 +18,12 @@ from meshclaw.api.clarity_shapes import (
     OutcomesOut,
     ReactivityOut,
     UsageOut,
-    adoption_out,
+    adoption_json,
     forecast_out,
     leaderboard_out,
     outcomes_out,
     reactivity_out,
-    usage_out,
+    usage_json,
 )
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.clarity import views
@@ -46,7 +46,7 @@ def adoption(
     until: Until = None,
     team: TeamRef = None,
     user: UserRef = None,
-) -> AdoptionOut:
+) -> Response:
     """Weekly active people against the goal, cohorts and human vs automation use, per week (default:
     the last 12 weeks). Organization-wide: the organization and teams of 5 or more people."""
     with context.db.session() as session:
@@ -60,7 +60,9 @@ def adoption(
             user=user,
             today=context.clock.now().date(),
         )
-    return adoption_out(view, one_team=bool(team and team.strip()))
+    # Serialized directly (`adoption_json`, the `AdoptionOut` document): a group per team and week.
+    body = adoption_json(view, one_team=bool(team and team.strip()))
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/usage", response_model=UsageOut)
@@ -75,7 +77,7 @@ def usage(
     series: Annotated[bool, Query(description="One row per group and day")] = False,
     team: TeamRef = None,
     user: UserRef = None,
-) -> UsageOut:
+) -> Response:
     """Tokens per bucket, effective tokens and cost from the daily rollups (default: the last 28 days).
     Without a person or team: what the caller's role covers; grouped by team: teams of 5 or more."""
     with context.db.session() as session:
@@ -91,7 +93,8 @@ def usage(
             team=team,
             today=context.clock.now().date(),
         )
-    return usage_out(view)
+    # Serialized directly (`usage_json`, the `UsageOut` document): thousands of rows per person.
+    return Response(content=usage_json(view), media_type="application/json")
 
 
 @router.get("/forecast", response_model=ForecastOut)

@@ -6,7 +6,9 @@ Shared by the API and `meshclaw clarity ... --json`, so both print the same docu
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
+import orjson
 from pydantic import BaseModel, Field
 
 from meshclaw.clarity.adoption import COHORTS, GroupAdoption, PersonWeek, cohort_of, is_active
@@ -78,7 +80,7 @@ def _group(group: GroupAdoption, goal: float) -> dict[str, object]:
     return {
         "people": group.people,
         "active": group.active,
-        "rate": group.rate,
+        "rate": float(group.rate),
         "goal_met": group.people > 0 and group.rate >= goal,
         "cohorts": {cohort: group.cohorts[cohort] for cohort in COHORTS},
         "automation_people": group.automation_people,
@@ -154,6 +156,86 @@ class UsageOut(BaseModel):
     group_by: str | None
     rows: list[UsageRowOut]
     totals: UsageRowOut
+
+
+def adoption_json(view: AdoptionView, *, one_team: bool) -> bytes:
+    """`adoption_out(view, one_team=...)` as JSON, built from plain dicts: organization-wide that is a
+    group per team and week (~7,500 over half a year), and a model per group cost more than reading them.
+    Same document byte for byte (tests/clarity/test_usage_json.py)."""
+    goal = view.config.weekly_goal
+    names = sorted(view.team_names.items(), key=lambda item: item[1])
+    weeks = [
+        {
+            "week_start": week.week_start,
+            "organization": None if one_team else _group(week.organization, goal),
+            "teams": [
+                {**_group(week.teams.get(team_id, GroupAdoption()), goal), "team_id": team_id, "team": name}
+                for team_id, name in names
+            ],
+        }
+        for week in view.weeks
+    ]
+    rule = RuleOut(
+        weekly_goal=goal,
+        active_min_days=view.config.active_min_days,
+        active_min_accepted=view.config.active_min_accepted,
+    )
+    return orjson.dumps(
+        {
+            "since": view.window.since,
+            "until": view.window.until,
+            "rule": rule.model_dump(),
+            "weeks": weeks,
+            "person": view.person[1] if view.person else None,
+            "person_weeks": [_person_week(m, w, view.config).model_dump() for m, w in view.person_weeks]
+            if view.person_weeks is not None
+            else None,
+        }
+    )
+
+
+def usage_json(view: UsageView) -> bytes:
+    """`usage_out(view)` as JSON, built from plain dicts: per person that is ~5,000 rows, and building
+    and then validating a model per row cost more than the query. Same fields, same values, same order
+    (tests/clarity/test_api.py compares the two)."""
+    rows: list[dict[str, Any]] = []
+    totals: dict[str, Any] = {"key": None, "label": "total", "day": None}
+    names = ("requests", "errors", "input_uncached", "cache_read", "cache_write", "output", "reasoning",
+             "total_tokens")  # fmt: skip
+    sums = dict.fromkeys(names, 0)
+    effective = 0.0
+    for row in view.rows:
+        values = {
+            "requests": row.requests,
+            "errors": row.errors,
+            **row.tokens,
+            "total_tokens": row.total_tokens,
+        }
+        for name in names:
+            sums[name] += values[name]
+        effective += row.effective_tokens
+        rows.append(
+            {
+                "key": row.key,
+                "label": row.label,
+                "day": row.day,
+                **{name: values[name] for name in names},
+                "effective_tokens": row.effective_tokens,
+                "cost_usd": usd(row.cost_microusd),
+            }
+        )
+    totals.update(sums)
+    totals["effective_tokens"] = round(effective, 1)
+    totals["cost_usd"] = usd(sum(row.cost_microusd for row in view.rows))
+    return orjson.dumps(
+        {
+            "since": view.window.since,
+            "until": view.window.until,
+            "group_by": view.group_by,
+            "rows": rows,
+            "totals": totals,
+        }
+    )
 
 
 def _usage_row(row: UsageRow) -> UsageRowOut:

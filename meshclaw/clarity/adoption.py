@@ -10,7 +10,8 @@ outcomes only), moderate (2-3 days), heavy (4 or more).
 
 Everything is read from the daily rollups, with one grouped query per week and table; weeks Clarity has
 stored (`summaries.py`, `clarity_person_weeks`) and that are current are counted from there instead, in
-one grouped query for all of them.
+one grouped query for all of them, or, when the refresh already counted them per team under the same
+active rule and roster (`clarity_team_weeks`), read as a row per team and week.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from meshclaw.clarity.measures import total_tokens
 from meshclaw.clarity.people import Roster
 from meshclaw.clarity.weeks import week_bounds
 from meshclaw.db.models import OutcomeRollup, UsageRollup, User
-from meshclaw.db.models.clarity import ClarityPersonWeek
+from meshclaw.db.models.clarity import ClarityAdoptionWeek, ClarityPersonWeek, ClarityTeamWeek
 
 Cohort = Literal["none", "light", "moderate", "heavy"]
 COHORTS: tuple[Cohort, ...] = ("none", "light", "moderate", "heavy")
@@ -177,81 +178,179 @@ def _stored(row: ClarityPersonWeek) -> PersonWeek:
     )
 
 
+def count_stored_weeks(
+    session: Session, org_id: int, mondays: list[date], config: ClarityConfig, *, team_id: int | None = None
+) -> dict[date, dict[int | None, GroupAdoption]]:
+    """Per week and current team (None: no team), the adoption counts of the organization's active people
+    from `clarity_person_weeks`, in SQL (a few hundred rows per week come back, not a row per person).
+    `people` and the `none` cohort are left 0: they come from the roster (`_assemble`)."""
+    counted: dict[date, dict[int | None, GroupAdoption]] = defaultdict(dict)
+    if not mondays:
+        return counted
+    p, u = ClarityPersonWeek, User
+    by_accepted = (
+        p.accepted_outcomes >= config.active_min_accepted if config.active_min_accepted > 0 else false()
+    )
+    active = or_(p.human_days >= config.active_min_days, by_accepted)
+    heavy = p.human_days >= 4
+    moderate = and_(p.human_days >= 2, p.human_days < 4)
+    light = or_(p.human_days == 1, and_(p.human_days < 1, p.accepted_outcomes > 0))
+    query = (
+        select(
+            p.week_start,
+            u.team_id,
+            *(func.sum(case((condition, 1), else_=0)) for condition in (active, light, moderate, heavy)),
+            func.sum(case((p.automation_requests > 0, 1), else_=0)),
+            func.sum(p.human_tokens),
+            func.sum(p.automation_tokens),
+        )
+        .join(u, u.id == p.user_id)
+        .where(u.org_id == org_id, u.active.is_(True), p.week_start.in_(mondays))
+        .group_by(p.week_start, u.team_id)
+    )
+    if team_id is not None:
+        query = query.where(u.team_id == team_id)
+    for (
+        monday,
+        team_id,
+        active_n,
+        light_n,
+        moderate_n,
+        heavy_n,
+        automation_n,
+        human_t,
+        auto_t,
+    ) in session.execute(query):
+        counted[monday][team_id] = _group(
+            active=active_n,
+            light=light_n,
+            moderate=moderate_n,
+            heavy=heavy_n,
+            automation_people=automation_n,
+            human_tokens=human_t,
+            automation_tokens=auto_t,
+        )
+    return counted
+
+
+def _group(
+    *, active: int, light: int, moderate: int, heavy: int, automation_people: int, human_tokens: int,
+    automation_tokens: int,
+) -> GroupAdoption:  # fmt: skip
+    group = GroupAdoption(
+        active=int(active),
+        automation_people=int(automation_people),
+        human_tokens=int(human_tokens),
+        automation_tokens=int(automation_tokens),
+    )
+    group.cohorts["light"], group.cohorts["moderate"], group.cohorts["heavy"] = (
+        int(light),
+        int(moderate),
+        int(heavy),
+    )
+    return group
+
+
+def _stamped_weeks(
+    session: Session,
+    org_id: int,
+    mondays: list[date],
+    roster: Roster,
+    config: ClarityConfig,
+    team_id: int | None,
+) -> dict[date, dict[int | None, GroupAdoption]]:
+    """The weeks of `mondays` whose `clarity_team_weeks` were counted under this rule and this roster
+    (`clarity_adoption_weeks`), read back per team (team 0 is "no team")."""
+    if not mondays:
+        return {}
+    a, t = ClarityAdoptionWeek, ClarityTeamWeek
+    stamped = select(a.week_start).where(
+        a.org_id == org_id,
+        a.week_start.in_(mondays),
+        a.active_min_days == config.active_min_days,
+        a.active_min_accepted == config.active_min_accepted,
+        a.roster_key == roster.key,
+    )
+    weeks: dict[date, dict[int | None, GroupAdoption]] = {monday: {} for monday in session.scalars(stamped)}
+    if not weeks:
+        return weeks
+    rows = session.execute(
+        select(t.week_start, t.team_id, t.active, t.light, t.moderate, t.heavy, t.automation_people,
+               t.human_tokens, t.automation_tokens)
+        .where(t.org_id == org_id, t.week_start.in_(list(weeks)),
+               *(() if team_id is None else (t.team_id == team_id,)))
+    )  # fmt: skip
+    for monday, team_id, active_n, light_n, moderate_n, heavy_n, automation_n, human_t, auto_t in rows:
+        if monday in weeks:
+            weeks[monday][team_id or None] = _group(
+                active=active_n,
+                light=light_n,
+                moderate=moderate_n,
+                heavy=heavy_n,
+                automation_people=automation_n,
+                human_tokens=human_t,
+                automation_tokens=auto_t,
+            )
+    return weeks
+
+
 def adoption_weeks(
-    session: Session, org_id: int, mondays: list[date], roster: Roster, config: ClarityConfig
+    session: Session,
+    org_id: int,
+    mondays: list[date],
+    roster: Roster,
+    config: ClarityConfig,
+    *,
+    team_id: int | None = None,
 ) -> list[WeekAdoption]:
-    """`adoption_week` for each Monday. Weeks Clarity has stored and are current (`freshness.py`) are
-    counted in SQL per week and current team, from `clarity_person_weeks` (a few hundred rows per week
-    come back instead of a row per person); the others person by person from the rollups."""
+    """`adoption_week` for each Monday. Weeks Clarity has stored and are current (`freshness.py`) come
+    from its per-team counts when they were counted under this rule and roster (`clarity_team_weeks`, a
+    row per team and week), else are counted in SQL from `clarity_person_weeks` (`count_stored_weeks`);
+    the others person by person from the rollups.
+
+    `team_id`: one team's weeks only (its page reads ~26 rows, not a row per team); `teams` then holds
+    that team and `organization` is the same group (its people only)."""
     stale = stale_weeks(session, mondays)
     stored = [monday for monday in mondays if monday not in stale]
-    counted: dict[date, dict[int | None, GroupAdoption]] = defaultdict(dict)
-    if stored:
-        p, u = ClarityPersonWeek, User
-        by_accepted = (
-            p.accepted_outcomes >= config.active_min_accepted if config.active_min_accepted > 0 else false()
-        )
-        active = or_(p.human_days >= config.active_min_days, by_accepted)
-        heavy = p.human_days >= 4
-        moderate = and_(p.human_days >= 2, p.human_days < 4)
-        light = or_(p.human_days == 1, and_(p.human_days < 1, p.accepted_outcomes > 0))
-        query = (
-            select(
-                p.week_start,
-                u.team_id,
-                *(func.sum(case((condition, 1), else_=0)) for condition in (active, light, moderate, heavy)),
-                func.sum(case((p.automation_requests > 0, 1), else_=0)),
-                func.sum(p.human_tokens),
-                func.sum(p.automation_tokens),
-            )
-            .join(u, u.id == p.user_id)
-            .where(u.org_id == org_id, u.active.is_(True), p.week_start.in_(stored))
-            .group_by(p.week_start, u.team_id)
-        )
-        for (
-            monday,
-            team_id,
-            active_n,
-            light_n,
-            moderate_n,
-            heavy_n,
-            automation_n,
-            human_t,
-            auto_t,
-        ) in session.execute(query):
-            group = GroupAdoption(
-                active=int(active_n),
-                automation_people=int(automation_n),
-                human_tokens=int(human_t),
-                automation_tokens=int(auto_t),
-            )
-            group.cohorts["light"], group.cohorts["moderate"], group.cohorts["heavy"] = (
-                int(light_n),
-                int(moderate_n),
-                int(heavy_n),
-            )
-            counted[monday][team_id] = group
-    weeks: list[WeekAdoption] = []
+    counted = _stamped_weeks(session, org_id, stored, roster, config, team_id)
+    rest = [monday for monday in stored if monday not in counted]
+    counted.update(count_stored_weeks(session, org_id, rest, config, team_id=team_id))
     sizes: dict[int | None, int] = dict(Counter(roster.team_of.values()))
-    for monday in mondays:
-        if monday in stale:
-            weeks.append(adoption_week(session, monday, roster, config))
-            continue
-        groups = counted.get(monday, {})
-        organization = GroupAdoption()
-        teams: dict[int, GroupAdoption] = {}
-        for team_id, size in sizes.items():
-            group = groups.get(team_id, GroupAdoption())
-            group.people = size
-            group.cohorts["none"] = size - sum(group.cohorts[name] for name in ("light", "moderate", "heavy"))
-            organization.people += group.people
-            organization.active += group.active
-            for name in COHORTS:
-                organization.cohorts[name] += group.cohorts[name]
-            organization.automation_people += group.automation_people
-            organization.human_tokens += group.human_tokens
-            organization.automation_tokens += group.automation_tokens
-            if team_id is not None:
-                teams[team_id] = group
-        weeks.append(WeekAdoption(week_start=monday, organization=organization, teams=teams))
-    return weeks
+    if team_id is not None:
+        sizes = {team_id: sizes.get(team_id, 0)}
+    return [
+        _only(adoption_week(session, monday, roster, config), team_id)
+        if monday in stale
+        else _assemble(monday, counted.get(monday, {}), sizes)
+        for monday in mondays
+    ]
+
+
+def _only(week: WeekAdoption, team_id: int | None) -> WeekAdoption:
+    if team_id is None:
+        return week
+    group = week.teams.get(team_id, GroupAdoption())
+    return WeekAdoption(week_start=week.week_start, organization=group, teams={team_id: group})
+
+
+def _assemble(
+    monday: date, groups: dict[int | None, GroupAdoption], sizes: dict[int | None, int]
+) -> WeekAdoption:
+    """A week from per-team counts: each team's size (the roster's) and its `none` cohort, and the
+    organization as their sum."""
+    organization = GroupAdoption()
+    teams: dict[int, GroupAdoption] = {}
+    for team_id, size in sizes.items():
+        group = groups.get(team_id, GroupAdoption())
+        group.people = size
+        group.cohorts["none"] = size - sum(group.cohorts[name] for name in ("light", "moderate", "heavy"))
+        organization.people += group.people
+        organization.active += group.active
+        for name in COHORTS:
+            organization.cohorts[name] += group.cohorts[name]
+        organization.automation_people += group.automation_people
+        organization.human_tokens += group.human_tokens
+        organization.automation_tokens += group.automation_tokens
+        if team_id is not None:
+            teams[team_id] = group
+    return WeekAdoption(week_start=monday, organization=organization, teams=teams)

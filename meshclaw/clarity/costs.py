@@ -8,7 +8,7 @@ daily series for charts. Teams are the team at the time of each call (as meterin
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -18,7 +18,7 @@ from meshclaw.clarity.freshness import stale_days
 from meshclaw.clarity.measures import effective_tokens
 from meshclaw.clarity.ranges import DateRange
 from meshclaw.db.models import Team, UsageRollup, User
-from meshclaw.db.models.clarity import ClarityUsageDay
+from meshclaw.db.models.clarity import ClaritySummaryWeek, ClarityUsageDay, ClarityUsageWeek
 from meshclaw.metering.events import BUCKETS
 from meshclaw.metering.queries import Scope, scope_clause
 
@@ -105,6 +105,36 @@ def _rollup_sums(
     return list(session.execute(query))
 
 
+def _week_block(
+    session: Session, window: DateRange, stale: list[datetime]
+) -> tuple[datetime, datetime] | None:
+    """The longest run of whole weeks inside the window that `clarity_usage_weeks` holds and whose days
+    are all current, as [start, end); None when there is none."""
+    first = window.since + timedelta(days=(7 - window.since.weekday()) % 7)
+    mondays: list[date] = []
+    while first + timedelta(days=7) <= window.until:
+        mondays.append(first)
+        first += timedelta(days=7)
+    if not mondays:
+        return None
+    written = set(
+        session.scalars(
+            select(ClaritySummaryWeek.week_start).where(ClaritySummaryWeek.week_start.in_(mondays))
+        )
+    )
+    unusable = {day.date() - timedelta(days=day.weekday()) for day in stale}
+    best: list[date] = []
+    run: list[date] = []
+    for monday in mondays:
+        run = [*run, monday] if monday in written and monday not in unusable else []
+        if len(run) > len(best):
+            best = run
+    if not best:
+        return None
+    start = datetime.combine(best[0], time(), tzinfo=UTC)
+    return start, start + timedelta(weeks=len(best))
+
+
 def _summary_sums(
     session: Session,
     window: DateRange,
@@ -114,23 +144,53 @@ def _summary_sums(
     stale: list[datetime],
     agent_id: int | None = None,
 ) -> list[Any]:
-    """The same as `_rollup_sums` for everyone, from `clarity_usage_days`, leaving out `stale` days."""
+    """The same as `_rollup_sums` for everyone, from `clarity_usage_days`, leaving out `stale` days; not
+    daily, whole current weeks come from `clarity_usage_weeks` (a year by team: 52 rows a team, not 365)."""
     u = ClarityUsageDay
     keys: list[Any] = []
     if group_by is not None:
         keys.append(u.key)
     if daily:
         keys.append(u.day)
-    where = [u.dimension == (group_by or "all"), u.day >= window.start, u.day < window.end]
-    if stale:
-        where.append(u.day.not_in(stale))
-    if agent_id is not None:  # (only with group_by="agent": the rows' key is the agent)
-        where.append(u.key == str(agent_id))
-    query = select(*keys, *(func.sum(getattr(u, name)) for name in _SUMS), func.sum(u.effective_tokens))
-    query = query.where(*where)
-    if keys:
-        query = query.group_by(*keys)
-    return list(session.execute(query))
+    dimension = group_by or "all"
+    block = None if daily else _week_block(session, window, stale)
+    records: list[Any] = []
+    # Days before and after the weeks, each as its own index range (one range with the weeks left out
+    # would still walk every day of the window in the index).
+    spans = (
+        [(window.start, window.end)] if block is None else [(window.start, block[0]), (block[1], window.end)]
+    )
+    if block is not None:
+        w = ClarityUsageWeek
+        week_keys: list[Any] = [w.key] if group_by is not None else []
+        week_where = [
+            w.dimension == dimension,
+            w.week_start >= block[0].date(),
+            w.week_start < block[1].date(),
+        ]
+        if agent_id is not None:
+            week_where.append(w.key == str(agent_id))
+        weeks = select(
+            *week_keys, *(func.sum(getattr(w, name)) for name in _SUMS), func.sum(w.effective_tokens)
+        )
+        weeks = weeks.where(*week_where)
+        if week_keys:
+            weeks = weeks.group_by(*week_keys)
+        records += session.execute(weeks)
+    for first, end in spans:
+        if first >= end:
+            continue
+        where = [u.dimension == dimension, u.day >= first, u.day < end]
+        if stale:
+            where.append(u.day.not_in(stale))
+        if agent_id is not None:  # (only with group_by="agent": the rows' key is the agent)
+            where.append(u.key == str(agent_id))
+        query = select(*keys, *(func.sum(getattr(u, name)) for name in _SUMS), func.sum(u.effective_tokens))
+        query = query.where(*where)
+        if keys:
+            query = query.group_by(*keys)
+        records += session.execute(query)
+    return records
 
 
 def _merged(

@@ -52,7 +52,7 @@ WRITE_TOOLS = frozenset(
 HEADLESS_ENTRYPOINTS = ("sdk", "headless")
 """`app.entrypoint` values (Claude Code: sdk-cli, sdk-ts, sdk-py) and client names of scripted use."""
 _ACTIVITY_NAMES = ("tool_result", "api_error", "tool.call")
-_HISTORY_WEEKS = 4
+HISTORY_WEEKS = 4
 
 
 @dataclass(kw_only=True)
@@ -292,13 +292,13 @@ def _history(
     session: Session, start: datetime, end: datetime, subjects: dict[SubjectKey, SubjectWeek]
 ) -> None:
     r = UsageRollup
-    first = start - timedelta(weeks=_HISTORY_WEEKS)
+    first = start - timedelta(weeks=HISTORY_WEEKS)
     query = (
         select(r.user_id, r.agent_id, r.bucket_start, effective_tokens())
         .where(r.bucket == "day", r.bucket_start >= first, r.bucket_start < end)
         .group_by(r.user_id, r.agent_id, r.bucket_start)
     )
-    weekly: dict[SubjectKey, list[float]] = defaultdict(lambda: [0.0] * (_HISTORY_WEEKS + 1))
+    weekly: dict[SubjectKey, list[float]] = defaultdict(lambda: [0.0] * (HISTORY_WEEKS + 1))
     for user_id, agent_id, day_start, value in session.execute(query):
         key = _key(user_id or None, agent_id or None)
         if key is None or key not in subjects or not value:
@@ -318,7 +318,7 @@ def _history(
             if day_start.weekday() == 4:
                 subject.friday_effective_tokens += tokens
     for key, subject in subjects.items():
-        subject.weekly_history = weekly.get(key, [0.0] * (_HISTORY_WEEKS + 1))
+        subject.weekly_history = weekly.get(key, [0.0] * (HISTORY_WEEKS + 1))
         week_days = [start.date() + timedelta(days=offset) for offset in range(7)]
         subject.month_end_days = sum(_is_month_end(day) for day in week_days)
 

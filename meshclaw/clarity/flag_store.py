@@ -1,9 +1,19 @@
 """Flags kept for review: scoring a week into `clarity_flags`, listing them, recording reviews.
 
 Re-scoring a week replaces its open flags and leaves reviewed ones (confirmed or dismissed) as the
-reviewer left them. Reading a range scores each week in it that was never scored, or last scored
-before it ended and more than `RESCORE_AFTER` ago, so the list is current without a scheduler; a
-finished week scored after its end is read as stored.
+reviewer left them.
+
+When a week is scored: each scoring records the week's `data_version` (what the detector reads: the
+`rollup_days` versions of the week and its history weeks, and the week's activity events), read before
+the detector runs. A week is scored again only when that version moved on, and at most every
+`RESCORE_AFTER` while the week is under way. So late events (an import of last month) make a finished week
+due again instead of being ignored, and a week scored early, even before it ended, is not frozen with
+what it had then. That is what lets the server's upkeep (`upkeep.py`) score weeks in the background,
+newest first over `SCORE_WEEKS`, so a reader finds them scored; reading a range (`ensure_scored`) still
+scores what is due, for the CLI without a server and for weeks the upkeep has not reached yet.
+
+Weeks scored before versions were recorded (migration 0018) keep the rule they were scored under: final
+if scored after their end, otherwise due again.
 """
 
 from __future__ import annotations
@@ -12,19 +22,24 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meshclaw.clarity.detector import detect_flags
+from meshclaw.clarity.features import HISTORY_WEEKS
 from meshclaw.clarity.flags import Flag, Signal
 from meshclaw.clarity.weeks import monday_of, week_bounds, weeks_between
-from meshclaw.db.models import ClarityDetectionRun, ClarityFlag
+from meshclaw.db.models import ActivityEventRow, ClarityDetectionRun, ClarityFlag
+from meshclaw.db.models.metering import RollupDay
 from meshclaw.errors import BadRequestError, NotFoundError
 
 Review = Literal["confirmed", "dismissed"]
 REVIEWS: tuple[Review, ...] = ("confirmed", "dismissed")
 RESCORE_AFTER = timedelta(minutes=15)
+"""A week under way whose data moved on is scored again at most this often."""
+SCORE_WEEKS = 26
+"""The upkeep keeps this many weeks scored, the current one included: the flag pages' longest range."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,8 +54,25 @@ class StoredFlag:
     review_note: str | None
 
 
+def data_version(session: Session, week_start: date) -> int:
+    """A number that grows with every write the week's scoring reads: the `rollup_days` versions of the
+    week and the `HISTORY_WEEKS` before it (usage and outcomes), plus the week's activity events (which
+    are only ever added)."""
+    start, end = week_bounds(week_start)
+    first = start - timedelta(weeks=HISTORY_WEEKS)
+    r, a = RollupDay, ActivityEventRow
+    versions = session.scalar(
+        select(func.coalesce(func.sum(r.version), 0)).where(r.day >= first, r.day < end)
+    )
+    activity = session.scalar(
+        select(func.count()).select_from(a).where(a.occurred_at >= start, a.occurred_at < end)
+    )
+    return int(versions or 0) + int(activity or 0)
+
+
 def refresh_week(session: Session, week_start: date, *, now: datetime) -> int:
     """Score the week and store its flags; returns how many flags the week has now."""
+    version = data_version(session, week_start)  # before the detector: a write during it leaves it due
     flags = detect_flags(session, week_start)
     monday = monday_of(week_start)
     reviewed = set(
@@ -81,26 +113,67 @@ def refresh_week(session: Session, week_start: date, *, now: datetime) -> int:
         session.add(run)
     run.ran_at = now
     run.flags = len(flags)
+    run.data_version = version
     session.flush()
     return len(flags)
 
 
+def is_due(session: Session, monday: date, *, now: datetime) -> bool:
+    """Whether the week needs scoring now (see the module docstring)."""
+    start, end = week_bounds(monday)
+    if start > now:
+        return False  # a week that has not begun has nothing to score
+    run = session.get(ClarityDetectionRun, monday)
+    if run is None:
+        return True
+    if run.data_version is None:  # scored before 0018: the rule it was scored under
+        return run.ran_at < end and now - run.ran_at >= RESCORE_AFTER
+    if run.data_version == data_version(session, monday):
+        return False
+    return now >= end or now - run.ran_at >= RESCORE_AFTER  # a finished week at once
+
+
+def _score(session: Session, monday: date, *, now: datetime) -> bool:
+    # Two readers, or a reader and the upkeep, may score the same week at once; the second one's insert
+    # then hits the unique keys. Its work is the same as the first's, so it gives way.
+    try:
+        with session.begin_nested():
+            refresh_week(session, monday, now=now)
+    except IntegrityError:
+        return False
+    return True
+
+
 def ensure_scored(session: Session, first: date, last: date, *, now: datetime) -> None:
-    """Score the weeks from `first` to `last` that need it (see the module docstring)."""
+    """Score the weeks from `first` to `last` that are due (see the module docstring)."""
     for monday in weeks_between(first, last):
-        start, end = week_bounds(monday)
-        if start > now:
-            continue  # a week that has not begun has nothing to score
-        run = session.get(ClarityDetectionRun, monday)
-        if run is not None and (run.ran_at >= end or now - run.ran_at < RESCORE_AFTER):
-            continue
-        # Two readers (or server processes) may score the same week at once; the second one's insert
-        # then hits the unique keys. Its work is the same as the first's, so it gives way.
-        try:
-            with session.begin_nested():
-                refresh_week(session, monday, now=now)
-        except IntegrityError:
-            continue
+        if is_due(session, monday, now=now):
+            _score(session, monday, now=now)
+
+
+def _has_usage(session: Session, monday: date) -> bool:
+    """Whether any rollups were written for the week (the detector judges subjects with model calls)."""
+    start, end = week_bounds(monday)
+    found = select(RollupDay.day).where(RollupDay.day >= start, RollupDay.day < end).limit(1)
+    return session.scalar(found) is not None
+
+
+def score_due(session: Session, *, now: datetime, limit: int = 1) -> list[date]:
+    """The upkeep's round: score at most `limit` due weeks with data among the last `SCORE_WEEKS`, newest
+    first; returns the weeks scored. The caller commits."""
+    scored: list[date] = []
+    current = monday_of(now.date())
+    for index in range(SCORE_WEEKS):
+        if len(scored) >= limit:
+            break
+        monday = current - timedelta(weeks=index)
+        if (
+            _has_usage(session, monday)
+            and is_due(session, monday, now=now)
+            and _score(session, monday, now=now)
+        ):
+            scored.append(monday)
+    return scored
 
 
 def _stored(row: ClarityFlag) -> StoredFlag:

@@ -7,8 +7,10 @@ views keep the team at the time of each call, as metering stamped it).
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +34,13 @@ class Roster:
     def members(self, team_id: int) -> list[int]:
         return [user_id for user_id, team in self.team_of.items() if team == team_id]
 
+    @cached_property
+    def key(self) -> str:
+        """A digest of who is active and in which team: adoption counted per team under one roster is
+        valid for another only when their keys are equal (`clarity_adoption_weeks`)."""
+        pairs = ",".join(f"{user_id}:{team or 0}" for user_id, team in sorted(self.team_of.items()))
+        return hashlib.sha256(pairs.encode()).hexdigest()
+
 
 def load_roster(session: Session, org_id: int) -> Roster:
     """The roster, read once per session: a Clarity page resolves its team and computes several views
@@ -41,12 +50,13 @@ def load_roster(session: Session, org_id: int) -> Roster:
     cached = session.info.get(key)
     if isinstance(cached, Roster):
         return cached
-    roster = _read_roster(session, org_id)
+    roster = read_roster(session, org_id)
     session.info[key] = roster
     return roster
 
 
-def _read_roster(session: Session, org_id: int) -> Roster:
+def read_roster(session: Session, org_id: int) -> Roster:
+    """The roster as the database has it now (`load_roster` keeps the session's first read)."""
     team_of: dict[int, int | None] = {}
     emails: dict[int, str] = {}
     for user_id, team_id, email in session.execute(

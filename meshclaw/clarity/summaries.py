@@ -21,18 +21,25 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, String, cast, delete, func, insert, literal, select
+from sqlalchemy import Date, Float, String, cast, delete, func, insert, literal, select
 from sqlalchemy.orm import Session
 
-from meshclaw.clarity.adoption import person_weeks
+from meshclaw.clarity.adoption import count_stored_weeks, person_weeks
 from meshclaw.clarity.measures import effective_tokens, value_units
 from meshclaw.clarity.outcomes import unpriced_units
-from meshclaw.db.models import OutcomeRollup, UsageRollup
+from meshclaw.clarity.people import read_roster
+from meshclaw.clarity.settings_store import load_config
+from meshclaw.clarity.weeks import week_bounds
+from meshclaw.db.models import Organization, OutcomeRollup, UsageRollup
 from meshclaw.db.models.clarity import (
+    ClarityAdoptionWeek,
     ClarityOutcomeDay,
     ClarityPersonWeek,
     ClaritySummaryDay,
+    ClaritySummaryWeek,
+    ClarityTeamWeek,
     ClarityUsageDay,
+    ClarityUsageWeek,
 )
 from meshclaw.db.models.metering import RollupDay
 
@@ -65,6 +72,14 @@ _USAGE_SUMS = (
 class Refreshed:
     days: int
     weeks: int
+    """Weeks whose person rows were summed again (the weeks of the days)."""
+    usage_weeks: int = 0
+    """Weeks whose `clarity_usage_weeks` were written (those, and weeks never written)."""
+    backfilled: int = 0
+    """Of those, weeks never written before (summed before the table existed); more may be left."""
+    team_weeks: int = 0
+    """(organization, week) pairs counted per team again: rewritten weeks, and weeks whose stamp names
+    another active rule or roster."""
 
 
 def _sum_usage_day(session: Session, day: datetime) -> None:
@@ -126,6 +141,93 @@ def _sum_week(session: Session, monday: date) -> None:
         session.execute(insert(ClarityPersonWeek), rows)
 
 
+def _sum_usage_week(session: Session, monday: date) -> None:
+    """A week's `clarity_usage_weeks` from its days' rows (days not summed yet are missing: such a week is
+    not read from here until they are, and summing them rewrites it)."""
+    start, end = week_bounds(monday)
+    u, w = ClarityUsageDay, ClarityUsageWeek
+    session.execute(delete(w).where(w.dimension.in_(list(USAGE_DIMENSIONS)), w.week_start == monday))
+    sums = [func.sum(getattr(u, name)) for name in (*_USAGE_SUMS, "effective_tokens")]
+    query = (
+        select(u.dimension, literal(monday, type_=Date), u.key, *sums)
+        .where(u.dimension.in_(list(USAGE_DIMENSIONS)), u.day >= start, u.day < end)
+        .group_by(u.dimension, u.key)
+    )
+    columns = ["dimension", "week_start", "key", *_USAGE_SUMS, "effective_tokens"]
+    session.execute(insert(w).from_select(columns, query))
+    session.merge(ClaritySummaryWeek(week_start=monday))
+
+
+def _unwritten_weeks(session: Session) -> set[date]:
+    """Weeks with summed days but no `clarity_usage_weeks` (summed before that table existed)."""
+    mondays = {
+        day.date() - timedelta(days=day.weekday()) for day in session.scalars(select(ClaritySummaryDay.day))
+    }
+    return mondays - set(session.scalars(select(ClaritySummaryWeek.week_start)))
+
+
+def _count_team_weeks(session: Session, rewritten: set[date]) -> int:
+    """Per organization, count per team the weeks whose person rows were just rewritten, and those whose
+    stamp names another active rule or roster than the organization's now. Returns (org, week) pairs."""
+    counted = 0
+    stored = set(session.scalars(select(ClarityPersonWeek.week_start).distinct()))
+    a, t = ClarityAdoptionWeek, ClarityTeamWeek
+    for org_id in list(session.scalars(select(Organization.id))):
+        config = load_config(session, org_id)
+        roster = read_roster(session, org_id)
+        current = set(
+            session.scalars(
+                select(a.week_start).where(
+                    a.org_id == org_id,
+                    a.active_min_days == config.active_min_days,
+                    a.active_min_accepted == config.active_min_accepted,
+                    a.roster_key == roster.key,
+                )
+            )
+        )
+        mondays = sorted(rewritten | (stored - current))
+        if not mondays:
+            continue
+        session.execute(delete(t).where(t.org_id == org_id, t.week_start.in_(mondays)))
+        session.execute(delete(a).where(a.org_id == org_id, a.week_start.in_(mondays)))
+        groups = count_stored_weeks(session, org_id, mondays, config)
+        rows: list[dict[str, Any]] = [
+            {
+                "org_id": org_id,
+                "week_start": monday,
+                "team_id": team_id or 0,
+                "active": group.active,
+                "light": group.cohorts["light"],
+                "moderate": group.cohorts["moderate"],
+                "heavy": group.cohorts["heavy"],
+                "automation_people": group.automation_people,
+                "human_tokens": group.human_tokens,
+                "automation_tokens": group.automation_tokens,
+            }
+            for monday in mondays
+            for team_id, group in groups.get(monday, {}).items()
+        ]
+        if rows:
+            session.execute(insert(t), rows)
+        if read_roster(session, org_id).key != roster.key:
+            continue  # someone moved or left while counting: unstamped, readers count; the next round stamps
+        session.execute(
+            insert(a),
+            [
+                {
+                    "org_id": org_id,
+                    "week_start": monday,
+                    "active_min_days": config.active_min_days,
+                    "active_min_accepted": config.active_min_accepted,
+                    "roster_key": roster.key,
+                }
+                for monday in mondays
+            ],
+        )
+        counted += len(mondays)
+    return counted
+
+
 def refresh(session: Session, *, limit: int | None = None) -> Refreshed:
     """Re-sum the days whose rollups moved on since they were summed, newest first (the days pages show
     by default; at most `limit`), and the weeks they fall in. The caller commits."""
@@ -153,5 +255,18 @@ def refresh(session: Session, *, limit: int | None = None) -> Refreshed:
         weeks.add(day.date() - timedelta(days=day.weekday()))
     for monday in sorted(weeks):
         _sum_week(session, monday)
+    unwritten = sorted(_unwritten_weeks(session) - weeks, reverse=True)
+    if limit is not None:
+        unwritten = unwritten[: max(limit, 1)]  # newest first, a few per transaction like the days
+    usage_weeks = weeks | set(unwritten)
+    for monday in sorted(usage_weeks):
+        _sum_usage_week(session, monday)
+    team_weeks = _count_team_weeks(session, weeks)
     session.flush()
-    return Refreshed(days=len(days), weeks=len(weeks))
+    return Refreshed(
+        days=len(days),
+        weeks=len(weeks),
+        usage_weeks=len(usage_weeks),
+        backfilled=len(unwritten),
+        team_weeks=team_weeks,
+    )

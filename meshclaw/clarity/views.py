@@ -76,11 +76,10 @@ def adoption(
         )
     if team_ref := _given(team):
         found = access.team(session, org_id, team_ref, principal, roster)
-        names = {found.id: found.name}
-    else:
-        names = access.org_teams(roster)
+        weeks = adoption_weeks(session, org_id, mondays, roster, config, team_id=found.id)
+        return AdoptionView(config=config, window=window, weeks=weeks, team_names={found.id: found.name})
     weeks = adoption_weeks(session, org_id, mondays, roster, config)
-    return AdoptionView(config=config, window=window, weeks=weeks, team_names=names)
+    return AdoptionView(config=config, window=window, weeks=weeks, team_names=access.org_teams(roster))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -78,14 +78,15 @@ def create_app(context: AppContext) -> FastAPI:
     The usage recorder starts with the app (replaying any crash journal first) and commits every
     recorded event before the app stops. The limiter loads budgets and this period's spend at start and
     keeps them current in the background. Clarity's upkeep sums the rollups into its day and week tables
-    at start and every minute, on a thread of its own (pages read the rollups of days not summed yet).
+    at start and every minute, on a thread of its own (pages read the rollups of days not summed yet), and
+    then scores the flag weeks that are due.
     The runs engine (DBOS) starts last, so a run it recovers finds everything else up, and stops first
     (unless `runs_engine` is off).
     """
     recorder = Recorder(context.db, journal_dir=context.settings.data_dir / "metering-journal")
     alerts: list[AlertSink] = [LogAlertSink(), NotifyingAlertSink(context.db, clock=context.clock)]
     limiter = Limiter(context.db, clock=context.clock, alert_sinks=alerts)
-    upkeep = Upkeep(context.db)
+    upkeep = Upkeep(context.db, clock=context.clock)
     gateway: Gateway | None = None
     runs: RunEngine | None = None
 

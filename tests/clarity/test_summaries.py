@@ -1,16 +1,18 @@
 """Clarity's day and week tables (`summaries.py`) give the numbers the rollups give: every
 organization-wide view computed from the rollups alone (nothing summed yet), then from the tables after
-`refresh`, then with one day changed after the refresh (read from its rollups), is the same."""
+`refresh`, then with one day changed after the refresh (read from its rollups), is the same; so are the
+week tables (usage per week, adoption per team and week) over ranges of whole and partial weeks, after a
+person moves team or leaves, and under another active rule. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from meshclaw.clarity.adoption import adoption_weeks, person_week_history
-from meshclaw.clarity.config import DEFAULTS
+from meshclaw.clarity.config import DEFAULTS, ClarityConfig
 from meshclaw.clarity.costs import GROUP_BYS, usage_rows
 from meshclaw.clarity.forecast import month_forecast
 from meshclaw.clarity.freshness import stale_days
@@ -18,16 +20,31 @@ from meshclaw.clarity.leaderboard import teams_board
 from meshclaw.clarity.outcomes import outcome_report
 from meshclaw.clarity.people import load_roster
 from meshclaw.clarity.ranges import DateRange
+from meshclaw.clarity.settings_store import load_config, save_config
 from meshclaw.clarity.summaries import refresh
 from meshclaw.clarity.upkeep import Upkeep
-from meshclaw.db.models.clarity import ClarityPersonWeek, ClaritySummaryDay, ClarityUsageDay
+from meshclaw.db.models import User
+from meshclaw.db.models.clarity import (
+    ClarityAdoptionWeek,
+    ClarityPersonWeek,
+    ClaritySummaryDay,
+    ClaritySummaryWeek,
+    ClarityTeamWeek,
+    ClarityUsageDay,
+    ClarityUsageWeek,
+)
 from meshclaw.metering.events import OutcomeEvent
 from meshclaw.metering.queries import Scope
 from tests.clarity.conftest import WEEK, World
 from tests.conftest import Person
+from tests.postgres import BOTH_BACKENDS
+
+pytestmark = BOTH_BACKENDS
 
 WINDOW = DateRange(since=WEEK - timedelta(days=7), until=WEEK + timedelta(days=7))
 MONDAYS = [WEEK - timedelta(days=7), WEEK]
+RAGGED = DateRange(since=WEEK - timedelta(days=10), until=WEEK + timedelta(days=10))
+"""Whole weeks in the middle (from `clarity_usage_weeks`), days on either side."""
 
 
 def _seed(world: World) -> list[Person]:
@@ -65,6 +82,8 @@ def _numbers(world: World, org_id: int, person: Person) -> dict[str, Any]:
                 found[f"usage {group_by} {daily}"] = usage_rows(
                     session, Scope.all(), WINDOW, group_by=group_by, daily=daily
                 )
+            found[f"usage {group_by} ragged"] = usage_rows(session, Scope.all(), RAGGED, group_by=group_by)
+        found["agent ragged"] = usage_rows(session, Scope.all(), RAGGED, group_by="agent", agent_id=4)
         found["agent daily"] = usage_rows(
             session, Scope.all(), WINDOW, group_by="agent", daily=True, agent_id=4
         )
@@ -74,7 +93,14 @@ def _numbers(world: World, org_id: int, person: Person) -> dict[str, Any]:
         found["teams board"] = teams_board(session, WINDOW, teams, roster.team_sizes, rank_by="outcomes")
         found["teams yield"] = teams_board(session, WINDOW, teams, roster.team_sizes, rank_by="yield")
         found["forecast"] = month_forecast(session, Scope.all(), as_of=WEEK + timedelta(days=3))
-        found["adoption"] = adoption_weeks(session, org_id, MONDAYS, roster, DEFAULTS)
+        config = load_config(session, org_id)
+        found["adoption"] = adoption_weeks(session, org_id, MONDAYS, roster, config)
+        for team_id in roster.team_sizes:
+            one = adoption_weeks(session, org_id, MONDAYS, roster, config, team_id=team_id)
+            assert [week.teams for week in one] == [
+                {team_id: week.teams[team_id]} for week in found["adoption"]
+            ]
+            found[f"adoption team {team_id}"] = one
         found["person"] = person_week_history(session, person.id, MONDAYS)
     return found
 
@@ -143,3 +169,75 @@ def test_upkeep_sums_stale_days(world: World, org_id: int) -> None:
     assert upkeep.run_once() == 0
     with world.context.db.session() as session:
         assert stale_days(session, WINDOW.start, WINDOW.end) == []
+
+
+def _week_tables_used(world: World, org_id: int) -> None:
+    """The fast paths are really taken: usage weeks written, adoption stamped for this roster."""
+    with world.context.db.session() as session:
+        assert set(session.scalars(select(ClaritySummaryWeek.week_start))) >= set(MONDAYS)
+        assert session.scalar(select(ClarityUsageWeek.id).limit(1)) is not None
+        stamped = set(
+            session.scalars(
+                select(ClarityAdoptionWeek.week_start).where(ClarityAdoptionWeek.org_id == org_id)
+            )
+        )
+        assert stamped >= set(MONDAYS)
+        assert session.scalar(select(ClarityTeamWeek.team_id).limit(1)) is not None
+        assert load_roster(session, org_id).key == session.scalar(
+            select(ClarityAdoptionWeek.roster_key).where(ClarityAdoptionWeek.org_id == org_id).limit(1)
+        )
+
+
+def test_week_tables_follow_the_roster_and_the_active_rule(world: World, org_id: int) -> None:
+    people = _seed(world)
+    with world.context.db.session() as session:
+        refresh(session)
+    _week_tables_used(world, org_id)
+    summed = _numbers(world, org_id, people[2])
+    _forget_summaries(world)
+    assert summed == _numbers(world, org_id, people[2])
+    with world.context.db.session() as session:
+        refresh(session)
+
+    # Someone moves team and someone leaves: the stamps name the old roster, so readers count the weeks
+    # themselves until the refresh counts them again.
+    mover, leaver = people[1], people[2]
+    with world.context.db.session() as session:
+        session.execute(update(User).where(User.id == mover.id).values(team_id=None))
+        session.execute(update(User).where(User.id == leaver.id).values(active=False))
+    moved = _numbers(world, org_id, people[3])
+    assert moved["adoption"] != summed["adoption"]
+    with world.context.db.session() as session:
+        again = refresh(session)
+        assert (again.days, again.team_weeks) == (0, 2)
+    _week_tables_used(world, org_id)
+    assert _numbers(world, org_id, people[3]) == moved
+
+    # Another active rule (one day of use is enough): the same, for the rule.
+    with world.context.db.session() as session:
+        save_config(session, org_id, ClarityConfig(active_min_days=1, active_min_accepted=0), by_user_id=None,
+                    now=world.context.clock.now())  # fmt: skip
+    looser = _numbers(world, org_id, people[3])
+    assert looser["adoption"] != moved["adoption"]
+    with world.context.db.session() as session:
+        assert refresh(session).team_weeks == 2
+        assert refresh(session).team_weeks == 0
+    _week_tables_used(world, org_id)
+    assert _numbers(world, org_id, people[3]) == looser
+    _forget_summaries(world)
+    assert _numbers(world, org_id, people[3]) == looser
+
+
+def test_weeks_summed_before_the_week_tables_are_filled_in(world: World, org_id: int) -> None:
+    people = _seed(world)
+    with world.context.db.session() as session:
+        refresh(session)
+    from_tables = _numbers(world, org_id, people[0])
+    with world.context.db.session() as session:  # as a database summed before migration 0018
+        for table in (ClarityUsageWeek, ClaritySummaryWeek, ClarityTeamWeek, ClarityAdoptionWeek):
+            session.execute(delete(table))
+    assert _numbers(world, org_id, people[0]) == from_tables
+    upkeep = Upkeep(world.context.db)
+    assert upkeep.run_once() == 0
+    _week_tables_used(world, org_id)
+    assert _numbers(world, org_id, people[0]) == from_tables

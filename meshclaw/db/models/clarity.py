@@ -94,13 +94,16 @@ class ClarityFlag(Base):
 
 
 class ClarityDetectionRun(Base):
-    """When a week was last scored; a week scored after it ended is not scored again on reading."""
+    """When a week was last scored, and the version of the data it read then (`flag_store.data_version`):
+    a week is scored again only when that data moved on."""
 
     __tablename__ = "clarity_detection_runs"
 
     week_start: Mapped[date] = mapped_column(Date, primary_key=True)
     ran_at: Mapped[datetime] = mapped_column(UTCDateTime())
     flags: Mapped[int] = mapped_column(Integer)
+    data_version: Mapped[int | None] = mapped_column(BigInteger)
+    """None: scored before versions were recorded (migration 0018), so scored again once."""
 
 
 # --- sums of the daily rollups, for organization-wide reads -------------------------------------------
@@ -177,3 +180,68 @@ class ClaritySummaryDay(Base):
 
     day: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClarityUsageWeek(Base):
+    """`clarity_usage_days` summed over a whole week (Monday to Sunday), for long ranges: a year by team is
+    52 rows per team instead of 365. Written by the same refresh as the days, from them; read only for weeks
+    marked in `clarity_summary_weeks` whose days are all current."""
+
+    __tablename__ = "clarity_usage_weeks"
+    __table_args__ = (UniqueConstraint("dimension", "week_start", "key", name="uq_clarity_usage_weeks_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(10))
+    week_start: Mapped[date] = mapped_column(Date)
+    key: Mapped[str] = mapped_column(String(200))
+    requests: Mapped[int] = mapped_column(BigInteger)
+    errors: Mapped[int] = mapped_column(BigInteger)
+    input_uncached: Mapped[int] = mapped_column(BigInteger)
+    cache_read: Mapped[int] = mapped_column(BigInteger)
+    cache_write: Mapped[int] = mapped_column(BigInteger)
+    output: Mapped[int] = mapped_column(BigInteger)
+    reasoning: Mapped[int] = mapped_column(BigInteger)
+    cost_microusd: Mapped[int] = mapped_column(BigInteger)
+    effective_tokens: Mapped[float] = mapped_column(Float)
+
+
+class ClaritySummaryWeek(Base):
+    """A week whose `clarity_usage_weeks` rows were written (from its summed days at the time; a day summed
+    again rewrites its week in the same transaction)."""
+
+    __tablename__ = "clarity_summary_weeks"
+
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class ClarityTeamWeek(Base):
+    """Adoption of one team (`team_id` 0: people without a team) in one week, counted from
+    `clarity_person_weeks` under the active rule and the roster its `clarity_adoption_weeks` stamp names.
+    `people` and `none` are not stored: they come from the roster, which the stamp proves unchanged."""
+
+    __tablename__ = "clarity_team_weeks"
+
+    org_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    team_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    active: Mapped[int] = mapped_column(Integer)
+    light: Mapped[int] = mapped_column(Integer)
+    moderate: Mapped[int] = mapped_column(Integer)
+    heavy: Mapped[int] = mapped_column(Integer)
+    automation_people: Mapped[int] = mapped_column(Integer)
+    human_tokens: Mapped[int] = mapped_column(BigInteger)
+    automation_tokens: Mapped[int] = mapped_column(BigInteger)
+
+
+class ClarityAdoptionWeek(Base):
+    """What an organization's `clarity_team_weeks` rows of a week were counted under: the active rule's
+    thresholds and a digest of the roster (who is active, in which team). A reader whose rule or roster
+    differs counts the week itself."""
+
+    __tablename__ = "clarity_adoption_weeks"
+
+    org_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week_start: Mapped[date] = mapped_column(Date, primary_key=True)
+    active_min_days: Mapped[int] = mapped_column(Integer)
+    active_min_accepted: Mapped[int] = mapped_column(Integer)
+    roster_key: Mapped[str] = mapped_column(String(64))
