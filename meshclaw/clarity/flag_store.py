@@ -38,8 +38,9 @@ Review = Literal["confirmed", "dismissed"]
 REVIEWS: tuple[Review, ...] = ("confirmed", "dismissed")
 RESCORE_AFTER = timedelta(minutes=15)
 """A week under way whose data moved on is scored again at most this often."""
-SCORE_WEEKS = 26
-"""The upkeep keeps this many weeks scored, the current one included: the flag pages' longest range."""
+SCORE_WEEKS = 27
+"""The upkeep keeps this many weeks scored, the current one included: the flag pages' longest range
+(182 days) touches up to 27 weeks."""
 
 
 @dataclass(frozen=True, kw_only=True)
