@@ -8,9 +8,8 @@ guards as the server and enqueues it for the running `meshclaw up`, like `meshcl
 from __future__ import annotations
 
 import sys
-import time
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -27,24 +26,6 @@ def _print(text: str) -> None:
     console.print(text, highlight=False, markup=False)
 
 
-def _agent(context: Any, org_id: int, name: str, owner: str | None) -> Any:
-    from meshclaw.agents import service
-    from meshclaw.errors import InvalidInputError, NotFoundError
-
-    with context.db.session() as session:
-        found = [
-            agent
-            for agent in service.visible_agents(session, org_id, None, owner=owner)
-            if agent.name == name or str(agent.id) == name
-        ]
-    if not found:
-        raise NotFoundError(f"no agent named '{name}'; `meshclaw agents list` shows them")
-    if len(found) > 1:
-        owners = ", ".join(agent.owner_email for agent in found)
-        raise InvalidInputError(f"several people have an agent named '{name}' ({owners}); add --owner EMAIL")
-    return found[0]
-
-
 @fails_cleanly
 def agents_dreams(
     ctx: typer.Context,
@@ -56,9 +37,10 @@ def agents_dreams(
     """The agent's dream diary: each night's merges, drops and tokens, newest first."""
     from meshclaw.agents.memory import dreams
     from meshclaw.api.memory import DreamOut
+    from meshclaw.cli.agent_runs import find_agent
 
     with open_context(ctx) as (context, org_id):
-        agent = _agent(context, org_id, name, owner)
+        agent = find_agent(context, org_id, name, owner)
         with context.db.session() as session:
             found = dreams.list_dreams(session, agent_id=agent.id, limit=limit)
     if as_json:
@@ -85,17 +67,18 @@ def agents_dream(
     timeout: Annotated[float, typer.Option(help="Seconds --wait waits at most")] = 600.0,
 ) -> None:
     """When the agent dreams next; with --now, start a dream (a run with trigger kind `dream`)."""
+    from meshclaw.cli.agent_runs import find_agent, wait_for_run
     from meshclaw.runs.admission import load_agent
 
     with open_context(ctx) as (context, org_id):
-        agent = _agent(context, org_id, name, owner)
+        agent = find_agent(context, org_id, name, owner)
         if not now:
             with context.db.session() as session:
                 spec = load_agent(session, agent.id).spec
             _print(_next_dream(spec, context.clock.now()))
             return
         from meshclaw.runs.outside import start_from_outside
-        from meshclaw.runs.store import FINAL, get_run
+        from meshclaw.runs.store import get_run
 
         run_id, queued = start_from_outside(
             context, agent.id, input_text="", trigger_kind="dream", detail={"by": "operator (CLI)"}
@@ -108,7 +91,7 @@ def agents_dream(
         if not wait:
             _print(run_id)
             return
-        status = _wait(context, run_id, timeout, FINAL, get_run)
+        status = wait_for_run(context, run_id, timeout)
         with context.db.session() as session:
             run = get_run(session, run_id)
         _print(f"{run_id} {status}")
@@ -116,23 +99,6 @@ def agents_dream(
             _print(run.output or run.error or "")
     if status != "succeeded":
         raise typer.Exit(1)
-
-
-def _wait(context: Any, run_id: str, timeout: float, final: Any, get_run: Any) -> str:
-    deadline = time.monotonic() + timeout
-    hinted = time.monotonic() + 15
-    status = "queued"
-    while time.monotonic() < deadline:
-        with context.db.session() as session:
-            run = get_run(session, run_id)
-            status = run.status if run is not None else "missing"
-        if status in final:
-            break
-        if status == "queued" and time.monotonic() > hinted:
-            print(f"{run_id} is still queued: is `meshclaw up` running?", file=sys.stderr)
-            hinted = deadline
-        time.sleep(0.2)
-    return status
 
 
 def _next_dream(spec: AgentSpec, now: datetime) -> str:

@@ -10,7 +10,6 @@ running server the run waits, queued, until one starts (`--wait` says so while i
 from __future__ import annotations
 
 import sys
-import time
 from typing import Annotated, Any
 
 import typer
@@ -47,40 +46,15 @@ def run_agent(
 ) -> None:
     """Start a run of an agent now; prints the run id (with --wait, its final status; exit 1 unless it
     succeeded)."""
-    from meshclaw.agents import service
-    from meshclaw.errors import InvalidInputError, NotFoundError
+    from meshclaw.cli.agent_runs import find_agent, wait_for_run
     from meshclaw.runs.outside import start_from_outside
-    from meshclaw.runs.store import FINAL, get_run
 
     with open_context(ctx) as (context, org_id):
-        with context.db.session() as session:
-            found = [
-                agent
-                for agent in service.visible_agents(session, org_id, None, owner=owner)
-                if agent.name == name or str(agent.id) == name
-            ]
-        if not found:
-            raise NotFoundError(f"no agent named '{name}'; `meshclaw agents list` shows them")
-        if len(found) > 1:
-            owners = ", ".join(agent.owner_email for agent in found)
-            raise InvalidInputError(
-                f"several people have an agent named '{name}' ({owners}); add --owner EMAIL"
-            )
-        run_id, queued = start_from_outside(context, found[0].id, input_text=input_text)
+        agent = find_agent(context, org_id, name, owner)
+        run_id, queued = start_from_outside(context, agent.id, input_text=input_text)
         status = "queued" if queued else "skipped"
         if wait and queued:
-            deadline = time.monotonic() + timeout
-            hinted = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                with context.db.session() as session:
-                    run = get_run(session, run_id)
-                    status = run.status if run is not None else "missing"
-                if status in FINAL:
-                    break
-                if status == "queued" and time.monotonic() > hinted:
-                    print(f"{run_id} is still queued: is `meshclaw up` running?", file=sys.stderr)
-                    hinted = deadline
-                time.sleep(0.2)
+            status = wait_for_run(context, run_id, timeout)
         if as_json:
             _json(_detail(context, run_id))
         elif wait or not queued:
