@@ -5,7 +5,8 @@ taken: events loaded in bulk (the 10-million-event benchmark), or rollups to rep
 The statements group exactly as the writer does: 0 and '' for "none", the model as recorded or else as
 requested, the client cut to 200 characters, UTC hours and days, an error being any status but "ok".
 It raises the `rollup_days` version of every day of the range, as the writer does for the days it adds
-to. tests/metering/test_rollup_rebuild.py proves the two paths give identical rows.
+to. tests/metering/test_rollup_rebuild.py proves the two paths give identical rows. The writer's PostgreSQL
+path (`postgres_usage.py`) groups a batch's new rows with these same expressions.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlalchemy import Connection, text
 
 from meshclaw.metering.rows import time_format
 
-_USAGE_DIMENSIONS = (
+USAGE_DIMENSION_SQL = (
     "COALESCE(user_id, 0)",
     "COALESCE(team_id, 0)",
     "COALESCE(agent_id, 0)",
@@ -25,7 +26,7 @@ _USAGE_DIMENSIONS = (
     "source",
     "initiator",
 )
-_USAGE_SUMS = (
+USAGE_SUM_SQL = (
     "COUNT(*)",
     "SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END)",
     "SUM(input_uncached)",
@@ -51,7 +52,7 @@ _OUTCOME_SUMS = (
 )
 
 
-def _bucket_start(dialect: str, bucket: str, column: str) -> str:
+def bucket_start_sql(dialect: str, bucket: str, column: str) -> str:
     if dialect == "postgresql":
         return f"date_trunc('{bucket}', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
     # SQLite stores naive UTC text with microseconds (`rows.sqlite_time`); the bucket keeps that form.
@@ -70,7 +71,7 @@ def rebuild_rollups(
     ranged = since is not None and until is not None
     bounds = {"since": at(since), "until": at(until)} if since is not None and until is not None else {}
     plans = (
-        ("usage_rollups", "usage_events", "started_at", _USAGE_DIMENSIONS, _USAGE_SUMS,
+        ("usage_rollups", "usage_events", "started_at", USAGE_DIMENSION_SQL, USAGE_SUM_SQL,
          "user_id, team_id, agent_id, model, client, source, initiator",
          "requests, errors, input_uncached, cache_read, cache_write, output, reasoning, cost_microusd"),
         ("outcome_rollups", "outcome_events", "occurred_at", _OUTCOME_DIMENSIONS, _OUTCOME_SUMS,
@@ -81,7 +82,7 @@ def rebuild_rollups(
         in_range = " WHERE bucket_start >= :since AND bucket_start < :until" if ranged else ""
         connection.execute(text(f"DELETE FROM {rollups}{in_range}"), bounds)  # noqa: S608
         for bucket in ("hour", "day"):
-            start = _bucket_start(dialect, bucket, moment)
+            start = bucket_start_sql(dialect, bucket, moment)
             where = f" WHERE {moment} >= :since AND {moment} < :until" if ranged else ""
             statement = (
                 f"INSERT INTO {rollups} (bucket, bucket_start, {dimension_names}, {sum_names}) "  # noqa: S608

@@ -113,3 +113,39 @@ def test_rebuild_gives_the_writers_rollups(context: AppContext, whole: bool) -> 
         }
     assert set(versions_before) == {since, since + timedelta(days=1)}
     assert all(versions_after[day] == versions_before[day] + 1 for day in versions_before)
+
+
+def _expected_usage_rollups(usage: list[UsageEvent], book: PriceBook) -> set[tuple[Any, ...]]:
+    """The usage rollups computed here, event by event, independently of both SQL paths."""
+    sums: dict[tuple[Any, ...], list[int]] = {}
+    for event in usage:
+        price = book.price_at(event.model or event.requested_model, event.started_at)
+        cost = price.cost_microusd(event.tokens) if price else 0
+        hour = event.started_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        dims = (event.user_id or 0, event.team_id or 0, event.agent_id or 0,
+                event.model or event.requested_model or "", (event.client or "")[:200], event.source,
+                event.initiator)  # fmt: skip
+        t = event.tokens
+        values = [1, int(event.status != "ok"), t.input_uncached, t.cache_read, t.cache_write, t.output,
+                  t.reasoning, cost]  # fmt: skip
+        for key in (("hour", hour, *dims), ("day", hour.replace(hour=0), *dims)):
+            total = sums.setdefault(key, [0] * len(values))
+            total[:] = [a + b for a, b in zip(total, values, strict=True)]
+    return {(*key, *values) for key, values in sums.items()}
+
+
+@BOTH_BACKENDS
+def test_the_writers_usage_rollups_equal_sums_of_the_events(context: AppContext) -> None:
+    """The PostgreSQL writer sums in SQL, as the rebuild does, so this checks both backends against sums
+    made here;
+    each batch is written twice, as a replay would, and must count once."""
+    usage, _ = _sample()
+    with context.db.session() as session:
+        add_price(session, model="gpt-x", input_uncached=2.0, output=8.0, cache_read=0.5,
+                  effective_from=T0 - timedelta(days=1), created_by_user_id=None, now=T0)  # fmt: skip
+        book = PriceBook.load(session)
+    for start in range(0, len(usage), 50):
+        for _ in range(2):
+            with context.db.session() as session:
+                write_batch(session, usage=usage[start : start + 50], outcomes=[], activities=[], prices=book)
+    assert _rows(context)["usage_rollups"] == _expected_usage_rollups(usage, book)
