@@ -7,6 +7,9 @@ PYTHON ?= python3
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
+# The suite mostly waits on the servers it starts, so it runs on two pytest-xdist workers (each with its own
+# servers on free ports; a test file stays on one worker) even on 2 cores. 0 runs it in one process.
+TEST_WORKERS ?= 2
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
@@ -19,7 +22,7 @@ install: $(UV)
 	$(UV) sync --locked --no-dev
 
 test: test-deps lint typecheck
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-deps: $(UV)
 	scripts/install-test-deps.sh

@@ -4,6 +4,7 @@ the app, and people with API keys to act as."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,16 @@ from meshclaw.server.app import create_app
 
 # tests.template_db provides `database_url`: a copy of a database migrated once per session.
 pytest_plugins = ["tests.postgres", "tests.template_db"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-xdist's workers (`make test` runs the suite on several) start with COLUMNS=80 and LINES=24 in
+    their environment, which a serial run does not have. The CLI's rich consoles read COLUMNS when they are
+    made, so a command whose module a worker imported early would print tables 80 columns wide whatever
+    `tests.cli_runner` asks for; without the variables every worker behaves as a serial run."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.pop("COLUMNS", None)
+        os.environ.pop("LINES", None)
 
 
 @pytest.fixture(autouse=True)
@@ -191,7 +202,8 @@ def live_server(
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    # Start-up (the runs engine's DBOS launch included) takes seconds, many more on a loaded machine.
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -199,7 +211,7 @@ def live_server(
         except httpx.HTTPError:
             time.sleep(0.05)
     else:
-        raise RuntimeError("the live server did not answer /healthz within 20 s")
+        raise RuntimeError("the live server did not answer /healthz within 60 s")
     yield LiveServer(url=url, context=context)
     server.should_exit = True
     thread.join(timeout=10)

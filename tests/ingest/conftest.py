@@ -74,7 +74,8 @@ def running_server(
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
+    # Start-up (the runs engine's DBOS launch included) takes seconds, many more on a loaded machine.
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
@@ -82,7 +83,7 @@ def running_server(
         except httpx.HTTPError:
             time.sleep(0.05)
     else:
-        raise RuntimeError("the server did not answer /healthz within 20 s")
+        raise RuntimeError("the server did not answer /healthz within 60 s")
     try:
         yield OtlpServer(url=url, context=context, app=app)
     finally:
