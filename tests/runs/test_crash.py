@@ -98,8 +98,10 @@ def test_kill_9_mid_runs_then_every_run_completes_and_no_effect_repeats(
     from tests.conftest import Person
 
     owner = Person(id=user.id, email=user.email, role=Role.MEMBER, team_id=None, key=key)
+    # The 50 runs call their tools in step, so effects come in bursts of up to 50 one tool_sleep apart: 1 s
+    # leaves the kill below room to land between bursts (at 0.3 s all 150 were once done before it landed).
     save_agent(context, org.id, owner, "effects", allow_overlap=True, daily={"max_runs": 1000},
-               settings={"tool_calls": CALLS, "tool_sleep": 0.3})  # fmt: skip
+               settings={"tool_calls": CALLS, "tool_sleep": 1.0})  # fmt: skip
     context.db.dispose()
 
     server = start_server(tmp_path, free_port(), database_url)
