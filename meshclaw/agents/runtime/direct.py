@@ -99,11 +99,11 @@ def _compiled(name: str, description: str, args: type[BaseModel]) -> tuple[ToolD
     """The definition and argument validator pydantic-ai builds for a registry tool (see
     `toolsets._tool`), built once per tool rather than per segment."""
 
-    async def call(args: Any) -> Any:  # only its signature is read
-        raise NotImplementedError
+    async def signature_only(args: Any) -> Any:
+        raise AssertionError("never called: Tool reads its signature, the direct loop runs spec.function")
 
-    call.__annotations__ = {"args": args, "return": Any}
-    tool = Tool(call, name=name, description=description, takes_ctx=False)
+    signature_only.__annotations__ = {"args": args, "return": Any}
+    tool = Tool(signature_only, name=name, description=description, takes_ctx=False)
     return replace(tool.tool_def, toolset_id=TOOLSET_ID), tool.function_schema.validator
 
 
