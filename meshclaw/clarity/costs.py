@@ -8,7 +8,7 @@ daily series for charts. Teams are the team at the time of each call (as meterin
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import func, select
@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from meshclaw.clarity.freshness import stale_days
 from meshclaw.clarity.measures import effective_tokens
 from meshclaw.clarity.ranges import DateRange
+from meshclaw.clarity.week_blocks import day_spans, week_block
 from meshclaw.db.models import Team, UsageRollup, User
-from meshclaw.db.models.clarity import ClaritySummaryWeek, ClarityUsageDay, ClarityUsageWeek
+from meshclaw.db.models.clarity import ClarityUsageDay, ClarityUsageWeek
 from meshclaw.metering.events import BUCKETS
 from meshclaw.metering.queries import Scope, scope_clause
 
@@ -105,36 +106,6 @@ def _rollup_sums(
     return list(session.execute(query))
 
 
-def _week_block(
-    session: Session, window: DateRange, stale: list[datetime]
-) -> tuple[datetime, datetime] | None:
-    """The longest run of whole weeks inside the window that `clarity_usage_weeks` holds and whose days
-    are all current, as [start, end); None when there is none."""
-    first = window.since + timedelta(days=(7 - window.since.weekday()) % 7)
-    mondays: list[date] = []
-    while first + timedelta(days=7) <= window.until:
-        mondays.append(first)
-        first += timedelta(days=7)
-    if not mondays:
-        return None
-    written = set(
-        session.scalars(
-            select(ClaritySummaryWeek.week_start).where(ClaritySummaryWeek.week_start.in_(mondays))
-        )
-    )
-    unusable = {day.date() - timedelta(days=day.weekday()) for day in stale}
-    best: list[date] = []
-    run: list[date] = []
-    for monday in mondays:
-        run = [*run, monday] if monday in written and monday not in unusable else []
-        if len(run) > len(best):
-            best = run
-    if not best:
-        return None
-    start = datetime.combine(best[0], time(), tzinfo=UTC)
-    return start, start + timedelta(weeks=len(best))
-
-
 def _summary_sums(
     session: Session,
     window: DateRange,
@@ -153,13 +124,8 @@ def _summary_sums(
     if daily:
         keys.append(u.day)
     dimension = group_by or "all"
-    block = None if daily else _week_block(session, window, stale)
+    block = None if daily else week_block(session, window, stale)
     records: list[Any] = []
-    # Days before and after the weeks, each as its own index range (one range with the weeks left out
-    # would still walk every day of the window in the index).
-    spans = (
-        [(window.start, window.end)] if block is None else [(window.start, block[0]), (block[1], window.end)]
-    )
     if block is not None:
         w = ClarityUsageWeek
         week_keys: list[Any] = [w.key] if group_by is not None else []
@@ -177,9 +143,7 @@ def _summary_sums(
         if week_keys:
             weeks = weeks.group_by(*week_keys)
         records += session.execute(weeks)
-    for first, end in spans:
-        if first >= end:
-            continue
+    for first, end in day_spans(window, block):
         where = [u.dimension == dimension, u.day >= first, u.day < end]
         if stale:
             where.append(u.day.not_in(stale))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +36,7 @@ from meshclaw.errors import BadRequestError, NotFoundError
 
 Review = Literal["confirmed", "dismissed"]
 REVIEWS: tuple[Review, ...] = ("confirmed", "dismissed")
+FLAG_STATUSES = ("open", *REVIEWS)
 RESCORE_AFTER = timedelta(minutes=15)
 """A week under way whose data moved on is scored again at most this often."""
 SCORE_WEEKS = 27
@@ -55,20 +56,32 @@ class StoredFlag:
     review_note: str | None
 
 
-def data_version(session: Session, week_start: date) -> int:
-    """A number that grows with every write the week's scoring reads: the `rollup_days` versions of the
-    week and the `HISTORY_WEEKS` before it (usage and outcomes), plus the week's activity events (which
-    are only ever added)."""
-    start, end = week_bounds(week_start)
-    first = start - timedelta(weeks=HISTORY_WEEKS)
+def data_versions(session: Session, mondays: list[date]) -> dict[date, int]:
+    """Per week, a number that grows with every write the week's scoring reads: the `rollup_days`
+    versions of the week and the `HISTORY_WEEKS` before it (usage and outcomes), plus the week's activity
+    events (which are only ever added). The day versions of all the weeks are read at once."""
+    if not mondays:
+        return {}
+    first = week_bounds(min(mondays))[0] - timedelta(weeks=HISTORY_WEEKS)
+    end = week_bounds(max(mondays))[1]
     r, a = RollupDay, ActivityEventRow
-    versions = session.scalar(
-        select(func.coalesce(func.sum(r.version), 0)).where(r.day >= first, r.day < end)
-    )
-    activity = session.scalar(
-        select(func.count()).select_from(a).where(a.occurred_at >= start, a.occurred_at < end)
-    )
-    return int(versions or 0) + int(activity or 0)
+    versions = session.execute(select(r.day, r.version).where(r.day >= first, r.day < end))
+    days = [(day, int(version)) for day, version in versions]
+    found: dict[date, int] = {}
+    for monday in mondays:
+        start, stop = week_bounds(monday)
+        since = start - timedelta(weeks=HISTORY_WEEKS)
+        activity = session.scalar(
+            select(func.count()).select_from(a).where(a.occurred_at >= start, a.occurred_at < stop)
+        )
+        found[monday] = sum(version for day, version in days if since <= day < stop) + int(activity or 0)
+    return found
+
+
+def data_version(session: Session, week_start: date) -> int:
+    """`data_versions` of one week."""
+    monday = monday_of(week_start)
+    return data_versions(session, [monday])[monday]
 
 
 def refresh_week(session: Session, week_start: date, *, now: datetime) -> int:
@@ -119,19 +132,36 @@ def refresh_week(session: Session, week_start: date, *, now: datetime) -> int:
     return len(flags)
 
 
+def due_weeks(session: Session, mondays: list[date], *, now: datetime) -> list[date]:
+    """The weeks that need scoring now (see the module docstring), in the order given."""
+    begun = [monday for monday in mondays if week_bounds(monday)[0] <= now]  # not begun: nothing to score
+    runs = {
+        run.week_start: run
+        for run in session.scalars(
+            select(ClarityDetectionRun).where(ClarityDetectionRun.week_start.in_(begun))
+        )
+    }
+    versions = data_versions(
+        session, [monday for monday in begun if monday in runs and runs[monday].data_version is not None]
+    )
+    due: list[date] = []
+    for monday in begun:
+        run, end = runs.get(monday), week_bounds(monday)[1]
+        if run is None:
+            due.append(monday)
+        elif run.data_version is None:  # scored before 0018: the rule it was scored under
+            if run.ran_at < end and now - run.ran_at >= RESCORE_AFTER:
+                due.append(monday)
+        elif run.data_version != versions[monday] and (
+            now >= end or now - run.ran_at >= RESCORE_AFTER  # a finished week at once
+        ):
+            due.append(monday)
+    return due
+
+
 def is_due(session: Session, monday: date, *, now: datetime) -> bool:
     """Whether the week needs scoring now (see the module docstring)."""
-    start, end = week_bounds(monday)
-    if start > now:
-        return False  # a week that has not begun has nothing to score
-    run = session.get(ClarityDetectionRun, monday)
-    if run is None:
-        return True
-    if run.data_version is None:  # scored before 0018: the rule it was scored under
-        return run.ran_at < end and now - run.ran_at >= RESCORE_AFTER
-    if run.data_version == data_version(session, monday):
-        return False
-    return now >= end or now - run.ran_at >= RESCORE_AFTER  # a finished week at once
+    return bool(due_weeks(session, [monday_of(monday)], now=now))
 
 
 def _score(session: Session, monday: date, *, now: datetime) -> bool:
@@ -147,9 +177,8 @@ def _score(session: Session, monday: date, *, now: datetime) -> bool:
 
 def ensure_scored(session: Session, first: date, last: date, *, now: datetime) -> None:
     """Score the weeks from `first` to `last` that are due (see the module docstring)."""
-    for monday in weeks_between(first, last):
-        if is_due(session, monday, now=now):
-            _score(session, monday, now=now)
+    for monday in due_weeks(session, weeks_between(first, last), now=now):
+        _score(session, monday, now=now)
 
 
 def _has_usage(session: Session, monday: date) -> bool:
@@ -203,20 +232,43 @@ def _stored(row: ClarityFlag) -> StoredFlag:
     )
 
 
-def list_flags(
-    session: Session, first_week: date, last_week: date, *, user_id: int | None = None
-) -> list[StoredFlag]:
-    """Stored flags of the weeks from `first_week` to `last_week` (Mondays); `user_id`: only that
-    person's (their own flags and those of agents acting for them)."""
-    query = select(ClarityFlag).where(
-        ClarityFlag.week_start >= first_week, ClarityFlag.week_start <= last_week
-    )
+def _listed(first_week: date, last_week: date, user_id: int | None, status: str | None) -> list[Any]:
+    where = [ClarityFlag.week_start >= first_week, ClarityFlag.week_start <= last_week]
     if user_id is not None:
-        query = query.where(ClarityFlag.user_id == user_id)
-    rows = session.scalars(
-        query.order_by(ClarityFlag.week_start.desc(), ClarityFlag.score.desc(), ClarityFlag.id)
+        where.append(ClarityFlag.user_id == user_id)
+    if status is not None:
+        where.append(ClarityFlag.status == status)
+    return where
+
+
+def list_flags(
+    session: Session,
+    first_week: date,
+    last_week: date,
+    *,
+    user_id: int | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[StoredFlag]:
+    """Stored flags of the weeks from `first_week` to `last_week` (Mondays), newest week first and the
+    highest score first within a week; `user_id`: only that person's (their own flags and those of agents
+    acting for them); `status`: only those; `limit` and `offset`: one page of them."""
+    query = select(ClarityFlag).where(*_listed(first_week, last_week, user_id, status))
+    query = query.order_by(ClarityFlag.week_start.desc(), ClarityFlag.score.desc(), ClarityFlag.id)
+    return [_stored(row) for row in session.scalars(query.limit(limit).offset(offset))]
+
+
+def count_flags(
+    session: Session, first_week: date, last_week: date, *, user_id: int | None = None
+) -> dict[str, int]:
+    """How many of those flags there are per status (open, confirmed, dismissed)."""
+    query = (
+        select(ClarityFlag.status, func.count())
+        .where(*_listed(first_week, last_week, user_id, None))
+        .group_by(ClarityFlag.status)
     )
-    return [_stored(row) for row in rows]
+    return {status: int(count) for status, count in session.execute(query)}
 
 
 def get_flag(session: Session, flag_id: int) -> StoredFlag | None:

@@ -14,16 +14,23 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import Executable, func, select
 from sqlalchemy.orm import Session
 
 from meshclaw.clarity.freshness import stale_days
 from meshclaw.clarity.measures import effective_tokens, value_units
 from meshclaw.clarity.ranges import DateRange
+from meshclaw.clarity.week_blocks import day_spans, week_block
 from meshclaw.db.models import OutcomeRollup, UsageRollup
-from meshclaw.db.models.clarity import ClarityOutcomeDay, ClarityUsageDay
+from meshclaw.db.models.clarity import (
+    ClarityOutcomeDay,
+    ClarityOutcomeWeek,
+    ClarityUsageDay,
+    ClarityUsageWeek,
+)
 
 RankBy = Literal["outcomes", "yield"]
 RANK_BYS: tuple[RankBy, ...] = ("outcomes", "yield")
@@ -43,12 +50,43 @@ class Entry:
     """Teams only: active people now."""
 
 
+def _team_summary_queries(
+    session: Session, window: DateRange, stale: list[datetime], teams: list[str]
+) -> list[tuple[Executable, Executable]]:
+    """(outcome sums, effective tokens) queries per team from Clarity's tables, leaving out `stale` days:
+    whole current weeks from the week tables, the days before and after from the day tables."""
+    queries: list[tuple[Executable, Executable]] = []
+    block = week_block(session, window, stale)
+    if block is not None:
+        ow, uw = ClarityOutcomeWeek, ClarityUsageWeek
+        first_week, end_week = block[0].date(), block[1].date()
+        ow_where = [ow.dimension == "team", ow.week_start >= first_week, ow.week_start < end_week]
+        uw_where = [uw.dimension == "team", uw.week_start >= first_week, uw.week_start < end_week]
+        queries.append(
+            (select(ow.key, func.sum(ow.value_units), func.sum(ow.accepted))
+                .where(*ow_where, ow.key.in_(teams)).group_by(ow.key),
+             select(uw.key, func.sum(uw.effective_tokens)).where(*uw_where, uw.key.in_(teams)).group_by(uw.key))
+        )  # fmt: skip
+    d, u = ClarityOutcomeDay, ClarityUsageDay
+    for first, end in day_spans(window, block):
+        d_where = [d.dimension == "team", d.day >= first, d.day < end, d.key.in_(teams)]
+        u_where = [u.dimension == "team", u.day >= first, u.day < end, u.key.in_(teams)]
+        if stale:
+            d_where.append(d.day.not_in(stale))
+            u_where.append(u.day.not_in(stale))
+        queries.append(
+            (select(d.key, func.sum(d.value_units), func.sum(d.accepted)).where(*d_where).group_by(d.key),
+             select(u.key, func.sum(u.effective_tokens)).where(*u_where).group_by(u.key))
+        )  # fmt: skip
+    return queries
+
+
 def _sums(
     session: Session, window: DateRange, column: str, keys: Collection[int]
 ) -> tuple[dict[int, tuple[float, int]], dict[int, float]]:
-    """Per key: (value units, accepted outcomes) and effective tokens. Teams read Clarity's per-day sums
-    for the days they are current for (`freshness.py`) and the rollups for the rest; people (one team's
-    board) read the rollups through the per-person index."""
+    """Per key: (value units, accepted outcomes) and effective tokens. Teams read Clarity's week and day
+    sums for the days they are current for (`freshness.py`) and the rollups for the rest; people (one
+    team's board) read the rollups through the per-person index."""
     o, r = OutcomeRollup, UsageRollup
     ids = sorted(keys)
     o_key, r_key = getattr(o, column), getattr(r, column)
@@ -56,23 +94,13 @@ def _sums(
     r_where = [r.bucket == "day", r.bucket_start >= window.start, r.bucket_start < window.end, r_key.in_(ids)]
     outcomes: dict[int, tuple[float, int]] = {}
     tokens: dict[int, float] = {}
-    queries = [
+    queries: list[tuple[Executable, Executable]] = [
         (select(o_key, value_units(), func.sum(o.accepted)).where(*o_where).group_by(o_key),
          select(r_key, effective_tokens()).where(*r_where).group_by(r_key)),
     ]  # fmt: skip
     if column == "team_id":
         stale = stale_days(session, window.start, window.end)
-        d, u = ClarityOutcomeDay, ClarityUsageDay
-        texts = [str(key) for key in ids]
-        d_where = [d.dimension == "team", d.day >= window.start, d.day < window.end, d.key.in_(texts)]
-        u_where = [u.dimension == "team", u.day >= window.start, u.day < window.end, u.key.in_(texts)]
-        if stale:
-            d_where.append(d.day.not_in(stale))
-            u_where.append(u.day.not_in(stale))
-        queries = [
-            (select(d.key, func.sum(d.value_units), func.sum(d.accepted)).where(*d_where).group_by(d.key),
-             select(u.key, func.sum(u.effective_tokens)).where(*u_where).group_by(u.key)),
-        ]  # fmt: skip
+        queries = _team_summary_queries(session, window, stale, [str(key) for key in ids])
         if stale:
             o_where.append(o.bucket_start.in_(stale))
             r_where.append(r.bucket_start.in_(stale))

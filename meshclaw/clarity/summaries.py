@@ -1,5 +1,5 @@
 """Keeps Clarity's day and week tables (`clarity_usage_days`, `clarity_outcome_days`,
-`clarity_person_weeks`) current with the daily rollups.
+`clarity_person_weeks`, and the weeks' sums of the day tables) current with the daily rollups.
 
 Organization-wide pages sum a range of the organization's rollups; at 5,000 people that is millions of
 rows a year, too many per page view. These tables hold the same sums per day and one dimension (team,
@@ -34,6 +34,7 @@ from meshclaw.db.models import Organization, OutcomeRollup, UsageRollup
 from meshclaw.db.models.clarity import (
     ClarityAdoptionWeek,
     ClarityOutcomeDay,
+    ClarityOutcomeWeek,
     ClarityPersonWeek,
     ClaritySummaryDay,
     ClaritySummaryWeek,
@@ -66,6 +67,7 @@ _USAGE_SUMS = (
     "reasoning",
     "cost_microusd",
 )
+_OUTCOME_SUMS = ("count", "quantity", "accepted", "rejected", "minutes_saved", "unpriced", "value_units")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +76,8 @@ class Refreshed:
     weeks: int
     """Weeks whose person rows were summed again (the weeks of the days)."""
     usage_weeks: int = 0
-    """Weeks whose `clarity_usage_weeks` were written (those, and weeks never written)."""
+    """Weeks whose `clarity_usage_weeks` and `clarity_outcome_weeks` were written (those, and weeks never
+    written)."""
     backfilled: int = 0
     """Of those, weeks never written before (summed before the table existed); more may be left."""
     team_weeks: int = 0
@@ -141,9 +144,9 @@ def _sum_week(session: Session, monday: date) -> None:
         session.execute(insert(ClarityPersonWeek), rows)
 
 
-def _sum_usage_week(session: Session, monday: date) -> None:
-    """A week's `clarity_usage_weeks` from its days' rows (days not summed yet are missing: such a week is
-    not read from here until they are, and summing them rewrites it)."""
+def _sum_weeks_of_days(session: Session, monday: date) -> None:
+    """A week's `clarity_usage_weeks` and `clarity_outcome_weeks` from its days' rows (days not summed yet
+    are missing: such a week is not read from here until they are, and summing them rewrites it)."""
     start, end = week_bounds(monday)
     u, w = ClarityUsageDay, ClarityUsageWeek
     session.execute(delete(w).where(w.dimension.in_(list(USAGE_DIMENSIONS)), w.week_start == monday))
@@ -155,11 +158,24 @@ def _sum_usage_week(session: Session, monday: date) -> None:
     )
     columns = ["dimension", "week_start", "key", *_USAGE_SUMS, "effective_tokens"]
     session.execute(insert(w).from_select(columns, query))
+    d, o = ClarityOutcomeDay, ClarityOutcomeWeek
+    session.execute(delete(o).where(o.dimension.in_(list(OUTCOME_DIMENSIONS)), o.week_start == monday))
+    query = (
+        select(
+            d.dimension,
+            literal(monday, type_=Date),
+            d.key,
+            *(func.sum(getattr(d, name)) for name in _OUTCOME_SUMS),
+        )
+        .where(d.dimension.in_(list(OUTCOME_DIMENSIONS)), d.day >= start, d.day < end)
+        .group_by(d.dimension, d.key)
+    )
+    session.execute(insert(o).from_select(["dimension", "week_start", "key", *_OUTCOME_SUMS], query))
     session.merge(ClaritySummaryWeek(week_start=monday))
 
 
 def _unwritten_weeks(session: Session) -> set[date]:
-    """Weeks with summed days but no `clarity_usage_weeks` (summed before that table existed)."""
+    """Weeks with summed days but no week tables written (summed before they existed, or before 0019)."""
     mondays = {
         day.date() - timedelta(days=day.weekday()) for day in session.scalars(select(ClaritySummaryDay.day))
     }
@@ -260,7 +276,7 @@ def refresh(session: Session, *, limit: int | None = None) -> Refreshed:
         unwritten = unwritten[: max(limit, 1)]  # newest first, a few per transaction like the days
     usage_weeks = weeks | set(unwritten)
     for monday in sorted(usage_weeks):
-        _sum_usage_week(session, monday)
+        _sum_weeks_of_days(session, monday)
     team_weeks = _count_team_weeks(session, weeks)
     session.flush()
     return Refreshed(

@@ -16,7 +16,7 @@ from meshclaw.clarity import access
 from meshclaw.clarity.adoption import PersonWeek, WeekAdoption, adoption_weeks, person_week_history
 from meshclaw.clarity.config import ClarityConfig
 from meshclaw.clarity.costs import GROUP_BYS, UsageRow, usage_rows
-from meshclaw.clarity.flag_store import StoredFlag, ensure_scored, list_flags
+from meshclaw.clarity.flag_store import FLAG_STATUSES, StoredFlag, count_flags, ensure_scored, list_flags
 from meshclaw.clarity.forecast import Forecast, month_forecast
 from meshclaw.clarity.leaderboard import RANK_BYS, Entry, people_board, teams_board
 from meshclaw.clarity.outcomes import OutcomeReport, outcome_report
@@ -261,6 +261,48 @@ def flags(
     first, last = monday_of(window.since), monday_of(window.until - timedelta(days=1))
     ensure_scored(session, first, last, now=now)
     return window, list_flags(session, first, last, user_id=None if reach.everyone else reach.user_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlagPage:
+    window: DateRange
+    counts: dict[str, int]
+    """Flags of the range per status (open, confirmed, dismissed), whatever the status asked."""
+    status: str | None
+    flags: list[StoredFlag]
+    page: int
+    """1-based; past the last page: the last page."""
+    pages: int
+
+
+def flag_page(
+    session: Session,
+    principal: Principal | None,
+    *,
+    since: str | None,
+    until: str | None,
+    now: datetime,
+    status: str | None,
+    page: int,
+    per_page: int,
+) -> FlagPage:
+    """One page of `flags`, optionally of one status, with the counts per status; half a year of an
+    organization holds thousands of flags, too many to show at once."""
+    if status is not None:
+        status = parse_choice(status, FLAG_STATUSES, "status")
+    reach = access.flag_reach(principal)
+    user_id = None if reach.everyone else reach.user_id
+    window = parse_range(since, until, today=now.date(), default_days=28, max_days=MAX_WEEKS_DAYS)
+    first, last = monday_of(window.since), monday_of(window.until - timedelta(days=1))
+    ensure_scored(session, first, last, now=now)
+    counts = count_flags(session, first, last, user_id=user_id)
+    total = counts.get(status, 0) if status is not None else sum(counts.values())
+    pages = max(1, -(-total // per_page))
+    page = min(max(page, 1), pages)
+    listed = list_flags(
+        session, first, last, user_id=user_id, status=status, limit=per_page, offset=(page - 1) * per_page
+    )
+    return FlagPage(window=window, counts=counts, status=status, flags=listed, page=page, pages=pages)
 
 
 def reactivity(

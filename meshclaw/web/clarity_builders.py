@@ -373,10 +373,10 @@ def person_flags(ask: Ask, user_id: int) -> Table:
     return flag_table(ask, list_flags(ask.session, first, last, user_id=user_id))
 
 
-def flag_table(ask: Ask, stored: list[StoredFlag]) -> Table:
+def flag_table(ask: Ask, stored: list[StoredFlag], *, caption: str = "Patterns to review") -> Table:
     return Table(
         name="flags",
-        caption="Patterns to review",
+        caption=caption,
         columns=(
             Column(key="id", label="Id"),
             Column(key="week_start", label="Week of", unit="date"),

@@ -8,9 +8,10 @@ leaderboard. The review form is a plain post with a redirect back, so it works w
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Path, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from meshclaw.api.deps import Context
@@ -25,29 +26,53 @@ from meshclaw.web.deps import FormActor, PageViewer, safe_next
 router = APIRouter(include_in_schema=False)
 
 STATUS_WORDS = {"open": "to review", "confirmed": "confirmed", "dismissed": "dismissed"}
+PER_PAGE = 50
+"""Flags per page: half a year of a large organization holds thousands."""
 
 
-def _flags(ask: Ask) -> dict[str, Any]:
+def _flags(ask: Ask, *, status: str | None, page: int) -> dict[str, Any]:
     reach = access.flag_reach(ask.principal)
-    _, stored = views.flags(
+    shown = views.flag_page(
         ask.session,
         ask.principal,
         since=ask.window.since,
         until=ask.window.until,
         now=ask.context.clock.now(),
+        status=status,
+        page=page,
+        per_page=PER_PAGE,
     )
+    # Links keep the range, the status shown and the page (a review returns to where it was made).
+    here = ask.window.query() + (f"&status={status}" if status else "")
     return {
-        "stored": stored,
-        "table": flag_table(ask, stored),
+        "stored": shown.flags,
+        "shown": shown,
+        "here": here,
+        "back": f"/clarity/flags?{here}&page={shown.page}",
+        "table": flag_table(
+            ask,
+            shown.flags,
+            caption="Patterns to review" if shown.pages == 1 else "Patterns to review on this page "
+            "(the downloads hold every one of the range)",
+        ),
         "everyone": reach.everyone,
         "may_review": is_allowed(ask.principal, "update", Resource(kind="clarity_flag")),
         "status_words": STATUS_WORDS,
+        "per_page": PER_PAGE,
     }
 
 
 @router.get("/clarity/flags")
-def flags_page(request: Request, viewer: PageViewer, context: Context, params: RangeQuery) -> Response:
-    return show(request, viewer, context, params, "clarity/flags.html", _flags, title="Patterns to review")
+def flags_page(
+    request: Request,
+    viewer: PageViewer,
+    context: Context,
+    params: RangeQuery,
+    status: Annotated[str, Query(max_length=20, description="open, confirmed or dismissed")] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    build = partial(_flags, status=status.strip() or None, page=page)
+    return show(request, viewer, context, params, "clarity/flags.html", build, title="Patterns to review")
 
 
 @router.post("/clarity/flags/{flag_id}/review")

@@ -26,6 +26,7 @@ from meshclaw.clarity.upkeep import Upkeep
 from meshclaw.db.models import User
 from meshclaw.db.models.clarity import (
     ClarityAdoptionWeek,
+    ClarityOutcomeWeek,
     ClarityPersonWeek,
     ClaritySummaryDay,
     ClaritySummaryWeek,
@@ -92,6 +93,7 @@ def _numbers(world: World, org_id: int, person: Person) -> dict[str, Any]:
         teams = {team_id: name for team_id, name in roster.team_names.items()}
         found["teams board"] = teams_board(session, WINDOW, teams, roster.team_sizes, rank_by="outcomes")
         found["teams yield"] = teams_board(session, WINDOW, teams, roster.team_sizes, rank_by="yield")
+        found["teams ragged"] = teams_board(session, RAGGED, teams, roster.team_sizes, rank_by="yield")
         found["forecast"] = month_forecast(session, Scope.all(), as_of=WEEK + timedelta(days=3))
         config = load_config(session, org_id)
         found["adoption"] = adoption_weeks(session, org_id, MONDAYS, roster, config)
@@ -176,6 +178,10 @@ def _week_tables_used(world: World, org_id: int) -> None:
     with world.context.db.session() as session:
         assert set(session.scalars(select(ClaritySummaryWeek.week_start))) >= set(MONDAYS)
         assert session.scalar(select(ClarityUsageWeek.id).limit(1)) is not None
+        assert (
+            session.scalar(select(ClarityOutcomeWeek.id).where(ClarityOutcomeWeek.dimension == "team"))
+            is not None
+        )
         stamped = set(
             session.scalars(
                 select(ClarityAdoptionWeek.week_start).where(ClarityAdoptionWeek.org_id == org_id)
@@ -233,8 +239,14 @@ def test_weeks_summed_before_the_week_tables_are_filled_in(world: World, org_id:
     with world.context.db.session() as session:
         refresh(session)
     from_tables = _numbers(world, org_id, people[0])
-    with world.context.db.session() as session:  # as a database summed before migration 0018
-        for table in (ClarityUsageWeek, ClaritySummaryWeek, ClarityTeamWeek, ClarityAdoptionWeek):
+    with world.context.db.session() as session:  # as a database summed before migrations 0018 and 0019
+        for table in (
+            ClarityUsageWeek,
+            ClarityOutcomeWeek,
+            ClaritySummaryWeek,
+            ClarityTeamWeek,
+            ClarityAdoptionWeek,
+        ):
             session.execute(delete(table))
     assert _numbers(world, org_id, people[0]) == from_tables
     upkeep = Upkeep(world.context.db)

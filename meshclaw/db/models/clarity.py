@@ -205,9 +205,31 @@ class ClarityUsageWeek(Base):
     effective_tokens: Mapped[float] = mapped_column(Float)
 
 
+class ClarityOutcomeWeek(Base):
+    """`clarity_outcome_days` summed over a whole week, written with `clarity_usage_weeks` (same marker,
+    same rule for reading): the team leaderboard over half a year reads 27 rows a team, not 182."""
+
+    __tablename__ = "clarity_outcome_weeks"
+    __table_args__ = (
+        UniqueConstraint("dimension", "week_start", "key", name="uq_clarity_outcome_weeks_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(10))
+    week_start: Mapped[date] = mapped_column(Date)
+    key: Mapped[str] = mapped_column(String(200))
+    count: Mapped[int] = mapped_column(BigInteger)
+    quantity: Mapped[float] = mapped_column(Float)
+    accepted: Mapped[int] = mapped_column(BigInteger)
+    rejected: Mapped[int] = mapped_column(BigInteger)
+    minutes_saved: Mapped[float] = mapped_column(Float)
+    unpriced: Mapped[int] = mapped_column(BigInteger)
+    value_units: Mapped[float] = mapped_column(Float)
+
+
 class ClaritySummaryWeek(Base):
-    """A week whose `clarity_usage_weeks` rows were written (from its summed days at the time; a day summed
-    again rewrites its week in the same transaction)."""
+    """A week whose `clarity_usage_weeks` and `clarity_outcome_weeks` rows were written (from its summed
+    days at the time; a day summed again rewrites its week in the same transaction)."""
 
     __tablename__ = "clarity_summary_weeks"
 
