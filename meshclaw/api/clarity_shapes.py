@@ -77,11 +77,12 @@ class AdoptionOut(BaseModel):
 
 
 def _group(group: GroupAdoption, goal: float) -> dict[str, object]:
+    rate = group.rate
     return {
         "people": group.people,
         "active": group.active,
-        "rate": float(group.rate),
-        "goal_met": group.people > 0 and group.rate >= goal,
+        "rate": float(rate),
+        "goal_met": group.people > 0 and rate >= goal,
         "cohorts": {cohort: group.cohorts[cohort] for cohort in COHORTS},
         "automation_people": group.automation_people,
         "human_tokens": group.human_tokens,
@@ -111,7 +112,7 @@ def adoption_out(view: AdoptionView, *, one_team: bool) -> AdoptionOut:
             organization=None if one_team else GroupAdoptionOut(**_group(week.organization, goal)),
             teams=[
                 TeamAdoptionOut(
-                    team_id=team_id, team=name, **_group(week.teams.get(team_id, GroupAdoption()), goal)
+                    team_id=team_id, team=name, **_group(week.teams.get(team_id) or GroupAdoption(), goal)
                 )
                 for team_id, name in sorted(view.team_names.items(), key=lambda item: item[1])
             ],
@@ -169,7 +170,11 @@ def adoption_json(view: AdoptionView, *, one_team: bool) -> bytes:
             "week_start": week.week_start,
             "organization": None if one_team else _group(week.organization, goal),
             "teams": [
-                {**_group(week.teams.get(team_id, GroupAdoption()), goal), "team_id": team_id, "team": name}
+                {
+                    **_group(week.teams.get(team_id) or GroupAdoption(), goal),
+                    "team_id": team_id,
+                    "team": name,
+                }
                 for team_id, name in names
             ],
         }

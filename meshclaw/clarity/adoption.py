@@ -329,7 +329,7 @@ def adoption_weeks(
 def _only(week: WeekAdoption, team_id: int | None) -> WeekAdoption:
     if team_id is None:
         return week
-    group = week.teams.get(team_id, GroupAdoption())
+    group = week.teams.get(team_id) or GroupAdoption()
     return WeekAdoption(week_start=week.week_start, organization=group, teams={team_id: group})
 
 
@@ -341,7 +341,7 @@ def _assemble(
     organization = GroupAdoption()
     teams: dict[int, GroupAdoption] = {}
     for team_id, size in sizes.items():
-        group = groups.get(team_id, GroupAdoption())
+        group = groups.get(team_id) or GroupAdoption()
         group.people = size
         group.cohorts["none"] = size - sum(group.cohorts[name] for name in ("light", "moderate", "heavy"))
         organization.people += group.people

@@ -234,7 +234,8 @@ def adoption(ask: Ask) -> Adoption:
         (
             week.week_start,
             *_group_values(
-                week.teams.get(one_team, GroupAdoption()) if one_team is not None else week.organization, goal
+                (week.teams.get(one_team) or GroupAdoption()) if one_team is not None else week.organization,
+                goal,
             ),
         )
         for week in view.weeks
@@ -252,7 +253,7 @@ def adoption(ask: Ask) -> Adoption:
     if one_team is None:
         last = view.weeks[-1] if view.weeks else None
         team_rows = [
-            (name, *_group_values(last.teams.get(team_id, GroupAdoption()), goal))
+            (name, *_group_values((last.teams.get(team_id) or GroupAdoption()), goal))
             for team_id, name in sorted(view.team_names.items(), key=lambda item: item[1])
             if last is not None
         ]
