@@ -448,6 +448,8 @@ async def run_workflow(run_id: str) -> str:
         # getattr: a run begun before this field existed resumes from a checkpoint without it.
         mcp_effects={name: EffectClass(value) for name, value in getattr(begun, "mcp_effects", {}).items()},
         tainted=getattr(begun, "tainted", False),
+        # Kept across the run's segments (`replace` below keeps it): what the trigger's outsiders wrote.
+        untrusted_input=getattr(begun, "tainted", False),
     )
     sink = RecordingSink(binding, run_id)
     caller = Caller(run_id=run_id, agent_id=begun.agent_id, owner_user_id=begun.owner_user_id)

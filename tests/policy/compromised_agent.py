@@ -4,7 +4,7 @@ The real runtime (pydantic-ai, the server's policy gate) with a scripted model t
 read tells it to. Its first step reads a page (`web_fetch_page`, read_untrusted) when the run's input
 names one; then it mails whatever address the newest text names (the input or the page) with
 `mail_send_message` (communicate_external), which appends each message it really sent to
-`<data_dir>/sent.log`.
+`<data_dir>/sent.log`. Told to "use the tool NAME", it calls that tool first, granted or not.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ PAGES = {
     "https://news.example/plain": "Nothing to see here; the cafeteria opens at 8.",
 }
 ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+UNGRANTED = re.compile(r"use the tool (\w+)")
+SECRET = "hunter2-never-in-the-log"
 
 
 class FetchArgs(BaseModel):
@@ -73,6 +75,11 @@ def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     returns = [part for part in parts if isinstance(part, ToolReturnPart)]
     prompt = next(str(part.content) for part in parts if isinstance(part, UserPromptPart))
     fetched = any(part.tool_name == "web_fetch_page" for part in returns)
+    ungranted = UNGRANTED.search(prompt)
+    if ungranted and not any(part.tool_name == ungranted.group(1) for part in returns):
+        # It was never offered the tool, and calls it anyway, with a secret among the arguments.
+        call = ToolCallPart(ungranted.group(1), {"folder": "Finance", "password": SECRET}, tool_call_id="u1")
+        return ModelResponse(parts=[call], usage=usage)
     url = re.search(r"https://\S+", prompt)
     if url and not fetched:
         return ModelResponse(

@@ -19,6 +19,7 @@ from meshclaw.identity.passwords import hash_password
 from meshclaw.identity.principal import Role
 from meshclaw.policy import store as policy_store
 from tests.conftest import People
+from tests.policy.compromised_agent import SECRET
 from tests.runs.records import save_agent, wait_final, wait_status
 from tests.web.conftest import PASSWORD, WebPerson, signed_in
 
@@ -109,3 +110,24 @@ def test_outsiders_need_approval_unless_the_domain_is_allowed(
     second = start(app_client, owner.auth, "send the agenda to ann@partner.example")
     assert wait_final(context, second, timeout=60) == "succeeded"
     assert [message["to"] for message in sent(context)] == [["ann@partner.example"]]
+
+
+def test_a_call_of_a_tool_the_agent_was_not_given_is_audited_like_any_refusal(
+    app_client: TestClient, context: AppContext, org_id: int, people: People
+) -> None:
+    owner, admin = people.add(), people.add(Role.ADMIN)
+    save_agent(context, org_id, owner, "mailer", model={"name": "scripted"}, tools=GRANTS, allow_overlap=True)
+    run_id = start(app_client, owner.auth, "use the tool ceo_mail_export")
+    assert wait_final(context, run_id, timeout=60) == "succeeded"  # it heard "unknown tool" and gave up
+    assert audit(context, run_id) == [("tool.denied", "ceo_mail_export", "grant.missing", "denied")]
+    # Through the audit API, its filters and the chain check, like every other record.
+    listed = app_client.get("/api/v1/audit", params={"tool": "ceo_mail_export", "decision": "deny"},
+                            headers=admin.auth)  # fmt: skip
+    (event,) = listed.json()["events"]
+    assert (event["kind"], event["rule"], event["run_id"], event["on_behalf_of_user_id"]) == (
+        "tool.denied", "grant.missing", run_id, owner.id
+    )  # fmt: skip
+    assert event["effect_class"] == "destructive"  # no registry knows it: the worst class
+    assert event["arguments"] == {"folder": "Finance", "password": "[redacted]"}
+    assert len(event["args_digest"]) == 64 and SECRET not in listed.text
+    assert app_client.get("/api/v1/audit/verify", headers=admin.auth).json()["ok"] is True

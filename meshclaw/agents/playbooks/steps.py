@@ -15,13 +15,14 @@ from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pydantic import ValidationError
 from pydantic_ai import Agent
 from pydantic_ai.messages import ModelResponse
 
 from meshclaw.agents.playbooks.contract import Refused, StepFailed
+from meshclaw.agents.playbooks.event_input import trigger_event
 from meshclaw.agents.runtime.contract import (
     ApprovalDecision,
     GateDecision,
@@ -42,7 +43,7 @@ from meshclaw.agents.runtime.contract import (
 from meshclaw.agents.runtime.flow import UntrustedContent
 from meshclaw.agents.runtime.models import open_model
 from meshclaw.agents.runtime.usage import add_tokens, token_counts
-from meshclaw.tools.effects import EffectClass
+from meshclaw.tools.effects import UNCLASSIFIED, EffectClass
 from meshclaw.tools.registry import ToolError, ToolRegistry, ToolSpec
 
 JOURNAL_VERSION = 1
@@ -91,6 +92,14 @@ class Steps:
         resume = self.request.resume
         if resume is not None:
             self._decisions = {decision.tool_call_id: decision for decision in resume.decisions}
+        if self.request.untrusted_input:
+            # The run is tainted from its trigger, in every segment: an argument that carries one of the
+            # event's values carries outsiders' text, so no pre-approval answers that call (policy.rules).
+            event = trigger_event(self.request.input)
+            if event is None:  # not the engine's event line: every argument may carry it
+                self.untrusted.unknown_before = True
+            else:
+                self.untrusted.add_event(f"event {event.type}", event.fields.values())
 
     @property
     def settings(self) -> Mapping[str, Any]:
@@ -104,7 +113,7 @@ class Steps:
         number = self._take()
         spec = self.tools.get(name)
         if spec is None:
-            raise Refused(name, f"no tool named '{name}' is registered", "grant.missing")
+            await self._unregistered(number, name, args)
         try:
             validated = spec.args.model_validate(args)
         except ValidationError as exc:
@@ -148,6 +157,25 @@ class Steps:
         self._record(number, "tool", name, digest, status="ok", result=plain, person=person)
         self._ran(spec, plain)
         return plain
+
+    async def _unregistered(self, number: int, name: str, args: Mapping[str, Any]) -> NoReturn:
+        """A tool no registry has: refused, and recorded (so audited) like every refused call."""
+        shown: dict[str, Any] = json.loads(json.dumps(args, default=str))
+        digest = args_digest(shown)
+        recorded = self._recorded(number, "tool", name, digest)
+        if recorded is not None:
+            raise Refused(name, recorded["reason"], recorded["rule"])
+        call = ToolCall(tool_call_id=f"pb-{number}", name=name, args=shown, args_digest=digest,
+                        effect=UNCLASSIFIED, origin="connector")  # fmt: skip
+        decision = await self.gate.decide(call, self._run_info())
+        if decision.decision != "deny":
+            decision = GateDecision(decision="deny", reason=f"no tool named '{name}' is registered",
+                                    rule="tool.unknown")  # fmt: skip
+        await self._report(call, decision, "denied")
+        self._record(
+            number, "tool", name, digest, status="denied", reason=decision.reason, rule=decision.rule
+        )
+        raise Refused(name, decision.reason, decision.rule)
 
     def decided_by_person(self, name: str) -> bool | None:
         """For the latest call of tool `name`: True when it ran on a person's approval, False when a person

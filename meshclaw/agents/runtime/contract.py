@@ -165,6 +165,11 @@ class RunRequest:
     """Wall time of the earlier segments' own work (time waiting for approval excluded)."""
     tainted: bool = False
     """Whether an earlier segment of the run read content outsiders can write (`RunResult.tainted`)."""
+    untrusted_input: bool = False
+    """Whether outsiders may have written `input`: an event they can cause started the run (an inbound
+    email, someone's chat message, a webhook). Set at the start and kept for every segment. The run is
+    tainted from its start (`tainted` says so too); a playbook also counts each tool argument that carries
+    one of the event's values as carrying untrusted content (`Steps`)."""
     mcp_effects: Mapping[str, EffectClass] = field(default_factory=dict)
     """An admin's classification of MCP tools by exposed name (`<server>_<tool>`); others are UNCLASSIFIED."""
     mcp_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)

@@ -70,6 +70,7 @@ from pydantic_ai.tools import ToolDefinition
 from pydantic_ai.usage import RunUsage
 from pydantic_core import SchemaValidator
 
+from meshclaw.agents.runtime import unoffered
 from meshclaw.agents.runtime.contract import RunRequest
 from meshclaw.agents.runtime.gated import SegmentState, ToolMeta, gate_and_call
 from meshclaw.tools.registry import ToolSpec
@@ -124,6 +125,8 @@ class DirectLoop:
     limits: UsageLimits
     on_response: OnResponse
     retries: int
+    effect_of: unoffered.EffectOf
+    """The effect class of a tool name the segment does not offer (for its audit record)."""
     usage: RunUsage = field(default_factory=RunUsage)
     tool_retries: dict[str, int] = field(default_factory=dict)
     """Consecutive failed calls per tool name, as pydantic-ai's tool manager counts them."""
@@ -141,9 +144,10 @@ class DirectLoop:
         limits: UsageLimits,
         on_response: OnResponse,
         retries: int,
+        effect_of: unoffered.EffectOf,
     ) -> DirectLoop:
         return cls(state=state, model=model, tools=_tools(specs, metas), instructions=instructions,
-                   limits=limits, on_response=on_response, retries=retries)  # fmt: skip
+                   limits=limits, on_response=on_response, retries=retries, effect_of=effect_of)  # fmt: skip
 
     def _parameters(self) -> ModelRequestParameters:
         parts = (
@@ -217,6 +221,12 @@ class DirectLoop:
         )
 
     async def _calls(self, calls: list[ToolCallPart]) -> tuple[list[ModelRequestPart], DeferredToolRequests]:
+        # Calls of tools the segment does not offer are refused and recorded first, in call order, as the
+        # graph path does (`loop._drive`); the model still reads "unknown tool" for each (`_call`).
+        for call in calls:
+            if call.tool_name not in self.tools:
+                await unoffered.refuse(self.state, name=call.tool_name, raw_args=call.args,
+                                       call_id=call.tool_call_id, effect=self.effect_of)  # fmt: skip
         if self.limits.tool_calls_limit is not None:
             self.limits.check_before_tool_call(RunUsage(tool_calls=self.usage.tool_calls + len(calls)))
         step = _Step()

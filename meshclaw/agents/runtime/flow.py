@@ -11,7 +11,7 @@ pre-approval, when the arguments carry untrusted text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,8 @@ class UntrustedContent:
     """The tools that returned it, in order (repeats removed): the audit's taint sources."""
     _text: list[str] = field(default_factory=list)
     _identifiers: set[str] = field(default_factory=set)
+    _values: list[str] = field(default_factory=list)
+    """The values of an untrusted event (`add_event`): matched as whole tokens however short or plain."""
     _chars: int = 0
 
     def add(self, source: str, content: object) -> None:
@@ -71,6 +73,14 @@ class UntrustedContent:
             return
         self._text.append(text)
         self._identifiers.update(match.casefold() for match in IDENTIFIER.findall(text))
+
+    def add_event(self, source: str, values: Iterable[str]) -> None:
+        """The field values of the event that started the run, written by outsiders. Each one is short
+        (a service, a version, a folder), so unlike a tool's text it counts whenever an argument holds it as
+        a whole token, or is a whole token of it, however plain: a playbook copies such values exactly."""
+        kept = [_normal(value) for value in values]
+        self.add(source, "\n".join(kept))
+        self._values.extend(value for value in kept if value)
 
     @property
     def present(self) -> bool:
@@ -87,9 +97,12 @@ class UntrustedContent:
             value = _normal(raw)
             if not value:
                 continue
-            if everything_suspect or self._copied(value, blob):
+            if everything_suspect or self._copied(value, blob) or self._from_event(value):
                 flowed.append(path)
         return flowed
+
+    def _from_event(self, value: str) -> bool:
+        return any(_whole_token(value, known) or _whole_token(known, value) for known in self._values)
 
     def _copied(self, value: str, blob: str) -> bool:
         if any(match.casefold() in self._identifiers for match in IDENTIFIER.findall(value)):

@@ -76,6 +76,11 @@ class SegmentState:
     approvals: Mapping[str, ApprovalDecision] = field(default_factory=dict)
     effects_seen: set[EffectClass] = field(default_factory=set)
     tool_calls: int = 0
+    calls_decided: int = 0
+    """Calls the gate decided in this segment, whatever it said (and calls of tools the run does not offer,
+    `unoffered`): what the tool-call limit holds refused calls to."""
+    tool_calls_limit: int | None = None
+    """The segment's share of `max_tool_calls` (set by `loop.execute`)."""
     untrusted: UntrustedContent = field(default_factory=UntrustedContent)
     """What outsiders wrote that this run read (set up from `request.tainted` in `__post_init__`)."""
 
@@ -157,6 +162,7 @@ async def gate_and_call(
         state.approvals = {key: value for key, value in state.approvals.items() if key != call_id}
     call = ToolCall(tool_call_id=call_id, name=name, args=args, args_digest=digest, effect=meta.effect,
                     origin=meta.origin, scopes=meta.scopes, approval=approval)  # fmt: skip
+    state.calls_decided += 1
     decision = await state.gate.decide(call, state.run_info())
     if approval is not None and approval.approved and approval.args_digest != digest:
         # Checked here too, whatever the gate: an approval binds the digest of the exact arguments.

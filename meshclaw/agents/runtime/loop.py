@@ -34,10 +34,10 @@ from pydantic_ai.exceptions import (
     UnexpectedModelBehavior,
     UsageLimitExceeded,
 )
-from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
 from pydantic_ai.toolsets import AbstractToolset
 
-from meshclaw.agents.runtime import direct, history
+from meshclaw.agents.runtime import direct, history, unoffered
 from meshclaw.agents.runtime.contract import (
     LimitName,
     ModelCallStep,
@@ -141,6 +141,7 @@ async def execute(
         used_up = "max_cost_usd"
     if used_up is not None:
         return _over(segment, used_up)
+    state.tool_calls_limit = limits.tool_calls_limit
     current = CURRENT.set(state)
     try:
         async with asyncio.timeout(seconds):
@@ -224,7 +225,7 @@ async def _segment(
             loop = direct.DirectLoop.build(
                 state=state, model=model, specs=specs, metas=metas, instructions=instructions, limits=limits,
                 on_response=lambda response, at, check: _model_called(segment, response, at, check_cost=check),
-                retries=TOOL_RETRIES,
+                retries=TOOL_RETRIES, effect_of=unoffered.effect_in(registry),
             )  # fmt: skip
             answer, history_out = await loop.run(request.input)
             return _finish(segment, answer, history_out)
@@ -260,7 +261,8 @@ async def _segment(
             deferred = await _decisions(envelope.pending, state)
         with capture_run_messages() as captured:
             try:
-                result = await _drive(segment, agent, prompt, messages, deferred, limits)
+                result = await _drive(segment, agent, prompt, messages, deferred, limits,
+                                      unoffered.effect_in(registry))  # fmt: skip
             except UsageLimitExceeded:
                 # A token limit trips after the response that crossed it arrived (and was billed): that
                 # call is still one of the run's steps.
@@ -278,6 +280,7 @@ async def _drive(
     messages: list[ModelMessage] | None,
     deferred: DeferredToolResults | None,
     limits: UsageLimits,
+    effect_of: unoffered.EffectOf,
 ) -> AgentRunResult[Any]:
     state = segment.state
     async with agent.iter(
@@ -293,6 +296,13 @@ async def _drive(
                 # to the earlier segment, so only responses requested here are counted.
                 await _model_called(segment, node.model_response, requested_at)
                 requested_at = None
+                # Before pydantic-ai answers them "unknown tool": calls of tools this step does not offer
+                # are refused and recorded (`unoffered`), as the direct loop does.
+                manager = run.ctx.deps.tool_manager
+                for part in node.model_response.parts:
+                    if isinstance(part, ToolCallPart) and manager.get_tool_def(part.tool_name) is None:
+                        await unoffered.refuse(state, name=part.tool_name, raw_args=part.args,
+                                               call_id=part.tool_call_id, effect=effect_of)  # fmt: skip
         result = run.result
     assert result is not None
     return result

@@ -127,7 +127,8 @@ def test_a_mention_in_a_channel_deploys_for_the_owner_only_and_is_answered_in_it
         pending = pending_approval(app_client, owner, run.id)
         assert pending["tool"] == "deploy_start_release" and pending["args"] == {
             "account": "stage", "service": "web", "environment": "staging", "version": "1.4.2"}  # fmt: skip
-        assert "outsiders can write (slack_read_bot_mentions)" in pending["reason"]  # rule_of_two
+        # rule_of_two, from the event and from the message read back
+        assert "outsiders can write (event chat.mentioned, slack_read_bot_mentions)" in pending["reason"]
         prompt = prompt_in_dm(slack_emulator, pending["id"])
         assert click(app_client, prompt, "meshclaw_approve", bob) == 200  # not the owner: decides nothing
         time.sleep(1.0)

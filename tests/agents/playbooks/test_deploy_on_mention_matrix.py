@@ -105,7 +105,7 @@ def test_a_mention_in_a_matrix_room_deploys_for_the_owner_only_and_is_answered_t
         pending = pending_approval(app_client, owner, found.id)
         assert pending["tool"] == "deploy_start_release" and pending["args"] == {
             "account": "stage", "service": "web", "environment": "staging", "version": "1.4.2"}  # fmt: skip
-        assert "outsiders can write (matrix_read_messages)" in pending["reason"]
+        assert "outsiders can write (event chat.mentioned, matrix_read_messages)" in pending["reason"]
         dm, prompt = run(find_prompt(synapse, ana, pending["id"]))
         react(synapse, ana, dm, prompt, "👍")
         deadline = time.monotonic() + 90

@@ -124,7 +124,8 @@ def test_a_chat_request_becomes_one_approved_deploy_and_injected_ones_do_nothing
             "environment": "staging",
             "version": "1.4.2",
         }
-        assert "outsiders can write (slack_read_direct_messages)" in pending["reason"]  # rule_of_two
+        # rule_of_two, from the event and from the message read back
+        assert "outsiders can write (event chat.dm_received, slack_read_direct_messages)" in pending["reason"]
         prompt_in_dm(slack_emulator, pending["id"])
         assert deploys_in_ledger(tmp_path) == []
         approve(app_client, owner, pending["id"])

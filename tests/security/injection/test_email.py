@@ -131,10 +131,12 @@ def test_an_email_naming_an_ungranted_account_or_folder_is_denied_by_scope(
         ("email_search_messages", "grant.scope"),  # ceo-mail: the grant names work-mail
         ("email_send_message", "grant.scope"),  # ceo-mail again
         ("email_search_messages", "grant.scope"),  # the Finance folder: the grant names INBOX
+        ("email_send_reply", "grant.missing"),  # never granted: refused and audited like the others
     ]
-    # email_send_reply was never granted, so the agent does not have it: pydantic-ai answers "unknown
-    # tool" and the call reaches neither the gate (no audit record) nor the mail server.
-    assert not [r for r in audit(context, run_id) if r.tool == "email_send_reply"]
+    # email_send_reply was never offered to the model (it hears "unknown tool"); the call never reached the
+    # mail server, and it is in the audit log as a refusal.
+    (refused,) = [r for r in audit(context, run_id) if r.tool == "email_send_reply"]
+    assert (refused.kind, refused.outcome) == ("tool.denied", "denied")
     assert postfix_attempts(mail_server, target) == [] and postfix_attempts(mail_server, sender) == []
     assert sent_copies(mail_server, "carol", target) == 0
 
