@@ -19,6 +19,7 @@ import hmac
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -126,17 +127,30 @@ class AuditLog:
 
     def append(self, session: Session, record: AuditRecord, *, now: datetime) -> AuditEvent:
         """Add `record` at the head of the chain, inside the caller's transaction."""
-        row = self._row(record, now)
+        return self.append_many(session, [(record, now)])[0]
+
+    def append_many(
+        self, session: Session, records: Sequence[tuple[AuditRecord, datetime]]
+    ) -> list[AuditEvent]:
+        """Add `records` at the head of the chain in order, each at its own time, inside the caller's
+        transaction: the same rows and hashes as appending them one by one, with one lock, one read of
+        the head and one flush (a run's batch of tool calls is audited as it is recorded)."""
+        if not records:
+            return []
+        rows = [self._row(record, now) for record, now in records]
         lock_head(session)
         last_seq, last_hash = head(session)
-        row.seq = last_seq + 1
-        row.prev_hash = last_hash
-        row.hash = record_hash(self.key, last_hash, row)
-        session.add(row)
+        for row in rows:
+            row.seq = last_seq = last_seq + 1
+            row.prev_hash = last_hash
+            row.hash = last_hash = record_hash(self.key, last_hash, row)
+        session.add_all(rows)
         session.flush()
-        if self.checkpoint_every > 0 and row.seq % self.checkpoint_every == 0:
-            self._write_checkpoint(session, row.seq, row.hash, now)
-        return row
+        if self.checkpoint_every > 0:
+            for row in rows:
+                if row.seq % self.checkpoint_every == 0:
+                    self._write_checkpoint(session, row.seq, row.hash, row.at)
+        return rows
 
     def checkpoint(self, session: Session, *, now: datetime) -> AuditCheckpoint | None:
         """Record the current head as a checkpoint (on demand); None for an empty log."""

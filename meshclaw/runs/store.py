@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -173,30 +173,38 @@ def notify_over_budget(session: Session, run_id: str, *, error: str, now: dateti
            text=f"A run of your agent '{name}' stopped over budget: {error}", link=f"/runs/{run_id}", now=now)  # fmt: skip
 
 
-def add_step(session: Session, run_id: str, step: StepRecord, *, now: datetime) -> bool:
-    """Record a step once: the same (run, seq) again after a crash adds nothing (and says False)."""
-    exists = session.scalar(select(RunStep.id).where(RunStep.run_id == run_id, RunStep.seq == step.seq))
-    if exists is not None:
-        return False
-    session.add(
-        RunStep(
-            run_id=run_id,
-            seq=step.seq,
-            kind=step.kind,
-            name=step.name[:200],
-            effect_class=step.effect_class,
-            decision=step.decision,
-            status=step.status,
-            detail=step.detail,
-            error=step.error,
-            input_tokens=step.input_tokens,
-            output_tokens=step.output_tokens,
-            cost_usd=step.cost_usd,
-            latency_ms=step.latency_ms,
-            at=now,
+def add_steps(
+    session: Session, run_id: str, steps: Sequence[tuple[StepRecord, datetime]]
+) -> list[tuple[StepRecord, datetime]]:
+    """Record a batch of steps, each once, and return those that were new (in order): the same (run, seq)
+    again after a crash adds nothing. One query for the seqs recorded already and one multi-row insert,
+    rather than a look-up and an ORM flush per step."""
+    if not steps:
+        return []
+    seqs = [step.seq for step, _ in steps]
+    recorded = set(
+        session.scalars(
+            select(RunStep.seq).where(RunStep.run_id == run_id, RunStep.seq.between(min(seqs), max(seqs)))
         )
     )
-    return True
+    new: list[tuple[StepRecord, datetime]] = []
+    for step, at in steps:
+        if step.seq not in recorded:
+            recorded.add(step.seq)
+            new.append((step, at))
+    if new:
+        session.execute(
+            insert(RunStep),
+            [
+                {"run_id": run_id, "seq": step.seq, "kind": step.kind, "name": step.name[:200],
+                 "effect_class": step.effect_class, "decision": step.decision, "status": step.status,
+                 "detail": step.detail, "error": step.error, "input_tokens": step.input_tokens,
+                 "output_tokens": step.output_tokens, "cost_usd": step.cost_usd, "latency_ms": step.latency_ms,
+                 "at": at}
+                for step, at in new
+            ],
+        )  # fmt: skip
+    return new
 
 
 def untrusted_sources(session: Session, run_ids: Sequence[str]) -> dict[str, list[str]]:

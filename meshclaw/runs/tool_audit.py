@@ -8,6 +8,7 @@ after a crash does not audit a call twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -24,25 +25,26 @@ def invoked_by(run: Run) -> str:
     return f"trigger:{run.trigger_kind}"
 
 
-def append(log: AuditLog, session: Session, run: Run, step: ToolCallStep, *, now: datetime) -> None:
-    if step.status == "pending":
-        return
-    log.append(
-        session,
-        AuditRecord(
-            kind="tool.denied" if step.status == "denied" else "tool.executed",
-            actor_agent_id=run.agent_id,
-            on_behalf_of_user_id=run.owner_user_id,
-            invoked_by=invoked_by(run),
-            tool=step.name,
-            effect_class=step.effect.value,
-            arguments=step.args,
-            taint_sources=step.taint_sources,
-            decision=step.decision,
-            rule=step.rule or None,
-            approval_id=step.approval_id,
-            outcome=step.status,
-            run_id=run.id,
-        ),
-        now=now,
+def append_many(
+    log: AuditLog, session: Session, run: Run, steps: Sequence[tuple[ToolCallStep, datetime]]
+) -> None:
+    """The records of a batch of the run's tool calls, in order, in one append to the chain."""
+    log.append_many(session, [(_record(run, step), at) for step, at in steps if step.status != "pending"])
+
+
+def _record(run: Run, step: ToolCallStep) -> AuditRecord:
+    return AuditRecord(
+        kind="tool.denied" if step.status == "denied" else "tool.executed",
+        actor_agent_id=run.agent_id,
+        on_behalf_of_user_id=run.owner_user_id,
+        invoked_by=invoked_by(run),
+        tool=step.name,
+        effect_class=step.effect.value,
+        arguments=step.args,
+        taint_sources=step.taint_sources,
+        decision=step.decision,
+        rule=step.rule or None,
+        approval_id=step.approval_id,
+        outcome=step.status,
+        run_id=run.id,
     )

@@ -104,8 +104,11 @@ class RecordingSink:
     """The runtime's `StepSink`: writes reported steps to `run_steps`, numbered in report order.
 
     Steps are written in batches, at most `FLUSH_S` after they were reported and always before the run
-    waits or ends: a transaction per step cost as much as the durable tool step itself. A crash loses no
-    record: steps not yet written belong to a segment that has not ended, which replay reports again. (A run cancelled mid-way may miss its last quarter second of steps.)"""
+    waits or ends: a transaction per step cost as much as the durable tool step itself. A batch is one
+    transaction: one look-up of the seqs recorded already, one multi-row insert, and the audit records of
+    its new tool calls appended to the chain at once. A crash loses no record: steps not yet written
+    belong to a segment that has not ended, which replay reports again. (A run cancelled mid-way may miss
+    its last quarter second of steps.)"""
 
     FLUSH_S = 0.25
 
@@ -115,6 +118,7 @@ class RecordingSink:
         self._seq = 0
         self._pending: list[tuple[store.StepRecord, datetime]] = []
         self._last_flush = time.monotonic()
+        self._audit: AuditLog | None = None
 
     def next_seq(self) -> int:
         self._seq += 1
@@ -130,19 +134,20 @@ class RecordingSink:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
+        await asyncio.to_thread(self._write, pending)
+
+    def _write(self, pending: list[tuple[store.StepRecord, datetime]]) -> None:
         context = self._binding.context
-
-        def write() -> None:
-            audited = any(step.tool for step, _ in pending)
-            log = AuditLog.for_data_dir(context.settings.data_dir) if audited else None
-            with context.db.session() as session:
-                run = session.get(Run, self._run_id)
-                for step, at in pending:
-                    added = store.add_step(session, self._run_id, step, now=at)
-                    if added and step.tool is not None and log is not None and run is not None:
-                        tool_audit.append(log, session, run, step.tool, now=at)
-
-        await asyncio.to_thread(write)
+        with context.db.session() as session:
+            added = store.add_steps(session, self._run_id, pending)
+            audited = [(step.tool, at) for step, at in added if step.tool is not None]
+            if not audited:
+                return
+            run = session.get(Run, self._run_id)
+            if run is not None:
+                if self._audit is None:  # the key is read from its file once per run, not per batch
+                    self._audit = audit_log(context)
+                tool_audit.append_many(self._audit, session, run, audited)
 
     async def model_call(self, step: ModelCallStep) -> None:
         tokens = step.tokens

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -32,6 +33,31 @@ def test_a_clean_chain_verifies(context: AppContext, audit: AuditLog) -> None:
     result = check(context, audit)
     assert result.ok, result.problem
     assert (result.records, result.last_seq, result.checkpoints) == (12, 12, 2)
+
+
+@BOTH_BACKENDS
+def test_a_batch_appended_at_once_chains_like_single_appends(context: AppContext, audit: AuditLog) -> None:
+    """`append_many` (a run's batch of tool calls) chains each record on the one before, in order, with
+    the checkpoints that fall inside a batch (every 5th record here), so the log verifies as if each had
+    been appended alone."""
+    append_many(context, audit, 2)
+    start = context.clock.now()
+    for batch in range(3):
+        records = [
+            (AuditRecord(kind="tool.executed", actor_agent_id=7, on_behalf_of_user_id=3, invoked_by="trigger:1",
+                         tool="kv_get_value", effect_class="read_private", arguments={"key": f"k{batch}-{n}"},
+                         decision="allow", outcome="ok", run_id="run-batch"),
+             start + timedelta(seconds=batch, milliseconds=n))
+            for n in range(4)
+        ]  # fmt: skip
+        with context.db.session() as session:
+            rows = audit.append_many(session, records)
+        assert [row.seq for row in rows] == [3 + 4 * batch + n for n in range(4)]
+    result = check(context, audit)
+    assert result.ok, result.problem
+    assert (result.records, result.last_seq, result.checkpoints) == (14, 14, 2)
+    assert audit.checkpoint_file is not None
+    assert len(audit.checkpoint_file.read_text().splitlines()) == 2
 
 
 def test_an_empty_log_verifies(context: AppContext, audit: AuditLog) -> None:

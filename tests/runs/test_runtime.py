@@ -13,9 +13,12 @@ from typing import TypeVar
 import pytest
 from dbos import DBOS
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
+from meshclaw.db.models import RunStep
+from meshclaw.db.models.audit import AuditEvent
 from tests.conftest import People
 from tests.runs.records import save_agent, wait_final
 from tests.runs.scripted import MODEL_CALLS, TOOL
@@ -63,6 +66,14 @@ def test_a_run_through_the_agent_runtime(
     forked = on_a_thread(lambda: DBOS.fork_workflow(run_id, last))
     assert on_a_thread(forked.get_result) == "succeeded"
     assert len(MODEL_CALLS) - before == 1
+    # The replay reported every step again (in batches): none was recorded or audited twice.
+    with context.db.session() as session:
+        recorded = session.scalars(select(RunStep.seq).where(RunStep.run_id == run_id)).all()
+        audited = session.scalars(
+            select(AuditEvent.tool).where(AuditEvent.run_id == run_id, AuditEvent.kind == "tool.executed")
+        ).all()
+    assert sorted(recorded) == [1, 2, 3, 4, 5]
+    assert audited == [TOOL, TOOL]
 
 
 def on_a_thread(call: Callable[[], T]) -> T:
