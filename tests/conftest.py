@@ -4,7 +4,6 @@ the app, and people with API keys to act as."""
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,16 +20,6 @@ from meshclaw.server.app import create_app
 
 # tests.template_db provides `database_url`: a copy of a database migrated once per session.
 pytest_plugins = ["tests.postgres", "tests.template_db"]
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """pytest-xdist's workers (`make test` runs the suite on several) start with COLUMNS=80 and LINES=24 in
-    their environment, which a serial run does not have. The CLI's rich consoles read COLUMNS when they are
-    made, so a command whose module a worker imported early would print tables 80 columns wide whatever
-    `tests.cli_runner` asks for; without the variables every worker behaves as a serial run."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        os.environ.pop("COLUMNS", None)
-        os.environ.pop("LINES", None)
 
 
 @pytest.fixture(autouse=True)

@@ -13,21 +13,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from meshclaw.cli.state import fails_cleanly, open_context
+from meshclaw.cli.state import console, fails_cleanly, open_context
 
 agents_app = typer.Typer(
     help="Agents: definitions (TOML or YAML files), their versions and templates.",
     no_args_is_help=True,
 )
 
-console = Console()
-
 
 def _print(text: str) -> None:
-    console.print(text, highlight=False, markup=False)
+    console().print(text, highlight=False, markup=False)
 
 
 def _json(data: Any) -> None:
@@ -104,7 +101,7 @@ def agents_list(
             "yes" if row.enabled else "no",
             row.purpose[:60],
         )
-    console.print(table)
+    console().print(table)
 
 
 @agents_app.command("show")
@@ -151,7 +148,7 @@ def agents_show(
             str(version.created_by_user_id or "operator"),
             version.spec_digest[:12],
         )
-    console.print(table)
+    console().print(table)
     _print(orjson.dumps(detail.spec, option=orjson.OPT_INDENT_2).decode())
 
 
@@ -165,5 +162,5 @@ def agents_templates() -> None:
     for template in builtin_templates():
         settings = ", ".join(s.name + ("*" if s.required else "") for s in template.settings)
         table.add_row(template.name, template.title, settings or "-", template.description)
-    console.print(table)
+    console().print(table)
     _print("* required")

@@ -12,15 +12,13 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from meshclaw.cli.state import fails_cleanly, open_context
+from meshclaw.cli.state import console, fails_cleanly, open_context
 
 approvals_app = typer.Typer(
     help="Approvals: tool calls that wait for a person, with the exact action.", no_args_is_help=True
 )
-console = Console()
 
 
 @approvals_app.command("list")
@@ -50,7 +48,7 @@ def approvals_list(
             json.dumps(view.args, indent=2, ensure_ascii=False),
             view.expires_at.strftime("%Y-%m-%d %H:%M"),
         )
-    console.print(table, markup=False, highlight=False)
+    console().print(table, markup=False, highlight=False)
 
 
 def _decide(ctx: typer.Context, approval_id: str, *, approve: bool, note: str | None) -> None:

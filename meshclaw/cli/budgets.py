@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from meshclaw.cli.state import err_console, fails_cleanly, open_context
+from meshclaw.cli.state import console, err_console, fails_cleanly, open_context
 from meshclaw.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -27,8 +26,6 @@ budgets_app = typer.Typer(
     help="Budgets (USD or tokens per UTC day, week, month) and rate limits per API key, user, team, agent.",
     no_args_is_help=True,
 )
-
-console = Console()
 
 
 def _amount(out: BudgetOut, value: float | None) -> str:
@@ -51,14 +48,14 @@ def budgets_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--js
         sys.stdout.write(orjson.dumps(dumped, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     if not rows:
-        console.print("No budgets yet; add one with `meshclaw budgets set --user EMAIL --usd 5 --per day`.")
+        console().print("No budgets yet; add one with `meshclaw budgets set --user EMAIL --usd 5 --per day`.")
         return
     table = Table("id", "whose", "limit", "spent", "used", "resets (UTC)")
     for row in rows:
         used = f"{row.spent / row.amount:.0%}" if row.spent is not None else ""
         resets = f"{row.resets_at:%Y-%m-%d %H:%M}" if row.resets_at else ""
         table.add_row(str(row.id), row.subject, row.description, _amount(row, row.spent), used, resets)
-    console.print(table)
+    console().print(table)
 
 
 def _one(**given: str | None) -> tuple[str, str]:
@@ -113,10 +110,10 @@ def budgets_set(
         )
         out = budget_out(budget_status(session, now=now, budgets=[budget])[0])
     verb = "Added" if created else "Changed"
-    console.print(
+    console().print(
         f"{verb} budget {out.id}: {out.subject}, {out.description}.", highlight=False, soft_wrap=True
     )
-    err_console.print(
+    err_console().print(
         "note: a running `meshclaw up` applies this within 10 seconds.",
         highlight=False,
     )
@@ -132,4 +129,4 @@ def budgets_remove(
 
     with open_context(ctx) as (context, _), context.db.session() as session:
         budget = store.delete_budget(session, budget_id)
-    console.print(f"Removed budget {budget.id}.", highlight=False)
+    console().print(f"Removed budget {budget.id}.", highlight=False)

@@ -10,17 +10,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from meshclaw.cli.state import fails_cleanly, open_context
+from meshclaw.cli.state import console, fails_cleanly, open_context
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
 clarity_app = typer.Typer(help="Clarity: adoption, leaderboards by outcomes, tokenmaxxing flags.")
-console = Console()
-
 Since = Annotated[str | None, typer.Option(help="First day, ISO 8601 (2026-11-02)")]
 Until = Annotated[str | None, typer.Option(help="Day after the last, exclusive")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON")]
@@ -45,7 +42,7 @@ def flags(ctx: typer.Context, since: Since = None, until: Until = None, as_json:
         _print_json(document)
         return
     if not document.flags:
-        console.print(f"No flags from {document.since} to {document.until} (exclusive).", highlight=False)
+        console().print(f"No flags from {document.since} to {document.until} (exclusive).", highlight=False)
         return
     table = Table(title=f"Flags, {document.since} to {document.until} (exclusive)", title_justify="left")
     for column in ("id", "week", "kind", "subject", "score", "signals", "status"):
@@ -60,7 +57,7 @@ def flags(ctx: typer.Context, since: Since = None, until: Until = None, as_json:
             ", ".join(signal.name for signal in flag.signals),
             flag.status,
         )
-    console.print(table)
+    console().print(table)
 
 
 @clarity_app.command("adoption")
@@ -121,7 +118,7 @@ def adoption(
                 "yes" if group.goal_met else "no",
                 *(str(group.cohorts[c]) for c in ("none", "light", "moderate", "heavy")),
             )
-    console.print(table)
+    console().print(table)
 
 
 @clarity_app.command("leaderboard")
@@ -165,4 +162,4 @@ def leaderboard(
             str(entry.accepted_outcomes),
             f"{per:.3f}" if per is not None else "-",
         )
-    console.print(table)
+    console().print(table)

@@ -12,18 +12,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 
-from meshclaw.cli.state import fails_cleanly, open_context
+from meshclaw.cli.state import console, fails_cleanly, open_context
 
 if TYPE_CHECKING:
     from meshclaw.agents.spec import AgentSpec
 
-console = Console()
-
 
 def _print(text: str) -> None:
-    console.print(text, highlight=False, markup=False)
+    console().print(text, highlight=False, markup=False)
 
 
 @fails_cleanly

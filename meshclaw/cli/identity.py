@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from meshclaw.cli.state import fails_cleanly, open_context
+from meshclaw.cli.state import console, err_console, fails_cleanly, open_context
 from meshclaw.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
@@ -23,8 +22,6 @@ users_app = typer.Typer(help="People in the organization.", no_args_is_help=True
 teams_app = typer.Typer(help="The team tree.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys (for the API, the gateway and OTLP ingest).", no_args_is_help=True)
 org_app = typer.Typer(help="The organization as a whole.", no_args_is_help=True)
-
-console = Console()
 
 
 def _team_id(session: Session, org_id: int, name: str | None) -> int | None:
@@ -77,7 +74,7 @@ def users_add(
             password_hash=password_hash,
             now=context.clock.now(),
         )
-        console.print(f"Added {user.email} ({user.role}), id {user.id}.", highlight=False)
+        console().print(f"Added {user.email} ({user.role}), id {user.id}.", highlight=False)
 
 
 @users_app.command("list")
@@ -116,7 +113,7 @@ def users_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json
                 for k in ("id", "email", "name", "role", "team", "manager", "active")
             )
         )
-    console.print(table)
+    console().print(table)
 
 
 @teams_app.command("add")
@@ -137,7 +134,7 @@ def teams_add(
             parent_id=_team_id(session, org_id, parent),
             now=context.clock.now(),
         )
-        console.print(f"Added team {team.name}, id {team.id}.", highlight=False)
+        console().print(f"Added team {team.name}, id {team.id}.", highlight=False)
 
 
 @teams_app.command("list")
@@ -156,7 +153,7 @@ def teams_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json
     table = Table("id", "name", "parent")
     for row in rows:
         table.add_row(str(row["id"]), str(row["name"]), str(row["parent"] or ""))
-    console.print(table)
+    console().print(table)
 
 
 @keys_app.command("create")
@@ -198,7 +195,7 @@ def keys_create(
         summary = (
             f"Created key {key.name!r} (prefix {key.prefix}, scopes {', '.join(key.scopes)}) for {user}."
         )
-    err = Console(stderr=True)
+    err = err_console()
     err.print(summary + " It is shown only now:", highlight=False)
     sys.stdout.write(secret + "\n")
 
@@ -226,7 +223,7 @@ def keys_list(
                 str(key.revoked_at or ""),
                 str(key.last_used_at or ""),
             )
-    console.print(table)
+    console().print(table)
 
 
 @keys_app.command("revoke")
@@ -249,7 +246,7 @@ def keys_revoke(
             target=f"api_key:{row.id}",
             arguments={"owner_user_id": row.owner_user_id, "name": row.name},
         )
-        console.print(f"Revoked key {row.name!r} (prefix {row.prefix}).", highlight=False)
+        console().print(f"Revoked key {row.name!r} (prefix {row.prefix}).", highlight=False)
 
 
 @org_app.command("import")
@@ -274,7 +271,7 @@ def org_import(
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=Console(stderr=True),
+            console=err_console(),
             transient=True,
         ) as progress,
     ):
@@ -288,7 +285,7 @@ def org_import(
                 on_existing="update" if update else "error",
                 progress=lambda n: progress.advance(task, n),
             )
-    console.print(
+    console().print(
         f"Imported {report.users_created} new and {report.users_updated} updated people; "
         f"created {len(report.teams_created)} teams.",
         highlight=False,

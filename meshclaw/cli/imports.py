@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
 
-from meshclaw.cli.state import fails_cleanly, open_context
+from meshclaw.cli.state import console, fails_cleanly, open_context
 
 if TYPE_CHECKING:
     from meshclaw.ingest.imports import ReportFormat
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
 import_app = typer.Typer(
     help="Import usage reports from other AI tools (Copilot, Cursor).", no_args_is_help=True
 )
-console = Console()
-
 FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="The report file")]
 SkipBad = Annotated[bool, typer.Option("--skip-bad", help="Import the good rows of a file with bad rows")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the summary as JSON")]
@@ -61,13 +58,13 @@ def _run(
         typer.echo(orjson.dumps(result).decode())
         return
     events = result["events"]
-    console.print(
+    console().print(
         f"Imported {result['imported_rows']} of {result['rows']} {report_format} rows: "
         f"{events['usage']} usage, {events['outcomes']} outcome and {events['activities']} activity events "
         "(events already imported are ignored)."
     )
     for row in result["skipped"]:
-        console.print(f"  skipped line {row['line']}: {row['error']}", markup=False, highlight=False)
+        console().print(f"  skipped line {row['line']}: {row['error']}", markup=False, highlight=False)
 
 
 @import_app.command("copilot")

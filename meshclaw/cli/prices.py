@@ -11,14 +11,11 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from meshclaw.cli.state import err_console, fails_cleanly, open_context
+from meshclaw.cli.state import console, err_console, fails_cleanly, open_context
 
 prices_app = typer.Typer(help="Model prices, in USD per million tokens.", no_args_is_help=True)
-
-console = Console()
 
 _PRICE = {"min": 0.0, "max": 100_000.0}
 
@@ -42,7 +39,7 @@ def prices_list(
         sys.stdout.write(orjson.dumps(dumped, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     if not rows:
-        console.print("No prices yet; add one with `meshclaw prices set MODEL --input X --output Y`.")
+        console().print("No prices yet; add one with `meshclaw prices set MODEL --input X --output Y`.")
         return
     table = Table(
         "model", "from (UTC)", "input", "cache read", "cache write", "output", "reasoning", "in force"
@@ -57,7 +54,7 @@ def prices_list(
             ),
             "yes" if row.current else "",
         )
-    console.print(table)
+    console().print(table)
 
 
 @prices_app.command("set")
@@ -100,14 +97,14 @@ def prices_set(
             created_by_user_id=None,
             now=now,
         )
-    console.print(
+    console().print(
         f"Added price {price.id} for {price.model} from {price.effective_from:%Y-%m-%d %H:%M} UTC: "
         f"input {price.input_uncached:g}, cache read {price.cache_read:g}, cache write {price.cache_write:g}, "
         f"output {price.output:g}, reasoning {price.reasoning:g} USD per million tokens.",
         highlight=False,
     )
     # A running server's recorder reloads the price table every 10 seconds, so say when this applies.
-    err_console.print(
+    err_console().print(
         "note: a running `meshclaw up` prices new calls with this version within 10 seconds.",
         highlight=False,
     )

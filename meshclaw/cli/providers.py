@@ -14,23 +14,20 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from meshclaw.cli.state import err_console, fails_cleanly, open_context
+from meshclaw.cli.state import console, err_console, fails_cleanly, open_context
 
 providers_app = typer.Typer(
     help="Model upstreams (OpenAI, Anthropic, OpenAI-compatible) the gateway and agents call.",
     no_args_is_help=True,
 )
 
-console = Console()
-
 _RELOAD_NOTE = "note: a running `meshclaw up` picks this change up within 10 seconds."
 
 
 def _note(text: str) -> None:
-    err_console.print(text, highlight=False, markup=False)
+    err_console().print(text, highlight=False, markup=False)
 
 
 @providers_app.command("add")
@@ -59,7 +56,7 @@ def providers_add(
             models=models.split(","),
             now=context.clock.now(),
         )
-    console.print(
+    console().print(
         f"Added provider {provider.name} ({provider.kind.value}, {provider.base_url}) serving "
         f"{', '.join(provider.models)}.",
         highlight=False,
@@ -90,7 +87,7 @@ def providers_list(
         sys.stdout.write(orjson.dumps(dumped, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     if not rows:
-        console.print(
+        console().print(
             "No providers yet; add one with `meshclaw providers add NAME --kind openai "
             "--base-url https://api.openai.com/v1 --api-key-env OPENAI_API_KEY --models gpt-4o-mini`.",
             highlight=False,
@@ -109,7 +106,7 @@ def providers_list(
             ", ".join(row.models),
             "yes" if row.enabled else "no",
         )
-    console.print(table)
+    console().print(table)
 
 
 @providers_app.command("remove")
@@ -122,7 +119,7 @@ def providers_remove(
 
     with open_context(ctx) as (context, _), context.db.session() as session:
         remove_provider(session, name)
-    console.print(f"Removed provider {name}.", highlight=False, markup=False)
+    console().print(f"Removed provider {name}.", highlight=False, markup=False)
     _note(_RELOAD_NOTE)
 
 
@@ -132,7 +129,7 @@ def _switch(ctx: typer.Context, name: str, *, enabled: bool) -> None:
     with open_context(ctx) as (context, _), context.db.session() as session:
         provider = set_enabled(session, name, enabled=enabled)
     state = "enabled" if enabled else "disabled"
-    console.print(f"Provider {provider.name} is {state}.", highlight=False, markup=False)
+    console().print(f"Provider {provider.name} is {state}.", highlight=False, markup=False)
     _note(_RELOAD_NOTE)
 
 

@@ -13,17 +13,15 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from meshclaw.cli.state import fails_cleanly, open_context
+from meshclaw.cli.state import console, fails_cleanly, open_context
 
 runs_app = typer.Typer(help="Runs: the history of agents' runs, with their steps.", no_args_is_help=True)
-console = Console()
 
 
 def _print(text: str) -> None:
-    console.print(text, highlight=False, markup=False)
+    console().print(text, highlight=False, markup=False)
 
 
 def _json(data: Any) -> None:
@@ -104,7 +102,7 @@ def runs_list(
             f"{view.cost_usd:.4f}",
             view.created_at.strftime("%Y-%m-%d %H:%M:%S"),
         )
-    console.print(table)
+    console().print(table)
 
 
 @runs_app.command("show")
@@ -140,4 +138,4 @@ def runs_show(
             f"{step['input_tokens']}/{step['output_tokens']}",
             f"{step['latency_ms']:.0f}",
         )
-    console.print(table)
+    console().print(table)

@@ -9,19 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from meshclaw.cli import serve
-from meshclaw.cli.state import CliState, fails_cleanly, open_context, state_of
+from meshclaw.cli.state import CliState, console, err_console, fails_cleanly, open_context, state_of
 from meshclaw.errors import InvalidInputError
 
 if TYPE_CHECKING:
     from meshclaw.context import AppContext
     from meshclaw.simulation.run import SimulationOptions, SimulationSummary
-
-console = Console()
 
 People = Annotated[int, typer.Option(help="How many people")]
 Days = Annotated[int, typer.Option(help="How many days, ending yesterday (UTC) unless --last-day")]
@@ -47,7 +44,7 @@ def _run(context: AppContext, org_id: int, options: SimulationOptions) -> Simula
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=err_console(),
         transient=True,
     ) as progress:
         task = progress.add_task("simulate", total=options.days)
@@ -55,7 +52,7 @@ def _run(context: AppContext, org_id: int, options: SimulationOptions) -> Simula
 
 
 def _print_summary(summary: SimulationSummary) -> None:
-    console.print(
+    console().print(
         f"Simulated {summary.people:,} people in {summary.teams} teams and {summary.agents} agents, "
         f"{summary.first_day} to {summary.last_day}, in {summary.seconds:.0f} s: "
         f"{summary.usage_events:,} usage, {summary.outcome_events:,} outcome and "
@@ -66,8 +63,8 @@ def _print_summary(summary: SimulationSummary) -> None:
     table = Table("behaviour", "subjects")
     for label, count in sorted(summary.labels.items()):
         table.add_row(label, str(count))
-    console.print(table)
-    console.print(f"Labels (subject -> behaviour): {summary.labels_path}", highlight=False)
+    console().print(table)
+    console().print(f"Labels (subject -> behaviour): {summary.labels_path}", highlight=False)
 
 
 def _as_json(summary: SimulationSummary) -> str:
@@ -157,14 +154,14 @@ def demo(
     domain = "example.com"
     with open_context(ctx) as (context, org_id):
         if (data_dir / LABELS_FILE).exists():
-            console.print(f"Reusing the simulated organization in {data_dir}.", highlight=False)
+            console().print(f"Reusing the simulated organization in {data_dir}.", highlight=False)
         else:
             options = SimulationOptions(
                 people=people, days=days, seed=seed, last_day=_last_day(None), domain=domain
             )
             _print_summary(_run(context, org_id, options))
         email, password = reset_demo_admin(context, org_id, domain=domain)
-    console.print(
+    console().print(
         f"\nSign in at {settings.resolved_public_url}/login as [bold]{email}[/bold] with the password "
         f"[bold]{password}[/bold] (new at every start, shown only here).\n",
         highlight=False,

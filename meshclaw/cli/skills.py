@@ -12,17 +12,14 @@ from typing import Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from meshclaw.cli.state import err_console, fails_cleanly, state_of
+from meshclaw.cli.state import console, err_console, fails_cleanly, state_of
 
 skills_app = typer.Typer(
     help="Agent Skills (folders with a SKILL.md, agentskills.io) that agents can be given.",
     no_args_is_help=True,
 )
-
-console = Console()
 
 _SCRIPTS_NOTE = "has scripts: they are not run (running one counts as an unclassified, destructive tool)"
 
@@ -50,7 +47,9 @@ def skills_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--jso
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     if not checks:
-        console.print(f"No skills installed in {library.root}; add one with `meshclaw skills install PATH`.")
+        console().print(
+            f"No skills installed in {library.root}; add one with `meshclaw skills install PATH`."
+        )
         return
     table = Table("name", "description", "notes")
     for check in checks:
@@ -60,7 +59,7 @@ def skills_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--jso
             table.add_row(
                 check.skill.name, check.skill.description, _SCRIPTS_NOTE if check.skill.has_scripts else ""
             )
-    console.print(table)
+    console().print(table)
 
 
 @skills_app.command("check")
@@ -78,14 +77,14 @@ def skills_check(
     for folder in folders:
         result = check_skill(folder)
         for warning in result.warnings:
-            err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+            err_console().print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
         if result.skill is None:
             failed += 1
             for error in result.errors:
-                err_console.print(f"[red]error:[/red] {error}", highlight=False)
+                err_console().print(f"[red]error:[/red] {error}", highlight=False)
             continue
         note = f" ({_SCRIPTS_NOTE})" if result.skill.has_scripts else ""
-        console.print(f"ok: {result.skill.name} at {folder}{note}", highlight=False)
+        console().print(f"ok: {result.skill.name} at {folder}{note}", highlight=False)
     if failed:
         raise typer.Exit(1)
 
@@ -105,7 +104,7 @@ def skills_install(
     library = SkillLibrary.in_data_dir(state_of(ctx).settings().data_dir)
     skill = library.install(path, replace=replace)
     for warning in skill.warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-    console.print(f"Installed skill '{skill.name}' at {skill.folder}.", highlight=False)
+        err_console().print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    console().print(f"Installed skill '{skill.name}' at {skill.folder}.", highlight=False)
     if skill.has_scripts:
-        err_console.print(f"note: '{skill.name}' {_SCRIPTS_NOTE}.", highlight=False)
+        err_console().print(f"note: '{skill.name}' {_SCRIPTS_NOTE}.", highlight=False)

@@ -47,7 +47,17 @@ def state_of(ctx: typer.Context) -> CliState:
     return obj
 
 
-err_console = Console(stderr=True)
+# Consoles are made when a command prints, not at import: rich fixes a console's width and height from
+# COLUMNS and LINES when it is made, so one made at import would keep the size of whatever environment
+# first imported the module (an in-process test run, or a pytest-xdist worker's 80x24).
+def console() -> Console:
+    """A console on stdout sized for the terminal the command runs in."""
+    return Console()
+
+
+def err_console() -> Console:
+    """A console on stderr, for errors and notes that must not mix with a command's output."""
+    return Console(stderr=True)
 
 
 def fails_cleanly(func: Callable[P, R]) -> Callable[P, R]:
@@ -58,11 +68,12 @@ def fails_cleanly(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except MeshclawError as exc:
-            err_console.print(f"[red]error:[/red] {exc.message}", highlight=False)
+            err = err_console()
+            err.print(f"[red]error:[/red] {exc.message}", highlight=False)
             details = getattr(exc, "errors", None)
             if details:
                 for item in details[:50]:
-                    err_console.print(f"  {item}", highlight=False, markup=False)
+                    err.print(f"  {item}", highlight=False, markup=False)
             sys.exit(2)
 
     return wrapper

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from meshclaw.cli.state import fails_cleanly, open_context
+from meshclaw.cli.state import console, fails_cleanly, open_context
 
 if TYPE_CHECKING:
     from meshclaw.api.usage import GroupOut, MeasuresOut, SummaryOut
@@ -24,8 +23,6 @@ usage_app = typer.Typer(
     help="Metered AI usage (requests, tokens per bucket, cost), summed from the rollups.",
     invoke_without_command=True,
 )
-
-console = Console()
 
 _COLUMNS = (
     ("requests", "requests"),
@@ -69,9 +66,9 @@ def print_table(summary: SummaryOut) -> None:
     for group in summary.groups:
         table.add_row(_label(group), *_cells(group))
     if not summary.groups:
-        console.print(f"No usage recorded for {_window(summary)}.", highlight=False)
+        console().print(f"No usage recorded for {_window(summary)}.", highlight=False)
         return
-    console.print(table)
+    console().print(table)
 
 
 @usage_app.callback()
