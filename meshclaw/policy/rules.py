@@ -15,6 +15,9 @@ In order, first match wins:
    - `rule_of_two`: the run read content outsiders can write, and an agent acting for a person holds private
      data; so it may not send, deploy or destroy without a person approving that exact call;
    - `egress.external`: a destination outside the organization's allowlist;
+   - `egress.unscoped` (`communicate_external` only): the call names a chat channel, room or person that
+     neither the allowlist nor the grant's scopes check (`add_user_to_channel(user, channel)` under a
+     grant without a `channels` scope): a place or person the gate cannot vouch for counts as external;
    - `effect.deploy` / `effect.destructive`: always, unless pre-approved.
    A matching admin pre-approval (`preapproved`) answers these, except in a tainted run whose arguments
    carry untrusted content: then only a person looking at this exact call can.
@@ -26,13 +29,15 @@ In order, first match wins:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from meshclaw.agents.runtime.contract import GateDecision, RunInfo, ToolCall
+from meshclaw.agents.spec import ToolGrant
 from meshclaw.policy.destinations import destinations
 from meshclaw.policy.egress import EgressAllowlist
 from meshclaw.policy.preapprovals import PreApproval
-from meshclaw.policy.scopes import out_of_scope
+from meshclaw.policy.scopes import out_of_scope, unnarrowed_targets
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import grant_matches
 
@@ -55,10 +60,12 @@ def decide(call: ToolCall, run: RunInfo, policy: AgentPolicy) -> GateDecision:
         return GateDecision(
             decision="deny", reason=f"the agent has no grant for the tool '{call.name}'", rule="grant.missing"
         )
+    fitting = grants
     if grants:
         refusals = [out_of_scope(grant, call.args) for grant in grants]
         if all(refusals):
             return GateDecision(decision="deny", reason=str(refusals[0]), rule="grant.scope")
+        fitting = [grant for grant, refusal in zip(grants, refusals, strict=True) if refusal is None]
     approval = call.approval
     if approval is not None and approval.approved and approval.args_digest != call.args_digest:
         return GateDecision(
@@ -75,15 +82,21 @@ def decide(call: ToolCall, run: RunInfo, policy: AgentPolicy) -> GateDecision:
         return GateDecision(
             decision="allow", reason=f"a person approved this exact call ({who})", rule="approval.exact"
         )
-    return _consequential(call, run, policy)
+    return _consequential(call, run, policy, fitting)
 
 
-def _consequential(call: ToolCall, run: RunInfo, policy: AgentPolicy) -> GateDecision:
+def _consequential(
+    call: ToolCall, run: RunInfo, policy: AgentPolicy, grants: Sequence[ToolGrant]
+) -> GateDecision:
     reasons: list[tuple[str, str]] = []
     flowed: list[str] = []
     if run.tainted:
         untrusted = run.untrusted
-        sources = ", ".join(untrusted.sources) if untrusted and untrusted.sources else "the event that started it or an earlier step"
+        sources = (
+            ", ".join(untrusted.sources)
+            if untrusted and untrusted.sources
+            else "the event that started it or an earlier step"
+        )
         flowed = untrusted.flowed_into(call.args) if untrusted is not None else list(call.args)
         carried = f"; these arguments carry that content: {', '.join(flowed)}" if flowed else ""
         reasons.append(
@@ -97,6 +110,11 @@ def _consequential(call: ToolCall, run: RunInfo, policy: AgentPolicy) -> GateDec
     if external:
         named = ", ".join(str(d) for d in external[:10])
         reasons.append(("egress.external", f"outside the organization's allowed destinations: {named}"))
+    if call.effect is EffectClass.COMMUNICATE_EXTERNAL:
+        unchecked = unnarrowed_targets(grants, call.args)
+        if unchecked:
+            reasons.append(("egress.unscoped", f"it reaches {', '.join(unchecked)}, which no allowlist or "
+                                               "grant scope covers"))  # fmt: skip
     if call.effect is not EffectClass.COMMUNICATE_EXTERNAL:
         reasons.append(
             (f"effect.{call.effect.value}", f"effect {call.effect.value} needs a person's approval")

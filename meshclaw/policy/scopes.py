@@ -13,7 +13,7 @@ grant by being ignored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -30,6 +30,28 @@ SCOPE_ARGUMENTS: Mapping[str, tuple[str, ...]] = {
     "recipient_domains": (),
 }
 """Scope kind -> the arguments it constrains (`recipient_domains` constrains every destination)."""
+
+
+PLACE_ARGUMENTS = SCOPE_ARGUMENTS["channels"]
+"""Arguments that name a chat place a call reaches (a channel, a room): a `channels` scope narrows them."""
+PERSON_ARGUMENTS = ("user", "user_id", "users", "user_ids", "member", "members", "member_id", "invitee_id")
+"""Arguments that name a person by chat handle or id: no scope kind narrows them."""
+
+
+def unnarrowed_targets(grants: Sequence[ToolGrant], args: Mapping[str, Any]) -> list[str]:
+    """The call's arguments that name a chat place or person (top level), as `name 'value'`, which the
+    egress allowlist cannot check (it knows addresses, domains and URLs) and which `grants` (those the call
+    fits) do not narrow: a place counts as checked only when every one of them has a `channels` scope,
+    which `out_of_scope` has held the call to; a person never does."""
+    found = []
+    for name in (*PLACE_ARGUMENTS, *PERSON_ARGUMENTS):
+        value = args.get(name)
+        if value is None or value == "" or value == []:
+            continue
+        if name in PLACE_ARGUMENTS and grants and all("channels" in grant.scopes for grant in grants):
+            continue
+        found.append(f"{name} '{str(value)[:100]}'")
+    return found
 
 
 def unknown_scopes(grant: ToolGrant) -> list[str]:

@@ -216,3 +216,47 @@ def test_rule_of_two_names_the_untrusted_source_and_the_arguments_it_reached() -
     assert decision.decision == "needs_approval"
     assert "web_fetch_page" in decision.reason and "to[0]" in decision.reason
     assert "egress" in decision.reason or "outside the organization" in decision.reason
+
+
+def _chat_run(grants: list[dict[str, Any]]) -> RunInfo:
+    chat_spec = AgentSpec.model_validate({"name": "helper", "tools": grants})
+    return RunInfo(run_id="r1", agent_id=1, owner_user_id=1, mode="attended", spec=chat_spec,
+                   untrusted=UntrustedContent())  # fmt: skip
+
+
+def _chat_call(name: str, args: Mapping[str, Any]) -> ToolCall:
+    return ToolCall(tool_call_id="c1", name=name, args=args, args_digest=args_digest(args),
+                    effect=EffectClass.COMMUNICATE_EXTERNAL, origin="connector")  # fmt: skip
+
+
+def test_a_chat_place_or_person_nothing_checks_is_not_an_allowed_destination() -> None:
+    # No argument is an address, a domain or a URL, so the allowlist has nothing to check: before
+    # `egress.unscoped`, a clean run's call counted as going to allowed destinations (AgentDojo's slack
+    # suite: `add_user_to_channel("Fred", "general")` ran without asking).
+    unscoped = _chat_run([{"tool": "add_user_to_channel"}, {"tool": "send_channel_message"}])
+    added = decide(
+        _chat_call("add_user_to_channel", {"user": "Fred", "channel": "general"}), unscoped, POLICY
+    )
+    assert (added.decision, added.rule) == ("needs_approval", "egress.unscoped")
+    assert "user 'Fred'" in added.reason and "channel 'general'" in added.reason
+    post = _chat_call("send_channel_message", {"channel": "general", "body": "hi"})
+    assert (decide(post, unscoped, POLICY).decision, decide(post, unscoped, POLICY).rule) == (
+        "needs_approval", "egress.unscoped"
+    )  # fmt: skip
+
+    # A `channels` scope checks the place (and refuses others); a person is never checked by a scope.
+    scoped = _chat_run([{"tool": "add_user_to_channel", "scopes": {"channels": ["general"]}},
+                        {"tool": "send_channel_message", "scopes": {"channels": ["general"]}}])  # fmt: skip
+    assert decide(post, scoped, POLICY).rule == "egress.allowed"
+    elsewhere = _chat_call("send_channel_message", {"channel": "random", "body": "hi"})
+    assert decide(elsewhere, scoped, POLICY).rule == "grant.scope"
+    assert decide(_chat_call("add_user_to_channel", {"user": "Fred", "channel": "general"}), scoped,
+                  POLICY).rule == "egress.unscoped"  # fmt: skip
+
+    # An admin can still pre-approve the narrow pattern.
+    preapproved = AgentPolicy(
+        egress=POLICY.egress,
+        preapprovals=(PreApproval(id=1, tool="add_user_to_channel", constraints={"user": "Fred"}),),
+    )
+    fred = _chat_call("add_user_to_channel", {"user": "Fred", "channel": "general"})
+    assert decide(fred, unscoped, preapproved).rule == "preapproved"

@@ -53,7 +53,10 @@ def go(invited: list[str], *, fetch_says_untrusted: bool | None) -> RunResult:
         Call("chat_invite_member", {"to": "fred@acme.example", "channel": "finance"}, tool_call_id="i1"),
         Say("Done."),
     ])  # fmt: skip
-    spec = agent(tools=[{"tool": "web_fetch_page"}, {"tool": "chat_invite_member"}])
+    # The channel is narrowed by the grant, so in a clean run the gate has checked every place the call
+    # reaches (without a `channels` scope the invite would wait: `egress.unscoped`).
+    grants = [{"tool": "web_fetch_page"}, {"tool": "chat_invite_member", "scopes": {"channels": ["finance"]}}]
+    spec = agent(tools=grants)
     registry = tools(invited, fetch_says_untrusted=fetch_says_untrusted)
     return run(execute(request(spec), sink=RecordingSink(), gate=GATE, tools=registry, model_factory=models))
 
