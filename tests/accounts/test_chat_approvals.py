@@ -4,8 +4,6 @@ approves that call and the run goes on to do it."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from pathlib import Path
@@ -17,11 +15,10 @@ from fastapi.testclient import TestClient
 
 from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
+from tests.accounts.slack_inbound import SIGNING_SECRET, post_signed
 from tests.conftest import People, Person
 from tests.runs.records import save_agent, wait_final, wait_status
 from tests.servers.slack import BOT_TOKEN, BOT_USER, SlackEmulator
-
-SIGNING_SECRET = "chat-approvals-signing-secret"
 
 
 @pytest.fixture
@@ -66,14 +63,7 @@ def click(client: TestClient, message: dict[str, Any], action_id: str, user: str
                "container": {"type": "message", "message_ts": message["ts"]},
                "actions": [{**button, "block_id": block_id, "action_ts": "1.2"}]}  # fmt: skip
     body = urlencode({"payload": json.dumps(payload)}).encode()
-    stamp = str(int(time.time()))
-    signature = (
-        "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
-    )
-    answer = client.post("/api/v1/accounts/work-slack/inbound", content=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
-        "X-Slack-Signature": signature})  # fmt: skip
-    return answer.status_code
+    return post_signed(client, body, "application/x-www-form-urlencoded").status_code
 
 
 def sent(context: AppContext) -> list[dict[str, Any]]:

@@ -6,8 +6,6 @@ in the owner's DM and goes on after the owner's click; the owner's thumbs up and
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -22,7 +20,8 @@ from meshclaw.agents.templates import builtin_templates
 from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
 from meshclaw.db.models import OutcomeEventRow, Run
-from tests.accounts.test_chat_approvals import SIGNING_SECRET, add_slack_account, click, prompt_in_dm
+from tests.accounts.slack_inbound import deliver
+from tests.accounts.test_chat_approvals import add_slack_account, click, prompt_in_dm
 from tests.conftest import People
 from tests.runs.records import save_agent, wait_final, wait_status
 from tests.servers.slack import BOT_USER, SlackEmulator
@@ -32,19 +31,6 @@ from tests.servers.slack import BOT_USER, SlackEmulator
 def settings(tmp_path: Path, database_url: str) -> Settings:
     return load_settings(data_dir=tmp_path, database_url=database_url,
                          runs_executor="tests.accounts.chat_assistant_agent:build")  # fmt: skip
-
-
-def deliver(client: TestClient, event: dict[str, Any]) -> None:
-    """Slack's Events API delivery of one event, signed with the app's signing secret."""
-    body = json.dumps({"type": "event_callback", "team_id": "T000000001", "event_id": f"Ev{uuid.uuid4().hex[:10]}",
-                       "event_time": int(time.time()), "event": event}).encode()  # fmt: skip
-    stamp = str(int(time.time()))
-    signature = (
-        "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
-    )
-    answer = client.post("/api/v1/accounts/work-slack/inbound", content=body, headers={
-        "Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature})  # fmt: skip
-    assert answer.status_code == 200, answer.text
 
 
 def dm(emulator: SlackEmulator, client: TestClient, person: str, text: str) -> dict[str, Any]:

@@ -11,20 +11,17 @@ its thread once she approved that reply."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
-from tests.accounts.test_chat_approvals import SIGNING_SECRET, add_slack_account, click, prompt_in_dm
+from tests.accounts.slack_inbound import deliver
+from tests.accounts.test_chat_approvals import add_slack_account, click, prompt_in_dm
+from tests.agents.playbooks.deploy_settings import settings  # noqa: F401  (fixture)
 from tests.agents.playbooks.deploy_setup import (
     WINDOW_S,
     add_account,
@@ -42,24 +39,6 @@ from tests.connectors.deploy.test_bluegreen import traffic
 from tests.runs.records import wait_final, wait_status
 from tests.servers.deploy import BlueGreen, bluegreen  # noqa: F401  (fixture)
 from tests.servers.slack import BOT_USER, SlackEmulator, slack_emulator  # noqa: F401  (fixture)
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return load_settings(data_dir=tmp_path, database_url=database_url,
-                         runs_executor="tests.agents.playbooks.deploy_agents:build")  # fmt: skip
-
-
-def deliver(client: TestClient, event: dict[str, Any]) -> None:
-    body = json.dumps({"type": "event_callback", "team_id": "T0MESHCLAW", "event_id": f"Ev{uuid.uuid4().hex[:12]}",
-                       "event_time": int(time.time()), "event": event}).encode()  # fmt: skip
-    stamp = str(int(time.time()))
-    signature = (
-        "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
-    )
-    answer = client.post("/api/v1/accounts/work-slack/inbound", content=body, headers={
-        "Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature})  # fmt: skip
-    assert answer.status_code == 200, answer.text
 
 
 def mention(

@@ -10,15 +10,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
 from meshclaw.db.models import ConnectorEventKey
 from tests.accounts.test_chat_assistant_matrix import join, messages, room_with_bot, say
 from tests.accounts.test_matrix_approvals import client_of, find_prompt, react, run
+from tests.agents.playbooks.deploy_settings import settings  # noqa: F401  (fixture)
 from tests.agents.playbooks.deploy_setup import (
     WINDOW_S,
     add_account,
@@ -36,12 +35,6 @@ from tests.connectors.deploy.test_bluegreen import traffic
 from tests.runs.records import wait_final, wait_status
 from tests.servers.deploy import BlueGreen, bluegreen  # noqa: F401  (fixture)
 from tests.servers.matrix import MatrixUser, Synapse, synapse  # noqa: F401  (fixture)
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return load_settings(data_dir=tmp_path, database_url=database_url,
-                         runs_executor="tests.agents.playbooks.deploy_agents:build")  # fmt: skip
 
 
 def reactions_on(server: Synapse, reader: MatrixUser, room_id: str, event_id: str, by: str) -> list[str]:

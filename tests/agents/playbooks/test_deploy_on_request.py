@@ -8,20 +8,16 @@ agent's grant, and the same request from someone who may not ask."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-import time
-import uuid
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
-from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
 from meshclaw.db.models import Run
-from tests.accounts.test_chat_approvals import SIGNING_SECRET, add_slack_account, prompt_in_dm
+from tests.accounts.slack_inbound import deliver
+from tests.accounts.test_chat_approvals import add_slack_account, prompt_in_dm
+from tests.agents.playbooks.deploy_settings import settings  # noqa: F401  (fixture)
 from tests.agents.playbooks.deploy_setup import (
     WINDOW_S,
     add_account,
@@ -40,12 +36,6 @@ from tests.servers.deploy import BlueGreen, bluegreen  # noqa: F401  (fixture)
 from tests.servers.slack import BOT_USER, SlackEmulator, slack_emulator  # noqa: F401  (fixture)
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return load_settings(data_dir=tmp_path, database_url=database_url,
-                         runs_executor="tests.agents.playbooks.deploy_agents:build")  # fmt: skip
-
-
 def dm_the_bot(client: TestClient, emulator: SlackEmulator, person: str, text: str) -> None:
     """The person DMs the bot in the emulator; Slack's Events API delivery of it, signed, reaches the
     account's inbound URL (the emulator signs its own deliveries GitHub-style, so the test signs)."""
@@ -54,15 +44,7 @@ def dm_the_bot(client: TestClient, emulator: SlackEmulator, person: str, text: s
     posted = slack.chat_postMessage(channel=channel, text=text)
     event = {"type": "message", "channel_type": "im", "channel": channel, "user": emulator.user_id(person),
              "text": text, "ts": posted["ts"]}  # fmt: skip
-    body = json.dumps({"type": "event_callback", "team_id": "T0MESHCLAW", "event_id": f"Ev{uuid.uuid4().hex[:12]}",
-                       "event_time": int(time.time()), "event": event}).encode()  # fmt: skip
-    stamp = str(int(time.time()))
-    signature = (
-        "v0=" + hmac.new(SIGNING_SECRET.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
-    )
-    answer = client.post("/api/v1/accounts/work-slack/inbound", content=body, headers={
-        "Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature})  # fmt: skip
-    assert answer.status_code == 200, answer.text
+    deliver(client, event)
 
 
 def deploys_in_ledger(tmp_path: Path) -> list[str]:

@@ -14,16 +14,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from meshclaw.agents.templates import builtin_templates
-from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
 from meshclaw.identity.principal import Role
 from meshclaw.runs.connector_hub import RESCAN_S
 from tests.accounts.test_chat_approvals import add_slack_account, prompt_in_dm
 from tests.agents.playbooks.deploy_agents import SUMMARY
+from tests.agents.playbooks.deploy_settings import settings  # noqa: F401  (fixture)
 from tests.agents.playbooks.deploy_setup import (
     WINDOW_S,
     add_account,
@@ -47,12 +46,6 @@ from tests.servers.deploy import BlueGreen, bluegreen  # noqa: F401  (fixture)
 from tests.servers.slack import SlackEmulator, slack_emulator  # noqa: F401  (fixture)
 
 DETECTION_LIMIT_S = 30
-
-
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return load_settings(data_dir=tmp_path, database_url=database_url,
-                         runs_executor="tests.agents.playbooks.deploy_agents:build")  # fmt: skip
 
 
 def stamp(moment: datetime) -> str:
