@@ -19,6 +19,7 @@ its normal durability (fsync on) on a private server started for the run.
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import statistics
 import sys
@@ -90,7 +91,7 @@ def contexts(backend: str) -> Iterator[Callable[[], AppContext]]:
             yield fresh
 
 
-def run_once(context: AppContext, count: int) -> tuple[float, float]:
+def run_once(context: AppContext, count: int) -> tuple[float, float, float]:
     upgrade(context.db)
     start = datetime.now(UTC).replace(microsecond=0)
     with context.db.session() as session:
@@ -100,12 +101,12 @@ def run_once(context: AppContext, count: int) -> tuple[float, float]:
     batch = events(count, start)
     recorder = Recorder(context.db, journal_dir=Path(context.settings.data_dir) / "journal")
     recorder.start()
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     for event in batch:
         recorder.record_usage(event)
     recorded = time.perf_counter()
     recorder.flush(timeout=600)
-    committed = time.perf_counter()
+    committed, cpu_committed = time.perf_counter(), time.process_time()
     recorder.close()
     with context.db.session() as session:
         stored = session.scalar(select(func.count()).select_from(UsageEventRow))
@@ -115,17 +116,24 @@ def run_once(context: AppContext, count: int) -> tuple[float, float]:
             f"wrong totals: {stored} events and {requests} requests in rollups, expected {count}"
         )
     context.db.dispose()
-    return count / (recorded - began), count / (committed - began)
+    # CPU of every thread of this process (recording and writer, SQLite's work included; not PostgreSQL's
+    # server) per event: steadier than wall time on a shared machine.
+    return count / (recorded - began), count / (committed - began), (cpu_committed - cpu_began) / count * 1e6
 
 
 def measure(backend: str, count: int, runs: int) -> tuple[list[float], list[float]]:
     recording, ingestion = [], []
     with contexts(backend) as fresh:
         for _ in range(runs):
-            record_rate, ingest_rate = run_once(fresh(), count)
+            record_rate, ingest_rate, cpu_us = run_once(fresh(), count)
             recording.append(record_rate)
             ingestion.append(ingest_rate)
-            print(f"{backend}: record {record_rate:,.0f}/s, ingest {ingest_rate:,.0f}/s", flush=True)
+            load = os.getloadavg()[0]
+            print(
+                f"{backend}: record {record_rate:,.0f}/s, ingest {ingest_rate:,.0f}/s, "
+                f"CPU {cpu_us:.1f} us/event (load {load:.1f})",
+                flush=True,
+            )
     return recording, ingestion
 
 

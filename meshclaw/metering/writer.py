@@ -2,10 +2,10 @@
 
 Idempotence: an event whose `event_id` is already stored is skipped, and only events really inserted are
 added to the rollups, so a replayed or retried batch never counts twice. The writer first looks up which
-ids of the batch exist (one indexed `IN` query per chunk), then inserts the rest with
-`ON CONFLICT (event_id) DO NOTHING` as a second guard. Duplicates only arise from replaying a journal or
-retrying a batch whose commit outcome was unknown, and the same event is never in two writers' hands at
-once (a journal segment is locked by its writer), so the look-up is exact.
+ids of the batch exist (one query joining the ids, passed as one JSON or PostgreSQL array, to the unique
+index), then inserts the rest with `ON CONFLICT (event_id) DO NOTHING` as a second guard. Duplicates only
+arise from replaying a journal or retrying a batch whose commit outcome was unknown, and the same event is
+never in two writers' hands at once (a journal segment is locked by its writer), so the look-up is exact.
 
 On PostgreSQL, usage (the bulk of the events) takes a faster path without the look-up: COPY, then one
 statement inserts with `ON CONFLICT (event_id) DO NOTHING` and rolls up exactly the rows it inserted
@@ -18,11 +18,13 @@ raised in the same transaction, so readers that keep sums of the rollups know wh
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 from meshclaw.db.models import ActivityEventRow, OutcomeEventRow, OutcomeRollup, UsageEventRow, UsageRollup
@@ -38,12 +40,12 @@ from meshclaw.metering.rows import (
     activity_values,
     outcome_values,
     postgres_time,
+    sqlite_time,
     time_format,
     usage_values,
 )
 
 _MAX_PARAMETERS = 30_000  # per statement; SQLite allows 32,766 and PostgreSQL 65,535
-_LOOKUP_CHUNK = 900  # ids per IN (...) query; far below SQLite's and PostgreSQL's parameter limits
 USAGE_DIMENSIONS = ("user_id", "team_id", "agent_id", "model", "client", "source", "initiator")
 OUTCOME_DIMENSIONS = ("user_id", "team_id", "agent_id", "type", "source")
 USAGE_SUMS = (
@@ -77,11 +79,11 @@ def _existing_ids(session: Session, table: str, ids: list[str]) -> set[str]:
         )
         found.update(row[0] for row in connection.exec_driver_sql(statement, (ids,)))
         return found
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
-        markers = ", ".join(["?"] * len(chunk))
-        statement = f"SELECT event_id FROM {table} WHERE event_id IN ({markers})"  # noqa: S608
-        found.update(row[0] for row in connection.exec_driver_sql(statement, tuple(chunk)))
+    # One JSON array parameter, walked by json_each and joined through the unique index (CROSS JOIN keeps
+    # json_each the outer loop). `IN (?, ?, ...)` lists of 900 bound ids cost 1.0-2.1 us CPU per id, this
+    # 0.3-0.6 (bench/RESULTS.md, 2026-12-02 04:00), and its work is SQLite's, which runs without the GIL.
+    statement = f"SELECT t.event_id FROM json_each(?) AS i CROSS JOIN {table} AS t ON t.event_id = i.value"  # noqa: S608
+    found.update(row[0] for row in connection.exec_driver_sql(statement, (orjson.dumps(ids).decode(),)))
     return found
 
 
@@ -132,6 +134,30 @@ def _new_only(session: Session, model: Any, events: Sequence[Any]) -> list[Any]:
     return fresh
 
 
+# An hour's bucket_start and its day's, as the driver takes them, from whatever key names the UTC hour.
+BucketStarts = Callable[[Any], tuple[Any, Any]]
+
+
+def _utc_hour(at: datetime) -> tuple[int, int, int, int]:
+    """The UTC hour `at` falls in, as a key for `_Sums.add`; `_datetime_starts` reads it back."""
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)  # buckets are UTC hours and days
+    return (at.year, at.month, at.day, at.hour)
+
+
+def _datetime_starts(at: TimeFormat) -> BucketStarts:
+    def starts(hour: tuple[int, int, int, int]) -> tuple[Any, Any]:
+        start = datetime(*hour, tzinfo=UTC)
+        return at(start), at(start.replace(hour=0))
+
+    return starts
+
+
+def _text_starts(hour: str) -> tuple[str, str]:
+    """From "YYYY-MM-DD HH", the first 13 characters of a stored SQLite time (`rows.sqlite_time`)."""
+    return hour + ":00:00.000000", hour[:10] + " 00:00:00.000000"
+
+
 class _Sums:
     """Per-(hour, dimensions) sums of one batch, expanded into hour and day rollup rows at the end.
 
@@ -143,24 +169,25 @@ class _Sums:
     def __init__(self) -> None:
         self.by_hour: dict[tuple[Any, ...], list[Sequence[float]]] = {}
 
-    def add(self, at: datetime, dims: tuple[Any, ...], values: Sequence[float]) -> None:
-        if at.tzinfo is not UTC:
-            at = at.astimezone(UTC)  # buckets are UTC hours and days
-        key = (at.year, at.month, at.day, at.hour, at.tzinfo, dims)
+    def add(self, hour: Any, dims: tuple[Any, ...], values: Sequence[float]) -> None:
+        """Add one event's values; `hour` names its UTC hour (`_utc_hour`, or the stored time's first 13
+        characters on SQLite)."""
+        key = (hour, dims)
         members = self.by_hour.get(key)
         if members is None:
             self.by_hour[key] = [values]
         else:
             members.append(values)
 
-    def rows(self) -> dict[tuple[Any, ...], list[Any]]:
-        """{(bucket, bucket_start, *dims): sums} for the hour and the day buckets."""
+    def rows(self, starts: BucketStarts) -> dict[tuple[Any, ...], list[Any]]:
+        """{(bucket, bucket_start, *dims): sums} for the hour and the day buckets, the starts as the driver
+        takes them."""
         groups: dict[tuple[Any, ...], list[Any]] = {}
-        for (year, month, day, hour, tzinfo, dims), members in self.by_hour.items():
+        for (hour, dims), members in self.by_hour.items():
             values = [sum(column) for column in zip(*members, strict=True)]
-            start = datetime(year, month, day, hour, tzinfo=tzinfo)
+            start, day_start = starts(hour)
             groups[("hour", start, *dims)] = values
-            day_key = ("day", start.replace(hour=0), *dims)
+            day_key = ("day", day_start, *dims)
             previous = groups.get(day_key)
             groups[day_key] = (
                 values if previous is None else [a + b for a, b in zip(previous, values, strict=True)]
@@ -178,14 +205,12 @@ def _upsert_rollups(
     """Add the groups' sums to their rollup rows, creating the rows that do not exist yet."""
     if not groups:
         return
-    connection = session.connection()
-    at = time_format(connection.dialect.name)
     key = ("bucket", "bucket_start", *dimensions)
     columns = (*key, *sums)
     additions = ", ".join(f"{name} = {table}.{name} + excluded.{name}" for name in sums)
     # Names are this module's constants, never input; values go as driver parameters.
     head = f"INSERT INTO {table} ({', '.join(columns)})"
-    rows = [(bucket, at(start), *rest, *values) for (bucket, start, *rest), values in groups.items()]
+    rows = [(*group, *values) for group, values in groups.items()]
     _execute_chunked(
         session, head, len(columns), rows, f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {additions}"
     )
@@ -196,12 +221,11 @@ def _touch_days(session: Session, groups: dict[tuple[Any, ...], list[Any]]) -> N
     days = sorted({start for bucket, start, *_ in groups if bucket == "day"})
     if not days:
         return
-    at = time_format(session.get_bind().dialect.name)
     _execute_chunked(
         session,
         f"INSERT INTO {RollupDay.__tablename__} (day, version)",
         2,
-        [(at(day), 1) for day in days],
+        [(day, 1) for day in days],
         f"ON CONFLICT (day) DO UPDATE SET version = {RollupDay.__tablename__}.version + 1",
     )
 
@@ -216,36 +240,66 @@ def _usage_row(event: UsageEvent, prices: PriceBook, at: TimeFormat) -> tuple[An
     return usage_values(event, price.cost_microusd(event.tokens), price.id, at)
 
 
+# Positions in a `usage_values` row (USAGE_COLUMNS order) the SQLite path groups and sums by.
+_AT = USAGE_COLUMNS.index
+_STARTED = _AT("started_at")
+# user, team, agent, model, requested model, client (cut to 200 already), source, initiator
+_raw_dimensions = itemgetter(*map(_AT, ("user_id", "team_id", "agent_id", "model", "requested_model", "client",
+                                        "source", "initiator")))  # fmt: skip
+_STATUS = _AT("status")
+_SUMMED = tuple(
+    map(_AT, ("input_uncached", "cache_read", "cache_write", "output", "reasoning", "cost_microusd"))
+)
+
+
+def _usage_row_groups(rows: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[Any]]:
+    """The rollup groups of SQLite usage rows: {(bucket, bucket_start, *dims): sums} (see `_Sums.rows`).
+
+    Per row this is one slice, one C call and one dictionary look-up: rows are grouped by their hour (the
+    stored start time's first 13 characters, "YYYY-MM-DD HH") and their dimensions as stored, and only then
+    are the dimensions normalized and the columns summed, once per group.
+    """
+    by_raw_key: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    for row in rows:
+        key = (row[_STARTED][:13], _raw_dimensions(row))
+        members = by_raw_key.get(key)
+        if members is None:
+            by_raw_key[key] = [row]
+        else:
+            members.append(row)
+    sums = _Sums()
+    for (
+        hour,
+        (user, team, agent, model, requested, client, source, initiator),
+    ), members in by_raw_key.items():
+        # Rollups store 0 and '' for "none": SQL unique constraints treat NULLs as distinct.
+        dims = (user or 0, team or 0, agent or 0, model or requested or "", client or "", source, initiator)
+        errors = sum(row[_STATUS] != "ok" for row in members)
+        sums.add(hour, dims, (len(members), errors, *(sum(map(itemgetter(i), members)) for i in _SUMMED)))
+    return sums.rows(_text_starts)
+
+
 def _write_usage_sqlite(session: Session, events: Sequence[UsageEvent], prices: PriceBook) -> int:
     """Look up which ids are stored, insert the rest, sum their rollups here and upsert the sums.
 
     Measured against letting SQLite sum the batch's new rowid range (INSERT ... SELECT ... GROUP BY, as
     PostgreSQL does here): the same CPU per event and no faster end to end (bench/RESULTS.md, 2026-12-02),
-    so this path stays.
+    so this path stays. So did letting SQLite build the rows from one JSON parameter (json_each and
+    ->> per column): about three times the CPU of binding the values (SQLite 3.40, same section).
     """
     fresh: list[UsageEvent] = _new_only(session, UsageEventRow, events)
     if not fresh:
         return 0
-    at = time_format(session.get_bind().dialect.name)
     rows = []
-    sums = _Sums()
     for event in fresh:
         if event.cost_usd is not None:
             cost, price_id = round(event.cost_usd * 1_000_000), None
         else:
             price = prices.price_at(event.model or event.requested_model, event.started_at)
             cost, price_id = (price.cost_microusd(event.tokens), price.id) if price else (0, None)
-        rows.append(usage_values(event, cost, price_id, at))
-        tokens = event.tokens
-        # Rollups store 0 and '' for "none": SQL unique constraints treat NULLs as distinct.
-        dims = (event.user_id or 0, event.team_id or 0, event.agent_id or 0,
-                event.model or event.requested_model or "", (event.client or "")[:200], event.source,
-                event.initiator)  # fmt: skip
-        measures = (1, int(event.status != "ok"), tokens.input_uncached, tokens.cache_read, tokens.cache_write,
-                    tokens.output, tokens.reasoning, cost)  # fmt: skip
-        sums.add(event.started_at, dims, measures)
+        rows.append(usage_values(event, cost, price_id, sqlite_time))
     _insert_rows(session, UsageEventRow.__tablename__, USAGE_COLUMNS, rows)
-    groups = sums.rows()
+    groups = _usage_row_groups(rows)
     _upsert_rollups(session, UsageRollup.__tablename__, groups, USAGE_DIMENSIONS, USAGE_SUMS)
     _touch_days(session, groups)
     return len(fresh)
@@ -271,7 +325,7 @@ def _write_outcomes(session: Session, events: Sequence[OutcomeEvent]) -> int:
         # count, accepted and rejected are integer columns; quantity and minutes_saved are real.
         accepted, rejected = int(event.accepted is True), int(event.accepted is False)
         sums.add(
-            event.occurred_at,
+            _utc_hour(event.occurred_at),
             dims,
             (1, float(event.quantity), accepted, rejected, event.minutes_saved or 0.0),
         )
@@ -281,7 +335,7 @@ def _write_outcomes(session: Session, events: Sequence[OutcomeEvent]) -> int:
         OUTCOME_COLUMNS,
         [outcome_values(event, at) for event in fresh],
     )
-    groups = sums.rows()
+    groups = sums.rows(_datetime_starts(at))
     _upsert_rollups(session, OutcomeRollup.__tablename__, groups, OUTCOME_DIMENSIONS, OUTCOME_SUMS)
     _touch_days(session, groups)
     return len(fresh)

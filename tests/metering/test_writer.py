@@ -116,6 +116,33 @@ def test_rollups_sum_per_hour_and_day_and_dimension(context: AppContext) -> None
 
 
 @BOTH_BACKENDS
+def test_rollups_merge_events_whose_dimensions_differ_only_in_how_none_is_written(
+    context: AppContext,
+) -> None:
+    """Rollups store 0 and '' for "none" and the requested model when the answer names none, so these
+    three events of one hour are one rollup row (SQLite groups rows as stored before normalizing)."""
+    first, second, third = usage(0), usage(1), usage(2)
+    first.client = None
+    second.model, second.client, second.agent_id = None, None, 0
+    third.model, third.client = "", ""
+    with context.db.session() as session:
+        write_batch(session, usage=[first, second, third], outcomes=[], activities=[], prices=prices(context))
+    with context.db.session() as session:
+        rows = session.execute(
+            select(
+                UsageRollup.bucket,
+                UsageRollup.model,
+                UsageRollup.client,
+                UsageRollup.agent_id,
+                UsageRollup.requests,
+                UsageRollup.cost_microusd,
+            )
+        ).all()
+    one = 200 + 25 + 160 + 80  # micro-dollars per event, as in test_usage_rows_read_back_exactly
+    assert sorted(rows) == [("day", "gpt-x", "", 0, 3, 3 * one), ("hour", "gpt-x", "", 0, 3, 3 * one)]
+
+
+@BOTH_BACKENDS
 def test_a_batch_written_twice_counts_once(context: AppContext) -> None:
     events = [usage(minute) for minute in range(5)]
     outcome = OutcomeEvent(type="email.triaged", occurred_at=T0, source="agent", user_id=7, accepted=True)
