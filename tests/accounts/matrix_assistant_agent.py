@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import re
 
-from pydantic_ai.messages import (
-    ModelMessage,
-    ModelResponse,
-    TextPart,
-    ToolCallPart,
-    ToolReturnPart,
-    UserPromptPart,
-)
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo
-from pydantic_ai.usage import RequestUsage
 
 from meshclaw.agents.runtime.testing import function_models
 from meshclaw.context import AppContext
 from meshclaw.runs import agent_execution
 from meshclaw.runs.execution import Execution
+from tests.accounts.assistant_turn import USAGE, answer_alone, turn_of
 
 ACCOUNT = "work-matrix"
 TEXT = re.compile(r"text=(.*?)(?:, thread=.*)?$", re.DOTALL)
@@ -32,26 +25,20 @@ POST = re.compile(r"post (.+) to (!\S+)")
 
 
 def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-    parts = [part for message in messages for part in message.parts]
-    usage = RequestUsage(input_tokens=20, output_tokens=8)
-    prompt = next(str(part.content) for part in parts if isinstance(part, UserPromptPart))
-    found = TEXT.search(prompt)
-    question = found.group(1) if found else prompt
-    returns = {part.tool_name: part for part in parts if isinstance(part, ToolReturnPart)}
-    wanted = POST.search(question)
+    turn = turn_of(messages, TEXT)
+    returns = turn.returns
+    wanted = POST.search(turn.question)
     if wanted is None:
-        numbers = [int(n) for n in re.findall(r"\b\d+\b", question)][:2]
-        answer = f"The answer is {numbers[0] * numbers[1]}." if len(numbers) == 2 else "I do not know."
-        return ModelResponse(parts=[TextPart(answer)], usage=usage)
+        return answer_alone(turn.question)
     text, room = wanted.groups()
     if "matrix_post_message" not in returns:
         args = {"account": ACCOUNT, "room": room, "text": text}
         return ModelResponse(
-            parts=[ToolCallPart("matrix_post_message", args, tool_call_id="p1")], usage=usage
+            parts=[ToolCallPart("matrix_post_message", args, tool_call_id="p1")], usage=USAGE
         )
     said = str(returns["matrix_post_message"].content)
     done = "Not posted." if "denied" in said.lower() else "Posted."
-    return ModelResponse(parts=[TextPart(done)], usage=usage)
+    return ModelResponse(parts=[TextPart(done)], usage=USAGE)
 
 
 def build(context: AppContext) -> Execution:
