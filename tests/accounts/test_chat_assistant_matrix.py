@@ -18,8 +18,8 @@ from sqlalchemy import select
 from meshclaw.agents.templates import builtin_templates
 from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
-from meshclaw.db.models import AuditEvent, ConnectorEventKey, OutcomeEventRow, Run, RunStep
-from tests.accounts.test_matrix_approvals import client_of, find_prompt, react, run
+from meshclaw.db.models import AuditEvent, OutcomeEventRow, Run, RunStep
+from tests.accounts.test_matrix_approvals import client_of, find_prompt, react, run, wait_heard
 from tests.conftest import People
 from tests.runs.records import save_agent, wait_final, wait_status
 from tests.servers.matrix import MatrixUser, Synapse
@@ -138,16 +138,7 @@ def test_the_chat_assistant_answers_its_owner_in_matrix(
     ops = run(room_with_bot(synapse, ana, bot, direct=False, invite=(mallory.user_id,)))
     run(join(synapse, mallory, ops))  # three members: the probes below are no DM
     dm = run(room_with_bot(synapse, ana, bot, direct=True))
-    # The sync source is past its first sync once a probe in the shared room is an event (no agent listens).
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        say(synapse, ana, ops, "probe")
-        with context.db.session() as session:
-            if session.scalars(select(ConnectorEventKey)).first() is not None:
-                break
-        time.sleep(0.5)
-    else:
-        raise AssertionError("the account's sync source never heard the room")
+    wait_heard(context, synapse, ana, ops)  # in the shared room, where no agent listens
 
     # The owner asks; the answer is a reply in the DM, and posting it is an audited call of the run.
     question = say(synapse, ana, dm, "what is 6 times 7?")

@@ -76,6 +76,19 @@ async def send(server: Synapse, user: MatrixUser, room_id: str, content: dict[st
         await client.close()
 
 
+def wait_heard(context: AppContext, server: Synapse, user: MatrixUser, room_id: str) -> None:
+    """The user posts "probe" in the room until the account's sync source has made one an event (its key is
+    recorded): the source is then past its first sync and hears what follows."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        run(send(server, user, room_id, {"msgtype": "m.text", "body": "probe"}, "m.room.message"))
+        with context.db.session() as session:
+            if session.scalars(select(ConnectorEventKey)).first() is not None:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the account's sync source never heard room {room_id}")
+
+
 def react(server: Synapse, user: MatrixUser, room_id: str, event_id: str, key: str) -> None:
     relation = {"rel_type": "m.annotation", "event_id": event_id, "key": key}
     run(send(server, user, room_id, {"m.relates_to": relation}, "m.reaction"))
@@ -110,16 +123,7 @@ def test_an_approval_is_answered_by_the_owners_reaction_in_matrix(
     (pending,) = app_client.get(f"/api/v1/runs/{run_id}", headers=owner.auth).json()["pending_approvals"]
     room_id, prompt_id = run(find_prompt(synapse, owner_mx, pending["id"]))
 
-    # The hub's sync source hears the room once the owner's probe becomes an event (the key is recorded).
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        run(send(synapse, owner_mx, room_id, {"msgtype": "m.text", "body": "probe"}, "m.room.message"))
-        with context.db.session() as session:
-            if session.scalars(select(ConnectorEventKey)).first() is not None:
-                break
-        time.sleep(0.5)
-    else:
-        raise AssertionError("the account's sync source never heard the DM")
+    wait_heard(context, synapse, owner_mx, room_id)
 
     react(synapse, owner_mx, room_id, prompt_id, "👍")
     assert wait_final(context, run_id, timeout=60) == "succeeded"

@@ -11,12 +11,10 @@ import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from meshclaw.context import AppContext
-from meshclaw.db.models import ConnectorEventKey
 from tests.accounts.test_chat_assistant_matrix import join, messages, room_with_bot, say
-from tests.accounts.test_matrix_approvals import client_of, find_prompt, react, run
+from tests.accounts.test_matrix_approvals import client_of, find_prompt, react, run, wait_heard
 from tests.agents.playbooks.deploy_settings import settings  # noqa: F401  (fixture)
 from tests.agents.playbooks.deploy_setup import (
     WINDOW_S,
@@ -73,15 +71,7 @@ def test_a_mention_in_a_matrix_room_deploys_for_the_owner_only_and_is_answered_t
         "deploy_account": "stage", "matrix_account": "work-matrix", "services": "web",
         "environments": "staging", "channels": ops, "window_seconds": str(WINDOW_S)})  # fmt: skip
     bluegreen.release("1.4.2")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # the sync source is past its first sync once a probe is an event
-        say(synapse, ana, ops, "probe")
-        with context.db.session() as session:
-            if session.scalars(select(ConnectorEventKey)).first() is not None:
-                break
-        time.sleep(0.5)
-    else:
-        raise AssertionError("the account's sync source never heard the room")
+    wait_heard(context, synapse, ana, ops)
     request = f"{bot.user_id} deploy web 1.4.2 to staging"
 
     # Mallory may write in the room but may not ask: no run, no reaction, nothing deployed.
