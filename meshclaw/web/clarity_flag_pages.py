@@ -52,8 +52,9 @@ def _flags(ask: Ask, *, status: str | None, page: int) -> dict[str, Any]:
         "table": flag_table(
             ask,
             shown.flags,
-            caption="Patterns to review" if shown.pages == 1 else "Patterns to review on this page "
-            "(the downloads hold every one of the range)",
+            caption="Patterns to review"
+            if shown.pages == 1
+            else "Patterns to review on this page (the downloads hold every one of the range)",
         ),
         "everyone": reach.everyone,
         "may_review": is_allowed(ask.principal, "update", Resource(kind="clarity_flag")),
