@@ -8,12 +8,15 @@ write them as they are.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
+
+from markupsafe import Markup
 
 Unit = Literal["text", "count", "tokens", "usd", "rate", "minutes", "number", "date", "yes_no"]
 Value = str | int | float | bool | date | None
@@ -81,6 +84,28 @@ def cell(value: Value, unit: Unit) -> str:
     if isinstance(value, float) and not value.is_integer():
         return f"{value:.3f}" if abs(value) < 1 else f"{value:,.1f}"
     return f"{value:,.0f}"
+
+
+def body_rows(table: Table) -> Markup:
+    """The table's rows as HTML. Built here rather than in the template, and from plain strings: a
+    template loop calling `cell` per cell took ~0.2 s for the ~900 rows of the overview at half a year,
+    and joining Markup pieces ~0.06 s, against ~0.01 s for this."""
+    classes = [' class="num"' if column.numeric else "" for column in table.columns]
+    units = [column.unit for column in table.columns]
+    rows: list[str] = []
+    for index, row in enumerate(table.rows):
+        cells: list[str] = []
+        for position, value in enumerate(row):
+            text = html.escape(cell(value, units[position]))
+            if position:
+                cells.append(f"<td{classes[position]}>{text}</td>")
+                continue
+            href = table.href(index)
+            shown = f'<a href="{html.escape(href)}">{text}</a>' if href else text
+            cells.append(f'<th scope="row"{classes[0]}>{shown}</th>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    # Safe: every value and link above went through html.escape; the rest is this function's own markup.
+    return Markup("\n".join(rows))  # noqa: S704
 
 
 def _raw(value: Value) -> str | int | float | bool | None:

@@ -17,6 +17,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from meshclaw.web.clarity_tables import body_rows
+
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -34,6 +36,7 @@ def environment() -> Environment:
     env.filters["when"] = when
     env.filters["day"] = day
     env.filters["sentence"] = sentence
+    env.filters["table_rows"] = body_rows
     return env
 
 
