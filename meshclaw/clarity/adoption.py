@@ -17,6 +17,7 @@ active rule and roster (`clarity_team_weeks`), read as a row per team and week.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
@@ -251,19 +252,14 @@ def _group(
     return group
 
 
-def _stamped_weeks(
-    session: Session,
-    org_id: int,
-    mondays: list[date],
-    roster: Roster,
-    config: ClarityConfig,
-    team_id: int | None,
-) -> dict[date, dict[int | None, GroupAdoption]]:
+def _stamped(
+    session: Session, org_id: int, mondays: list[date], roster: Roster, config: ClarityConfig
+) -> list[date]:
     """The weeks of `mondays` whose `clarity_team_weeks` were counted under this rule and this roster
-    (`clarity_adoption_weeks`), read back per team (team 0 is "no team")."""
+    (`clarity_adoption_weeks`)."""
     if not mondays:
-        return {}
-    a, t = ClarityAdoptionWeek, ClarityTeamWeek
+        return []
+    a = ClarityAdoptionWeek
     stamped = select(a.week_start).where(
         a.org_id == org_id,
         a.week_start.in_(mondays),
@@ -271,9 +267,17 @@ def _stamped_weeks(
         a.active_min_accepted == config.active_min_accepted,
         a.roster_key == roster.key,
     )
-    weeks: dict[date, dict[int | None, GroupAdoption]] = {monday: {} for monday in session.scalars(stamped)}
+    return list(session.scalars(stamped))
+
+
+def _stamped_weeks(
+    session: Session, org_id: int, mondays: list[date], team_id: int | None
+) -> dict[date, dict[int | None, GroupAdoption]]:
+    """The stamped weeks' `clarity_team_weeks`, read back per team (team 0 is "no team")."""
+    weeks: dict[date, dict[int | None, GroupAdoption]] = {monday: {} for monday in mondays}
     if not weeks:
         return weeks
+    t = ClarityTeamWeek
     rows = session.execute(
         select(t.week_start, t.team_id, t.active, t.light, t.moderate, t.heavy, t.automation_people,
                t.human_tokens, t.automation_tokens)
@@ -294,6 +298,37 @@ def _stamped_weeks(
     return weeks
 
 
+def _stamped_totals(session: Session, org_id: int, mondays: list[date], people: int) -> list[WeekAdoption]:
+    """The organization alone in stamped weeks, summed over their teams in SQL (a row per week, not one
+    per team and week); `teams` is left empty."""
+    if not mondays:
+        return []
+    t = ClarityTeamWeek
+    query = select(
+        t.week_start,
+        func.sum(t.active),
+        func.sum(t.light),
+        func.sum(t.moderate),
+        func.sum(t.heavy),
+        func.sum(t.automation_people),
+        func.sum(t.human_tokens),
+        func.sum(t.automation_tokens),
+    ).where(t.org_id == org_id, t.week_start.in_(mondays))
+    found: dict[date, GroupAdoption] = {}
+    for monday, active_n, light_n, moderate_n, heavy_n, automation_n, human_t, auto_t in session.execute(
+        query.group_by(t.week_start)
+    ):
+        found[monday] = _group(active=active_n, light=light_n, moderate=moderate_n, heavy=heavy_n,
+                               automation_people=automation_n, human_tokens=human_t, automation_tokens=auto_t)  # fmt: skip
+    weeks: list[WeekAdoption] = []
+    for monday in mondays:
+        group = found.get(monday) or GroupAdoption()
+        group.people = people
+        group.cohorts["none"] = people - sum(group.cohorts[name] for name in ("light", "moderate", "heavy"))
+        weeks.append(WeekAdoption(week_start=monday, organization=group, teams={}))
+    return weeks
+
+
 def adoption_weeks(
     session: Session,
     org_id: int,
@@ -302,6 +337,7 @@ def adoption_weeks(
     config: ClarityConfig,
     *,
     team_id: int | None = None,
+    teams_in: Collection[date] | None = None,
 ) -> list[WeekAdoption]:
     """`adoption_week` for each Monday. Weeks Clarity has stored and are current (`freshness.py`) come
     from its per-team counts when they were counted under this rule and roster (`clarity_team_weeks`, a
@@ -309,11 +345,19 @@ def adoption_weeks(
     the others person by person from the rollups.
 
     `team_id`: one team's weeks only (its page reads ~26 rows, not a row per team); `teams` then holds
-    that team and `organization` is the same group (its people only)."""
+    that team and `organization` is the same group (its people only).
+
+    `teams_in`: the weeks whose per-team groups the caller shows (None: every week). The organization of
+    the other weeks is summed in SQL where stored counts allow, and their `teams` may be empty: half a
+    year of the organization's overview is 27 rows then, not ~7,800 team-weeks."""
     stale = stale_weeks(session, mondays)
     stored = [monday for monday in mondays if monday not in stale]
-    counted = _stamped_weeks(session, org_id, stored, roster, config, team_id)
-    rest = [monday for monday in stored if monday not in counted]
+    stamped = _stamped(session, org_id, stored, roster, config)
+    alone = [] if team_id is not None or teams_in is None else [m for m in stamped if m not in teams_in]
+    totals = {week.week_start: week for week in _stamped_totals(session, org_id, alone, len(roster.team_of))}
+    by_team = [monday for monday in stamped if monday not in totals]
+    counted = _stamped_weeks(session, org_id, by_team, team_id)
+    rest = [monday for monday in stored if monday not in counted and monday not in totals]
     counted.update(count_stored_weeks(session, org_id, rest, config, team_id=team_id))
     sizes: dict[int | None, int] = dict(Counter(roster.team_of.values()))
     if team_id is not None:
@@ -321,6 +365,8 @@ def adoption_weeks(
     return [
         _only(adoption_week(session, monday, roster, config), team_id)
         if monday in stale
+        else totals[monday]
+        if monday in totals
         else _assemble(monday, counted.get(monday, {}), sizes)
         for monday in mondays
     ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -58,7 +59,10 @@ def adoption(
     team: str | None,
     user: str | None,
     today: date,
+    per_team: Literal["every_week", "last_week"] = "every_week",
 ) -> AdoptionView:
+    """Organization-wide, `per_team="last_week"` leaves the teams of the other weeks out (the overview
+    shows teams for the last week only): `teams` of those weeks may then be empty."""
     window = parse_range(since, until, today=today, default_days=12 * 7, max_days=MAX_WEEKS_DAYS)
     config = load_config(session, org_id)
     roster = load_roster(session, org_id)
@@ -78,7 +82,8 @@ def adoption(
         found = access.team(session, org_id, team_ref, principal, roster)
         weeks = adoption_weeks(session, org_id, mondays, roster, config, team_id=found.id)
         return AdoptionView(config=config, window=window, weeks=weeks, team_names={found.id: found.name})
-    weeks = adoption_weeks(session, org_id, mondays, roster, config)
+    teams_in = mondays[-1:] if per_team == "last_week" else None
+    weeks = adoption_weeks(session, org_id, mondays, roster, config, teams_in=teams_in)
     return AdoptionView(config=config, window=window, weeks=weeks, team_names=access.org_teams(roster))
 
 

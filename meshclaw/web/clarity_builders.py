@@ -192,6 +192,7 @@ def adoption(ask: Ask) -> Adoption:
         team=ask.team,
         user=ask.user,
         today=ask.today,
+        per_team="last_week",  # the page shows teams for the last week of the range only
     )
     goal = view.config.weekly_goal
     api = ask.api("adoption", team=ask.team, user=ask.user)

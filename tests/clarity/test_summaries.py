@@ -97,6 +97,10 @@ def _numbers(world: World, org_id: int, person: Person) -> dict[str, Any]:
         found["forecast"] = month_forecast(session, Scope.all(), as_of=WEEK + timedelta(days=3))
         config = load_config(session, org_id)
         found["adoption"] = adoption_weeks(session, org_id, MONDAYS, roster, config)
+        # The overview's read: teams of the last week only, the organization of every week the same.
+        alone = adoption_weeks(session, org_id, MONDAYS, roster, config, teams_in=MONDAYS[-1:])
+        assert [week.organization for week in alone] == [week.organization for week in found["adoption"]]
+        assert alone[-1].teams == found["adoption"][-1].teams
         for team_id in roster.team_sizes:
             one = adoption_weeks(session, org_id, MONDAYS, roster, config, team_id=team_id)
             assert [week.teams for week in one] == [
