@@ -7,7 +7,7 @@ daily series for charts. Teams are the team at the time of each call (as meterin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
@@ -103,7 +103,7 @@ def _rollup_sums(
     query = select(*keys, *(func.sum(getattr(r, name)) for name in _SUMS), effective_tokens()).where(*where)
     if keys:
         query = query.group_by(*keys)
-    return list(session.execute(query))
+    return list(session.connection().execute(query))
 
 
 def _summary_sums(
@@ -142,7 +142,7 @@ def _summary_sums(
         weeks = weeks.where(*week_where)
         if week_keys:
             weeks = weeks.group_by(*week_keys)
-        records += session.execute(weeks)
+        records += session.connection().execute(weeks)
     for first, end in day_spans(window, block):
         where = [u.dimension == dimension, u.day >= first, u.day < end]
         if stale:
@@ -153,7 +153,7 @@ def _summary_sums(
         query = query.where(*where)
         if keys:
             query = query.group_by(*keys)
-        records += session.execute(query)
+        records += session.connection().execute(query)
     return records
 
 
@@ -240,13 +240,15 @@ def usage_rows(
     merged = _merged(
         session, scope, window, group_by, daily=daily, user_id=user_id, team_id=team_id, agent_id=agent_id
     )
+    # Labelled as built (not replaced after): thousands of rows when grouped by person.
+    labels = _labels(session, group_by, {group for group, _ in merged}) if group_by is not None else {}
     rows: list[UsageRow] = []
     for (group, moment), values in merged.items():
         sums = {name: int(value) for name, value in zip(_SUMS, values[: len(_SUMS)], strict=True)}
         rows.append(
             UsageRow(
                 key=group,
-                label=None,
+                label=labels.get(group),
                 day=moment.date() if moment is not None else None,
                 requests=sums["requests"],
                 errors=sums["errors"],
@@ -256,9 +258,6 @@ def usage_rows(
                 cost_microusd=sums["cost_microusd"],
             )
         )
-    if group_by is not None:
-        labels = _labels(session, group_by, {row.key for row in rows})
-        rows = [replace(row, label=labels.get(row.key)) for row in rows]
     rows.sort(key=lambda row: (-row.cost_microusd, -row.requests, str(row.key)))
     if daily:
         rows.sort(key=lambda row: row.day or date.min)
