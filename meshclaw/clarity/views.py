@@ -261,11 +261,20 @@ def flags(
     now: datetime,
 ) -> tuple[DateRange, list[StoredFlag]]:
     """Flags of the weeks overlapping the range, scoring weeks that need it first."""
+    window, first, last, user_id = _scored_flag_weeks(session, principal, since, until, now)
+    return window, list_flags(session, first, last, user_id=user_id)
+
+
+def _scored_flag_weeks(
+    session: Session, principal: Principal | None, since: str | None, until: str | None, now: datetime
+) -> tuple[DateRange, date, date, int | None]:
+    """The range, its first and last Mondays with the due weeks scored, and whose flags the reader sees
+    (None: everyone's)."""
     reach = access.flag_reach(principal)
     window = parse_range(since, until, today=now.date(), default_days=28, max_days=MAX_WEEKS_DAYS)
     first, last = monday_of(window.since), monday_of(window.until - timedelta(days=1))
     ensure_scored(session, first, last, now=now)
-    return window, list_flags(session, first, last, user_id=None if reach.everyone else reach.user_id)
+    return window, first, last, None if reach.everyone else reach.user_id
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -295,11 +304,7 @@ def flag_page(
     organization holds thousands of flags, too many to show at once."""
     if status is not None:
         status = parse_choice(status, FLAG_STATUSES, "status")
-    reach = access.flag_reach(principal)
-    user_id = None if reach.everyone else reach.user_id
-    window = parse_range(since, until, today=now.date(), default_days=28, max_days=MAX_WEEKS_DAYS)
-    first, last = monday_of(window.since), monday_of(window.until - timedelta(days=1))
-    ensure_scored(session, first, last, now=now)
+    window, first, last, user_id = _scored_flag_weeks(session, principal, since, until, now)
     counts = count_flags(session, first, last, user_id=user_id)
     total = counts.get(status, 0) if status is not None else sum(counts.values())
     pages = max(1, -(-total // per_page))

@@ -9,23 +9,28 @@ import time
 from typing import Any
 
 
-def find_agent(context: Any, org_id: int, name: str, owner: str | None) -> Any:
+def pick_agent(session: Any, org_id: int, name: str, owner: str | None) -> Any:
     """The one agent called `name` (or with that id), of `owner` when several people use the name."""
     from meshclaw.agents import service
     from meshclaw.errors import InvalidInputError, NotFoundError
 
-    with context.db.session() as session:
-        found = [
-            agent
-            for agent in service.visible_agents(session, org_id, None, owner=owner)
-            if agent.name == name or str(agent.id) == name
-        ]
+    found = [
+        agent
+        for agent in service.visible_agents(session, org_id, None, owner=owner)
+        if agent.name == name or str(agent.id) == name
+    ]
     if not found:
         raise NotFoundError(f"no agent named '{name}'; `meshclaw agents list` shows them")
     if len(found) > 1:
         owners = ", ".join(agent.owner_email for agent in found)
         raise InvalidInputError(f"several people have an agent named '{name}' ({owners}); add --owner EMAIL")
     return found[0]
+
+
+def find_agent(context: Any, org_id: int, name: str, owner: str | None) -> Any:
+    """`pick_agent` in a session of its own."""
+    with context.db.session() as session:
+        return pick_agent(session, org_id, name, owner)
 
 
 def wait_for_run(context: Any, run_id: str, timeout: float) -> str:

@@ -113,24 +113,11 @@ def agents_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,
 ) -> None:
     """An agent's current definition and its versions."""
-    from meshclaw.agents import service
     from meshclaw.api.agents import agent_detail
-    from meshclaw.errors import InvalidInputError, NotFoundError
+    from meshclaw.cli.agent_runs import pick_agent
 
     with open_context(ctx) as (context, org_id), context.db.session() as session:
-        found = [
-            agent
-            for agent in service.visible_agents(session, org_id, None, owner=owner)
-            if agent.name == name or str(agent.id) == name
-        ]
-        if not found:
-            raise NotFoundError(f"no agent named '{name}'; `meshclaw agents list` shows them")
-        if len(found) > 1:
-            owners = ", ".join(agent.owner_email for agent in found)
-            raise InvalidInputError(
-                f"several people have an agent named '{name}' ({owners}); add --owner EMAIL"
-            )
-        detail = agent_detail(session, found[0])
+        detail = agent_detail(session, pick_agent(session, org_id, name, owner))
     if as_json:
         _json(detail.model_dump(mode="json"))
         return

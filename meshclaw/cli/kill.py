@@ -14,7 +14,6 @@ import typer
 from meshclaw.cli.state import fails_cleanly, open_context
 
 if TYPE_CHECKING:
-    from meshclaw.context import AppContext
     from meshclaw.runs.kill_switches import Scope
 
 kill_app = typer.Typer(
@@ -27,9 +26,10 @@ _REASON = typer.Option(help="Why: shown to the owners it stops and kept in the a
 
 def _engage(ctx: typer.Context, scope: Scope, ref: str | None, reason: str, owner: str | None = None) -> None:
     from meshclaw.api.kill_switches import engage_switch, resolve_target
+    from meshclaw.cli.agent_runs import pick_agent
 
     with open_context(ctx) as (context, org_id), context.db.session() as session:
-        target = _agent_id(context, org_id, ref, owner) if scope == "agent" else ref
+        target = pick_agent(session, org_id, ref or "", owner).id if scope == "agent" else ref
         target_id = resolve_target(session, org_id, scope, target)
         engaged = engage_switch(
             context, session, None, scope=scope, target_id=target_id, reason=reason, org_id=org_id
@@ -38,24 +38,6 @@ def _engage(ctx: typer.Context, scope: Scope, ref: str | None, reason: str, owne
             f"engaged kill switch {engaged.switch.id}: {engaged.label}; "
             f"{len(engaged.stopped_run_ids)} active run(s) stopped"
         )
-
-
-def _agent_id(context: AppContext, org_id: int, name: str | None, owner: str | None) -> int:
-    from meshclaw.agents import service
-    from meshclaw.errors import InvalidInputError, NotFoundError
-
-    with context.db.session() as session:
-        found = [
-            agent
-            for agent in service.visible_agents(session, org_id, None, owner=owner)
-            if agent.name == name or str(agent.id) == name
-        ]
-    if not found:
-        raise NotFoundError(f"no agent named '{name}'; `meshclaw agents list` shows them")
-    if len(found) > 1:
-        owners = ", ".join(agent.owner_email for agent in found)
-        raise InvalidInputError(f"several people have an agent named '{name}' ({owners}); add --owner EMAIL")
-    return found[0].id
 
 
 @kill_app.command("agent")
