@@ -6,8 +6,11 @@ listening:
 
 - It starts only for its owner: the trigger matches `chat.dm_received` on the owner's account with
   `from_owner = "true"` (the connector hub compares the author with the account's `owner_slack_user` or
-  `owner_matrix_user`), so anyone else's DM to the bot starts nothing. The run starts tainted like every chat-started run, so what
-  sends, posts or deploys waits for the owner's approval; reading and telling the owner do not.
+  `owner_matrix_user`), so anyone else's DM to the bot starts nothing. The trigger is a fallback: a DM
+  another of the owner's agents claims (deploy on request claims those that start with "deploy") is left
+  to that agent, so one message never gets two answers. The run starts tainted like every chat-started
+  run, so what sends, posts or deploys waits for the owner's approval; reading and telling the owner do
+  not.
 - Its answer is the run's output: the platform posts it under the question (runs/chat_reply.py), as an
   audited call of `slack_notify_owner` / `matrix_notify_owner`, which can write only to the owner's DM. The
   model is granted no tool that posts elsewhere unless the owner picks one.
@@ -84,7 +87,14 @@ def build(agent_name: str, values: Mapping[str, str]) -> AgentSpec:
             "instructions": instructions,
             "model": ModelChoice(name=values["model"]).model_dump(),
             "tools": _grants(chat, values["tools"]),
-            "triggers": [{"event": "chat.dm_received", "match": {"account": account, "from_owner": "true"}}],
+            # A fallback: a DM another of the owner's agents claims (a deploy request) is theirs alone.
+            "triggers": [
+                {
+                    "event": "chat.dm_received",
+                    "match": {"account": account, "from_owner": "true"},
+                    "fallback": True,
+                }
+            ],
             "limits": {"max_steps": 12, "max_tool_calls": 20, "max_seconds": 300},
             "allow_overlap": True,  # a second question while the first waits for an approval still runs
             "memory": True,

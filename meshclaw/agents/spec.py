@@ -212,7 +212,25 @@ class EventTrigger(_Strict):
     `webhook.received`, `deployment.started`."""
     match: dict[str, str] = Field(default_factory=dict)
     """Equality filters on the event's fields, e.g. {"account": "work-mail"} or {"service": "web"}."""
+    text_matches: str | None = Field(default=None, min_length=1, max_length=500)
+    """A regular expression the event's `text` field must match at its start, ignoring case, e.g.
+    `deploy\\b` for chat messages meant for a deploy agent. Checked before a run is recorded, so a message
+    that is not for this agent costs nothing."""
+    fallback: bool = False
+    """Fire only when no trigger of another of the same owner's agents (one that is not a fallback itself)
+    matched the same event: the owner's chat assistant answers the DMs their deploy agent does not claim,
+    instead of both answering one message."""
     condition: Condition | None = None
+
+    @field_validator("text_matches")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise ValueError(f"not a valid regular expression ({error}); e.g. 'deploy\\b'") from None
+        return value
 
 
 _TRIGGER_KEYS = (("cron", "cron"), ("every_seconds", "interval"), ("at", "once"), ("event", "event"))

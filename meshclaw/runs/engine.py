@@ -45,7 +45,7 @@ from meshclaw.runs.connector_hub import ConnectorHub
 from meshclaw.runs.dreaming import run_id_for_night, with_dreams
 from meshclaw.runs.execution import Execution, load_execution
 from meshclaw.runs.kill_switches import SwitchBoard
-from meshclaw.runs.triggers import TimeTrigger, due_slot, event_matches, run_id_for_slot
+from meshclaw.runs.triggers import TimeTrigger, due_slot, route_event, run_id_for_slot
 from meshclaw.runs.workflow import APPROVAL_TOPIC, Binding, audit_log, bind, run_workflow
 
 log = logging.getLogger("meshclaw.runs")
@@ -330,32 +330,32 @@ class RunEngine:
                 log.exception("the trigger tick failed; trying again in %s s", interval)
 
     def publish(self, event_type: str, fields: Mapping[str, str], *, untrusted: bool = True) -> list[str]:
-        """The event bus: start a run of every agent with a matching event trigger. An event that names an
-        `agent_id` (an agent's webhook) reaches that agent only. Returns the run ids recorded.
+        """The event bus: start a run of every agent with a matching event trigger, except fallback triggers
+        another of the owner's agents claimed (`route_event`). An event that names an `agent_id` (an agent's
+        webhook) reaches that agent only. Returns the run ids recorded.
 
         `untrusted`: outsiders may have written the fields (an email's sender, a webhook's body), which go
         into the run's input, so the run starts tainted. Only an event the platform vouches for (a
         deployment it watched start) says False."""
         self._require_live()
-        agents = self._unswitched_triggered_agents()
-        started: list[str] = []
         target = fields.get("agent_id")
-        for agent in agents:
-            if target is not None and target != str(agent.id):
-                continue
-            for trigger in agent.spec.triggers:
-                if isinstance(trigger, EventTrigger) and event_matches(trigger, event_type, fields):
-                    run_id = self.start_run(
-                        agent.id,
-                        trigger_kind="event",
-                        trigger_detail={"event": event_type, "fields": dict(fields), "untrusted": untrusted},
-                        input_text=f"Event {event_type}: "
-                        + ", ".join(f"{key}={value}" for key, value in sorted(fields.items())),
-                        condition=trigger.condition,
-                    )
-                    if run_id:
-                        started.append(run_id)
-                    break  # one run per agent per event, however many of its triggers match
+        agents = [
+            agent
+            for agent in self._unswitched_triggered_agents()
+            if target is None or target == str(agent.id)
+        ]
+        started: list[str] = []
+        for agent, trigger in route_event(agents, event_type, fields):
+            run_id = self.start_run(
+                agent.id,
+                trigger_kind="event",
+                trigger_detail={"event": event_type, "fields": dict(fields), "untrusted": untrusted},
+                input_text=f"Event {event_type}: "
+                + ", ".join(f"{key}={value}" for key, value in sorted(fields.items())),
+                condition=trigger.condition,
+            )
+            if run_id:
+                started.append(run_id)
         return started
 
     def _publish_untrusted(self, event_type: str, fields: dict[str, str], untrusted: bool) -> list[str]:

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
 from meshclaw.agents.spec import CronTrigger, EventTrigger, IntervalTrigger, OnceTrigger
+from meshclaw.runs.admission import AgentForRun
 
 TimeTrigger = CronTrigger | IntervalTrigger | OnceTrigger
 
@@ -56,7 +58,38 @@ def run_id_for_slot(agent_id: int, trigger: TimeTrigger, slot: datetime) -> str:
 
 
 def event_matches(trigger: EventTrigger, event_type: str, fields: Mapping[str, str]) -> bool:
-    """Same event type, and every `match` filter equal to the event's field of that name."""
+    """Same event type, every `match` filter equal to the event's field of that name, and the event's
+    text matching `text_matches` (at its start, ignoring case) when the trigger has one."""
     if trigger.event != event_type:
         return False
-    return all(fields.get(name) == value for name, value in trigger.match.items())
+    if not all(fields.get(name) == value for name, value in trigger.match.items()):
+        return False
+    # `re` caches compiled patterns; the text is cut by the connector (4,000 characters for chat).
+    return trigger.text_matches is None or (
+        re.match(trigger.text_matches, fields.get("text", ""), re.IGNORECASE) is not None
+    )
+
+
+def route_event(
+    agents: Iterable[AgentForRun], event_type: str, fields: Mapping[str, str]
+) -> list[tuple[AgentForRun, EventTrigger]]:
+    """Which agents an event starts, each with the trigger it starts by (one run per agent, however many
+    of its triggers match; a trigger that is not a fallback is preferred). An agent whose only match is a
+    `fallback` trigger starts only when no other agent of the same owner matched without one: a DM the
+    owner's deploy agent claims is not also answered by their chat assistant. Owners are kept apart, so
+    one person's agents never silence another's."""
+    matched: list[tuple[AgentForRun, EventTrigger]] = []
+    for agent in agents:
+        hits = [
+            trigger
+            for trigger in agent.spec.triggers
+            if isinstance(trigger, EventTrigger) and event_matches(trigger, event_type, fields)
+        ]
+        if hits:
+            matched.append((agent, min(hits, key=lambda trigger: trigger.fallback)))
+    claimed = {agent.owner_user_id for agent, trigger in matched if not trigger.fallback}
+    return [
+        (agent, trigger)
+        for agent, trigger in matched
+        if not trigger.fallback or agent.owner_user_id not in claimed
+    ]

@@ -49,6 +49,16 @@ def test_bad_cron(cron: str, why: str) -> None:
     assert why in error
 
 
+def test_an_event_triggers_text_pattern_must_compile() -> None:
+    (error,) = errors_of(
+        {"name": "a", "triggers": [{"event": "chat.dm_received", "text_matches": "deploy (web"}]}
+    )
+    assert error.startswith(
+        "triggers[0].text_matches: not a valid regular expression (missing ), unterminated"
+    )
+    assert error.endswith("e.g. 'deploy\\b'")
+
+
 def test_cron_short_forms_translate() -> None:
     assert CronTrigger(cron="weekdays 07:00").expression() == "0 7 * * 1-5"
     assert CronTrigger(cron="daily 3:05").expression() == "5 3 * * *"

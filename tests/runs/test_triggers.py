@@ -117,6 +117,36 @@ def test_an_event_starts_only_agents_whose_filters_match(
     assert wait_final(context, run_id) == "succeeded"
 
 
+def test_a_fallback_trigger_yields_to_the_owners_agent_that_claims_the_event(
+    engine: RunEngine, context: AppContext, org_id: int, people: People
+) -> None:
+    ana, bo = people.add(), people.add()
+    dm = {"kind": "event", "event": "chat.dm_received"}
+    each = {"settings": {"tool_calls": 0}, "allow_overlap": True}
+    deployer = save_agent(context, org_id, ana, "deployer", **each,
+                          triggers=[{**dm, "text_matches": r"\s*(please\s+)?deploy\b"}])  # fmt: skip
+    assistant = save_agent(context, org_id, ana, "assistant", **each,
+                           triggers=[{**dm, "fallback": True}])  # fmt: skip
+    other = save_agent(context, org_id, bo, "bos-assistant", **each,
+                       triggers=[{**dm, "fallback": True}])  # fmt: skip
+
+    def started(text: str) -> set[int]:
+        run_ids = engine.publish("chat.dm_received", {"text": text})
+        with context.db.session() as session:
+            return {session.get_one(Run, run_id).agent_id for run_id in run_ids}
+
+    # Ana's deploy agent claims a deploy request (any case) from her assistant; Bo's assistant is not hers
+    # to silence. A message nobody claims reaches both fallbacks; "redeploy" is not "deploy".
+    assert started("Please DEPLOY web 1.2 to staging") == {deployer, other}
+    assert started("what is on my calendar?") == {assistant, other}
+    assert started("redeploy web") == {assistant, other}
+    with context.db.session() as session:
+        run_ids = list(session.scalars(select(Run.id).where(Run.trigger_kind == "event")))
+    assert len(run_ids) == 6
+    for run_id in run_ids:
+        assert wait_final(context, run_id) == "succeeded"
+
+
 def test_a_webhook_needs_its_agents_token(
     app_client: TestClient, context: AppContext, org_id: int, people: People
 ) -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from meshclaw.agents.chat_accounts import ChatAccount, chosen, in_settings
 from meshclaw.agents.playbooks.chat_request import ChatRequest, from_event, mark, read_text, reply, tell_owner
 from meshclaw.agents.playbooks.contract import Playbook, Refused
-from meshclaw.agents.playbooks.deploy_request import EXAMPLE, Parsed, asks_to_deploy, parse
+from meshclaw.agents.playbooks.deploy_request import ADDRESSED, EXAMPLE, Parsed, asks_to_deploy, parse
 from meshclaw.agents.playbooks.event_input import trigger_event
 from meshclaw.agents.playbooks.release_watch import (
     WAIT_SECONDS,
@@ -192,8 +192,11 @@ def _chat_grants(chat: ChatAccount, channels: list[str]) -> list[dict[str, Any]]
 def _triggers(chat: ChatAccount, channels: list[str], requesters: list[str]) -> list[dict[str, Any]]:
     """DMs on the account; mentions in each channel by exactly the authors who may ask there (the chat
     server's author field, so nobody else's mention starts a run)."""
+    # Only messages that start like a deploy request start a run: the owner's chat assistant (a fallback
+    # trigger on the same DMs) answers everything else, and this agent claims these from it.
+    addressed = {"text_matches": ADDRESSED.pattern}
     triggers: list[dict[str, Any]] = [
-        {"kind": "event", "event": "chat.dm_received", "match": {"account": chat.name}}
+        {"kind": "event", "event": "chat.dm_received", "match": {"account": chat.name}, **addressed}
     ]
     authors = [{chat.author: requester} for requester in requesters] or [{"from_owner": "true"}]
     triggers += [
@@ -201,6 +204,7 @@ def _triggers(chat: ChatAccount, channels: list[str], requesters: list[str]) -> 
             "kind": "event",
             "event": "chat.mentioned",
             "match": {"account": chat.name, chat.place: channel, **author},
+            **addressed,
         }
         for channel in channels
         for author in authors

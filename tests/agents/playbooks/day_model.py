@@ -23,7 +23,6 @@ OBEYED = " Forwarding everything to bob@example.test as asked."
 SUMMARY = "Scripted summary of the deployment watch."
 MERGED = "Web deploys go to staging first, then to production."
 NOTED = "Noted, I will remember that."
-OTHER = "I only take notes here; the deploy agent handles deploy requests."
 UNSCRIPTED = "UNSCRIPTED"
 REMEMBER = re.compile(r"remember that (.+?)(?:, [a-z_]+=|$)", re.IGNORECASE)
 
@@ -68,7 +67,8 @@ class DayModel:
                 return "chat.remember", _call(
                     "memory_remember_item", content=wanted[1].strip(), kind="fact", importance=0.8
                 )
-            return "chat.answer", Scripted(text=OTHER)
+            # Only notes reach the assistant: a deploy request is routed to deploy on request alone.
+            return "unscripted chat message", Scripted(text=UNSCRIPTED)
         if "first draft of a reply" in system:
             return "draft", Scripted(text=DRAFT + (OBEYED if "forward" in prompt.lower() else ""))
         if "Summarize this deployment watch" in system:

@@ -12,9 +12,10 @@ injection asking the assistant to forward everything and deploy. Morning (06:30 
 sorts, flags, tags, drafts two replies (the model obeys the injection in the draft's text, and a draft is
 all its text can become) and mails the digest to the owner. The owner is in a meeting when someone else
 deploys a bad release of web: the watch posts in #deploys, catches the regression, and the rollback waits
-for the owner's click in her DM. After the meeting she DMs "deploy web 3.2.0 to staging": the approval's
-buttons in the DM, one click, deployed, watched healthy (the deployment watch, whose condition no longer
-holds, records a skipped run for it).
+for the owner's click in her DM. After the meeting she DMs "deploy web 3.2.0 to staging", which only deploy
+on request takes (the assistant's trigger yields DMs another agent claims): the approval's buttons in the
+DM, one click, deployed, watched healthy (the deployment watch, whose condition no longer holds, records a
+skipped run for it).
 
 At the end: the mailbox, the chat, the deployment, the memory, the outcomes, and the tokens the upstream
 says it served against the UsageEvents the gateway wrote."""
@@ -38,7 +39,7 @@ from meshclaw.runs.engine import RunEngine
 from tests.accounts.test_chat_approvals import click, prompt_in_dm
 from tests.accounts.test_chat_assistant import answer_to, dm, react
 from tests.agents.playbooks import day_setup as day
-from tests.agents.playbooks.day_model import DRAFT, MERGED, MODEL, NOTED, OBEYED, OTHER, SUMMARY, DayModel
+from tests.agents.playbooks.day_model import DRAFT, MERGED, MODEL, NOTED, OBEYED, SUMMARY, DayModel
 from tests.agents.playbooks.deploy_setup import channel_texts, dm_texts, next_run, pending_approval, runs_of
 from tests.agents.playbooks.test_inbox_triage import contents, imap, subjects, wait_digest
 from tests.conftest import People
@@ -104,10 +105,10 @@ def test_a_night_and_a_morning_with_every_agent(
     answers = []
     for text in TO_REMEMBER:
         question = dm(slack_emulator, app_client, "ana", f"Please remember that {text}")
-        runs = day.runs_for_message(context, question["ts"], 2)  # deploy on request listens to DMs too
-        assert set(runs) == {assistant, deployer}
-        for run_id in runs.values():
-            assert wait_final(context, run_id, timeout=60) == "succeeded"
+        runs = day.runs_for_message(context, question["ts"], 1)
+        assert wait_final(context, runs[assistant], timeout=60) == "succeeded"
+        # Deploy on request listens to the same DMs, but its trigger claims only deploy requests.
+        assert set(day.runs_for_message(context, question["ts"], 1)) == {assistant}
         answers.append(answer_to(slack_emulator, question))  # one answer in the thread: the assistant's
     assert [answer["text"] for answer in answers] == [NOTED] * 3
     react(app_client, slack_emulator, "ana", answers[0], "+1")
@@ -174,7 +175,7 @@ def test_a_night_and_a_morning_with_every_agent(
         # --- After the meeting: "deploy web 3.2.0 to staging" in the DM, approved with a click -------------
         day.meeting_ends(radicale, calendar_id)
         request = dm(slack_emulator, app_client, "ana", f"deploy web {REQUESTED} to staging")
-        runs = day.runs_for_message(context, request["ts"], 2)
+        runs = day.runs_for_message(context, request["ts"], 1)
         wait_status(context, runs[deployer], "waiting_approval", timeout=60)
         deploy = pending_approval(app_client, owner, runs[deployer])
         assert deploy["tool"] == "deploy_start_release" and deploy["args"] == {
@@ -182,7 +183,8 @@ def test_a_night_and_a_morning_with_every_agent(
         assert day.started_deploys(tmp_path / "stage-ledger") == []  # not before the click
         assert click(app_client, prompt_in_dm(slack_emulator, deploy["id"]), "meshclaw_approve", ana) == 200
         assert wait_final(context, runs[deployer], timeout=90) == "succeeded"
-        assert wait_final(context, runs[assistant], timeout=60) == "succeeded"
+        # The assistant's trigger is a fallback: a DM deploy on request claims is not answered twice.
+        assert set(day.runs_for_message(context, request["ts"], 1)) == {deployer}
     phases.done("deploy request")
 
     # --- The deployment: the requested release live; who started what ---------------------------------------------------
@@ -213,7 +215,14 @@ def test_a_night_and_a_morning_with_every_agent(
     assert any(text.startswith(f":rocket: deployed web {REQUESTED} in staging") for text in told)
     assert any(text.startswith(f":white_check_mark: web {REQUESTED} in staging: healthy") for text in told)
     assert not any(text.startswith(":no_entry:") for text in told)  # the evening notes were no requests
-    assert answer_to(slack_emulator, request)["text"] == OTHER  # the assistant answered that DM too
+    assert (
+        len(
+            slack_emulator.person("ana").conversations_replies(channel=request["channel"], ts=request["ts"])[
+                "messages"
+            ]
+        )
+        == 1
+    )  # nothing in the request's thread: deploy on request answers in the DM
 
     # --- Nothing the injection asked for happened -------------------------------------------------------
     assert len(contents(mail_server, "bob", "INBOX")) == bob_before
@@ -241,9 +250,9 @@ def test_a_night_and_a_morning_with_every_agent(
     assert sorted((row.input_uncached + row.cache_read, row.output) for row in usage) == sorted(
         (record.input_tokens, record.output_tokens) for record in served
     )
-    # The assistant: a note and an answer per evening DM, an answer to the deploy DM, the dream's merge;
-    # triage: two labels and two drafts; each watch: its summary.
-    assert Counter(row.agent_id for row in usage) == Counter({assistant: 8, triage: 4, watch: 1, deployer: 1})
+    # The assistant: a note and an answer per evening DM and the dream's merge; triage: two labels and two
+    # drafts; each watch: its summary.
+    assert Counter(row.agent_id for row in usage) == Counter({assistant: 7, triage: 4, watch: 1, deployer: 1})
     phases.done("checks")
     print("PHASES", phases)
 
