@@ -1,6 +1,7 @@
 """The calendar tools. Reading events is `read_untrusted` (anyone can send the owner an invite, and its
 title, description and attendees land in the calendar as the sender wrote them); listing calendars and
-free/busy are `read_private` (names and busy times the owner's own calendar holds).
+free/busy are `read_private` (names and busy times the owner's own calendar holds). Listing calendars still
+taints the run (`returns_untrusted`): a calendar someone shares with the owner keeps the name they gave it.
 
 Creating is two tools so a grant can allow the harmless half alone: `calendar_create_event` puts an event
 with no attendees on the owner's calendar (`write_internal`); `calendar_create_meeting` adds attendees,
@@ -142,6 +143,7 @@ def calendar_tools(accounts: Accounts) -> list[ToolSpec]:
             args=ListCalendarsArgs,
             function=list_calendars,
             origin=CONNECTOR,
+            returns_untrusted=True,  # a shared calendar's name is written by whoever shares it
         ),
         ToolSpec(
             name="calendar_list_events",

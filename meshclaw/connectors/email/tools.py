@@ -290,6 +290,9 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
             function=send_reply,
             scopes=(*FOLDERS, *RECIPIENTS),
             origin="email",
+            # The answer quotes the reply's subject, "Re:" and the original's subject as its sender wrote
+            # it: replying taints the run like reading the message would.
+            returns_untrusted=True,
         ),
     ]
 
