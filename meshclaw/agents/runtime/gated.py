@@ -41,6 +41,7 @@ from meshclaw.agents.runtime.contract import (
     args_digest,
 )
 from meshclaw.agents.runtime.flow import UntrustedContent
+from meshclaw.agents.runtime.refused import refused_args, refused_text
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolError
 
@@ -176,11 +177,15 @@ async def gate_and_call(
         )
 
     async def record(status: ToolStatus, error: str | None = None, latency_ms: int = 0) -> None:
+        # A refused call did nothing: its record keeps the model's arguments and the reason cut to a size.
+        refused = status == "denied"
         await state.sink.tool_call(
             ToolCallStep(tool_call_id=call_id, name=name, args_digest=digest, effect=meta.effect,
-                         decision=decision.decision, reason=decision.reason, status=status, error=error,
-                         latency_ms=latency_ms, approval_id=approval.approval_id if approval else None,
-                         rule=decision.rule, args=args, taint_sources=tuple(state.untrusted.sources))
+                         decision=decision.decision, status=status, error=error, latency_ms=latency_ms,
+                         reason=refused_text(decision.reason) if refused else decision.reason,
+                         approval_id=approval.approval_id if approval else None, rule=decision.rule,
+                         args=refused_args(args) if refused else args,
+                         taint_sources=tuple(state.untrusted.sources))
         )  # fmt: skip
 
     if decision.decision == "deny":

@@ -5,7 +5,9 @@ model told to "use the ceo-mail account's send tool" will try). Such a call neve
 this module it reached no gate and no sink either, so the audit log did not show the attempt. Now each
 one is decided by the gate (which says `grant.missing` for an ungranted tool) and recorded as a denied
 step, which the runs layer audits as `tool.denied` with the arguments redacted and their digest, like any
-other refusal. What the model reads is unchanged: pydantic-ai's "unknown tool" retry.
+other refusal. The name and the arguments are the model's own text, never checked against a schema, so
+the record keeps them cut to a size (`refused`). What the model reads is unchanged: pydantic-ai's
+"unknown tool" retry.
 
 Refused calls count against the run's `max_tool_calls` like the calls that reached a tool, so a model
 that sprays ungranted names cannot write audit records without end: past the limit the run ends
@@ -23,6 +25,7 @@ from pydantic_core import to_jsonable_python
 
 from meshclaw.agents.runtime.contract import GateDecision, ToolCall, ToolCallStep, args_digest
 from meshclaw.agents.runtime.gated import SegmentState
+from meshclaw.agents.runtime.refused import MAX_NAME_CHARS, refused_args, refused_text
 from meshclaw.tools.effects import UNCLASSIFIED, EffectClass
 from meshclaw.tools.registry import ToolRegistry
 
@@ -46,8 +49,8 @@ def as_args(raw: object) -> dict[str, Any]:
         text = raw
         try:
             raw = json.loads(text)
-        except ValueError:
-            return {"arguments": text[:10_000]}
+        except (ValueError, RecursionError):
+            return {"arguments": text}
     plain = to_jsonable_python(raw, fallback=str)
     return plain if isinstance(plain, dict) else {"arguments": plain}
 
@@ -62,7 +65,8 @@ async def refuse(state: SegmentState, *, name: str, raw_args: object, call_id: s
             f"(tool_calls={state.calls_decided + 1}, including calls of tools the agent was not given)."
         )
     state.calls_decided += 1
-    args = as_args(raw_args)
+    name = refused_text(name, MAX_NAME_CHARS)
+    args = refused_args(as_args(raw_args))
     digest = args_digest(args)
     call = ToolCall(tool_call_id=call_id, name=name, args=args, args_digest=digest, effect=effect(name),
                     origin="connector")  # fmt: skip
@@ -74,6 +78,6 @@ async def refuse(state: SegmentState, *, name: str, raw_args: object, call_id: s
         )
     await state.sink.tool_call(
         ToolCallStep(tool_call_id=call_id, name=name, args_digest=digest, effect=call.effect,
-                     decision="deny", reason=decision.reason, status="denied", rule=decision.rule, args=args,
-                     taint_sources=tuple(state.untrusted.sources))
+                     decision="deny", reason=refused_text(decision.reason), status="denied", rule=decision.rule,
+                     args=args, taint_sources=tuple(state.untrusted.sources))
     )  # fmt: skip
