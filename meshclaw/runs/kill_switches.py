@@ -8,7 +8,8 @@ runs or agents it stops. The caller adds the audit record to the same transactio
 Stopping the work itself is the executor's part: `should_stop` is asked before every model request and
 tool call, and answers from `SwitchBoard`, an in-memory copy of the engaged switches. A switch engaged in
 another process (the CLI, a second server) is seen when the copy is next re-read, at most `ttl_s` later;
-one engaged in this process is seen at once (`SwitchBoard.refresh`). New runs are refused at admission
+one engaged in this process is seen at once (`SwitchBoard.refresh`). The re-read is a blocking query, so
+while runs go it happens in a worker thread, never on their event loop (`SwitchBoard` says how). New runs are refused at admission
 (recorded `skipped` with the reason) from the database itself, and time and event triggers skip agents
 under a switch without recording anything.
 
@@ -17,6 +18,8 @@ The organization is one per deployment, so the board does not key switches by or
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -32,6 +35,8 @@ from meshclaw.db.models import Agent, KillSwitch, Run, User
 from meshclaw.errors import ConflictError, NotFoundError
 from meshclaw.notifications.store import notify
 from meshclaw.runs import store
+
+log = logging.getLogger("meshclaw.runs")
 
 Scope = Literal["org", "user", "agent"]
 SCOPES: tuple[Scope, ...] = ("org", "user", "agent")
@@ -185,9 +190,18 @@ class SwitchBoard:
     an answer from memory is a clock reading and three set lookups (1.0 us), a re-read one indexed query
     of the unreleased rows in its own session (2.8 ms on SQLite on the shared 2-core test machine; both
     measured by tests/runs/test_kill_switches.py), at most once per `ttl_s` per process, however many
-    runs are going. A run therefore never queries the database per tool call."""
+    runs are going. A run therefore never queries the database per tool call.
+
+    Nor does the re-read block the runs' event loop (DBOS's, shared by every run of the process): the
+    first check made on an event loop starts a keeper task there that re-reads every `ttl_s / 2` in a
+    worker thread (`asyncio.to_thread`, as the gateway's key cache does), so the copy a check finds is
+    younger than `ttl_s` and the check only reads memory. The keeper ends after `IDLE_S` without a check.
+    A check reads the database itself only when the copy is older than `ttl_s` anyway (the first check
+    after a quiet spell, a keeper that failed, a caller without an event loop such as the scheduler
+    thread) and to confirm a yes, which happens once per run it stops."""
 
     CONFIRM_S = 0.05
+    IDLE_S = 30.0
 
     def __init__(self, db: Database, *, ttl_s: float = 1.0) -> None:
         self._db = db
@@ -195,8 +209,11 @@ class SwitchBoard:
         self._lock = threading.Lock()
         self._snapshot = _Snapshot(org=False, users=frozenset(), agents=frozenset())
         self._read_at = float("-inf")
+        self._asked_at = float("-inf")
+        self._keeper: asyncio.Task[None] | None = None
 
     def refresh(self) -> None:
+        started = time.monotonic()  # the copy is as old as the query's start
         with self._db.session() as session:
             switches = engaged(session)
         snapshot = _Snapshot(
@@ -205,9 +222,12 @@ class SwitchBoard:
             agents=frozenset(s.target_id for s in switches if s.scope == "agent" and s.target_id is not None),
         )
         with self._lock:
-            self._snapshot, self._read_at = snapshot, time.monotonic()
+            if started > self._read_at:  # a slower, older read never replaces a newer one
+                self._snapshot, self._read_at = snapshot, started
 
     def stops(self, *, agent_id: int, owner_user_id: int) -> bool:
+        self._asked_at = time.monotonic()
+        self._keep_fresh()
         age = time.monotonic() - self._read_at
         if age > self._ttl_s:
             self.refresh()
@@ -216,6 +236,26 @@ class SwitchBoard:
             # another process never stops a run that started after the release.
             self.refresh()
         return self._covered(agent_id, owner_user_id)
+
+    def _keep_fresh(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no event loop to keep free: this thread may wait for a read
+        keeper = self._keeper
+        if keeper is not None and not keeper.done() and not keeper.get_loop().is_closed():
+            return
+        self._keeper = loop.create_task(self._keep(), name="kill switches: keep the copy fresh")
+
+    async def _keep(self) -> None:
+        while time.monotonic() - self._asked_at < self.IDLE_S:
+            try:
+                await asyncio.to_thread(self.refresh)
+            except Exception:
+                # The checks read the database themselves once the copy is older than ttl_s.
+                log.exception("re-reading the kill switches failed; the checks will read them directly")
+                return
+            await asyncio.sleep(self._ttl_s / 2)
 
     def _covered(self, agent_id: int, owner_user_id: int) -> bool:
         snapshot = self._snapshot

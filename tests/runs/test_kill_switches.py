@@ -6,13 +6,16 @@ check before each call costs."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
@@ -270,6 +273,46 @@ def test_the_check_before_each_call_costs_microseconds(context: AppContext, org_
     print(f"SwitchBoard.stops from memory: {hit_us:.2f} us; re-read: {refresh_ms:.3f} ms")
     assert hit_us < 50 and refresh_ms < 50  # generous bounds: a shared, loaded 2-core machine
     assert board.stops(agent_id=99, owner_user_id=1) and not board.stops(agent_id=1, owner_user_id=1)
+
+
+def test_while_runs_go_the_copy_is_re_read_off_their_event_loop(context: AppContext, org_id: int) -> None:
+    """The checks run on the runs' event loop: the re-reads of the engaged switches must not (a blocking
+    query there stalls every run of the process), yet a switch engaged by another process is still seen
+    within ttl_s."""
+    ttl_s = 0.3
+    board = SwitchBoard(context.db, ttl_s=ttl_s)
+    readers: list[int] = []
+
+    def note_reader(conn: object, cursor: object, statement: str, *_: object) -> None:
+        if "FROM kill_switches" in statement:
+            readers.append(threading.get_ident())
+
+    async def checks() -> tuple[int, int, float]:
+        loop_thread = threading.get_ident()
+        board.stops(agent_id=5, owner_user_id=1)  # the first check after a quiet spell reads at once
+        first = len(readers)
+        started = time.monotonic()
+        while time.monotonic() - started < 4 * ttl_s:
+            assert not board.stops(agent_id=5, owner_user_id=1)
+            await asyncio.sleep(0.01)
+        with context.db.session() as session:  # another process: this board is not told
+            kill_switches.engage(session, org_id=org_id, scope="agent", target_id=5, reason="x",
+                                 by_user_id=None, now=context.clock.now())  # fmt: skip
+        engaged_at = time.monotonic()
+        while not board.stops(agent_id=5, owner_user_id=1):
+            await asyncio.sleep(0.01)
+        return loop_thread, first, time.monotonic() - engaged_at
+
+    event.listen(context.db.engine, "before_cursor_execute", note_reader)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:  # not asyncio.run on the main thread (Playwright)
+            loop_thread, first, seen_after = pool.submit(asyncio.run, checks()).result()
+    finally:
+        event.remove(context.db.engine, "before_cursor_execute", note_reader)
+    while_going = readers[first:]
+    assert len(while_going) >= 4  # re-read about every ttl_s / 2 while the checks went on
+    assert while_going.count(loop_thread) <= 1  # the one read that confirms the yes, not the re-reads
+    assert seen_after < ttl_s + 0.5
 
 
 class TestQueued:
