@@ -4,8 +4,9 @@
 calls the workflow again from the top, answering completed steps from their checkpoints. The steps are:
 
 1. `begin`: load the run and its agent version, mark it running;
-2. the executor's segment, in which every tool call is a step of its own (`durable_tools`), keyed
-   `<run id>:<n>` for the n-th call, and published to the tool as its idempotency key;
+2. the executor's segment, in which every model request and tool call is a checkpointed step of its own
+   (`meshclaw.runs.steps`: recorded in `run_checkpoints`, not as DBOS steps), the n-th tool call
+   published to the tool as its idempotency key `<run id>:<n>`;
 3. if the segment stopped for approval: record the approvals (`meshclaw.runs.approvals`), mark the run
    waiting, wait durably (`DBOS.recv`, up to the approvals' expiry, across restarts) until every one is
    decided or expired, read the decisions from the records, then run the next segment with them;
@@ -26,7 +27,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,16 +51,18 @@ from meshclaw.context import AppContext
 from meshclaw.db.models import Run
 from meshclaw.policy import classifications
 from meshclaw.runs import approvals, chat_reply, daily, store, tool_audit
+from meshclaw.runs.checkpoints import CheckpointStore
 from meshclaw.runs.connector_hub import ConnectorHub
 from meshclaw.runs.execution import Execution
 from meshclaw.runs.kill_switches import SwitchBoard
-from meshclaw.tools import caller as callers
-from meshclaw.tools import idempotency
+from meshclaw.runs.steps import DbosSteps, RecordedSteps, durable_tools
 from meshclaw.tools.caller import Caller
 from meshclaw.tools.effects import EffectClass
-from meshclaw.tools.registry import ToolFunction, ToolRegistry, ToolSpec
+from meshclaw.tools.registry import ToolRegistry
 
 log = logging.getLogger("meshclaw.runs")
+
+Steps = RecordedSteps | DbosSteps
 
 APPROVAL_TOPIC = "approval"
 WORKFLOW_NAME = "meshclaw.runs.run"
@@ -77,6 +80,13 @@ class Binding:
     """The engaged kill switches, checked with `stop_requested`."""
     hub: ConnectorHub | None = None
     """The connectors' side: shows new approvals in the owner's chats."""
+    _checkpoints: CheckpointStore | None = field(default=None, init=False, repr=False)
+
+    def checkpoints(self) -> CheckpointStore:
+        """The SQL of the runs' checkpoints, compiled once per process (on the first run)."""
+        if self._checkpoints is None:
+            self._checkpoints = CheckpointStore(self.context.db)
+        return self._checkpoints
 
 
 _bound: Binding | None = None
@@ -186,47 +196,6 @@ class RecordingSink:
         )
 
 
-# --- tools as durable steps -----------------------------------------------------------------------
-
-
-@dataclass(kw_only=True)
-class _Counter:
-    value: int = 0
-
-
-def durable_tools(registry: ToolRegistry, run_id: str, caller: Caller | None = None) -> ToolRegistry:
-    """The registry with every tool wrapped in a DBOS step keyed `<run id>:<n>` (n counts the run's tool
-    calls in order, which replay repeats). A call whose step completed is answered from its checkpoint;
-    only a call cut off mid-way runs again, with the same key. `caller` is published to the tools too (a
-    connector's tool asks for an account the run's owner may use)."""
-    counter = _Counter()
-    wrapped = ToolRegistry()
-    for tool in registry:
-        wrapped.register(replace(tool, function=_durable(tool, run_id, counter, caller)))
-    return wrapped
-
-
-def _durable(tool: ToolSpec, run_id: str, counter: _Counter, caller: Caller | None) -> ToolFunction:
-    async def call(args: Any) -> Any:
-        counter.value += 1
-        key = f"{run_id}:{counter.value}"
-
-        async def effect() -> Any:
-            token = idempotency.bind(key)
-            caller_token = callers.bind(caller) if caller is not None else None
-            try:
-                return await tool.function(args)
-            finally:
-                if caller_token is not None:
-                    callers.unbind(caller_token)
-                idempotency.unbind(token)
-
-        # No retries: a tool's failure goes back to the model, which decides what to do next.
-        return await DBOS.run_step_async({"name": tool.name, "retries_allowed": False}, effect)
-
-    return call
-
-
 # --- the workflow ---------------------------------------------------------------------------------
 
 
@@ -248,6 +217,10 @@ class _Begun:
     tainted: bool = False
     """Whether what started the run carries outsiders' text (an inbound email's event, a webhook body):
     then the run is tainted from its first step."""
+    recorded_steps: bool = False
+    """Its model requests and tool calls are checkpointed in `run_checkpoints` (`steps.RecordedSteps`).
+    Set by every `begin` since; a run begun earlier unpickles without it (False), and resumes with the
+    DBOS steps its checkpoints are in."""
 
 
 def _begin(run_id: str) -> _Begun | None:
@@ -274,6 +247,7 @@ def _begin(run_id: str) -> _Begun | None:
             input=str(run.input.get("text", "")),
             mode=run.mode,
             tainted=bool((run.trigger_detail or {}).get("untrusted", False)),
+            recorded_steps=True,
             spent_today=daily.spent_today(session, run.agent_id, now),
             mcp_effects={
                 name: effect.value
@@ -429,11 +403,6 @@ async def _step(name: str, func: Callable[..., Any], *args: Any) -> Any:
     return await DBOS.run_step_async({"name": name}, func, *args)
 
 
-async def _model_step(name: str, func: Callable[[], Awaitable[Any]]) -> Any:
-    # No retries here: the runtime decides what a refused or failed model call means for the run.
-    return await DBOS.run_step_async({"name": name, "retries_allowed": False}, func)
-
-
 @DBOS.workflow(name=WORKFLOW_NAME)
 async def run_workflow(run_id: str) -> str:
     binding = bound()
@@ -458,12 +427,15 @@ async def run_workflow(run_id: str) -> str:
     )
     sink = RecordingSink(binding, run_id)
     caller = Caller(run_id=run_id, agent_id=begun.agent_id, owner_user_id=begun.owner_user_id)
-    tools = durable_tools(binding.execution.tools, run_id, caller)
+    steps = await RecordedSteps.load(binding.checkpoints(), run_id) if begun.recorded_steps else DbosSteps()
+    tools = durable_tools(binding.execution.tools, run_id, steps, caller)
     # Model requests are checkpointed too (agents.runtime.checkpoint): a replay after a crash neither
     # pays for them again nor lets a model that answers differently diverge from the recorded tool steps.
-    checkpoint.bind(_model_step)
+    checkpoint.bind(steps)
     while True:
-        result = daily.explained(await _segment(binding, request, sink, tools), request.spec, limited.capped)
+        result = daily.explained(
+            await _segment(binding, request, sink, tools, steps), request.spec, limited.capped
+        )
         if result.outcomes:
             notes = [asdict(note) for note in result.outcomes]
             await _step("outcomes.record", _record_outcomes, run_id, begun.owner_user_id, begun.team_id,
@@ -510,12 +482,13 @@ async def _reply_in_chat(run_id: str, answer: str) -> chat_reply.Answered | None
 
 
 async def _segment(
-    binding: Binding, request: RunRequest, sink: RecordingSink, tools: ToolRegistry
+    binding: Binding, request: RunRequest, sink: RecordingSink, tools: ToolRegistry, steps: Steps
 ) -> RunResult:
     switches = binding.switches
 
     def should_stop() -> bool:
-        if request.run_id in binding.stop_requested:
+        # `steps.ended`: the run's record ended in another process (DBOS's step check used to see that).
+        if request.run_id in binding.stop_requested or steps.ended:
             return True
         return switches is not None and switches.stops(
             agent_id=request.agent_id, owner_user_id=request.owner_user_id

@@ -1,7 +1,7 @@
 """A run through the real agent runtime (pydantic-ai with a scripted model): the model calls the effect
 tool twice and answers; the history shows the model calls with tokens and the tool calls with the gate's
-decision, and each tool effect ran once under its idempotency key. Model requests are checkpointed
-workflow steps like tool calls: replaying the workflow answers them from their checkpoints."""
+decision, and each tool effect ran once under its idempotency key. Model requests are checkpointed steps
+like tool calls (`run_checkpoints`): replaying the workflow answers them from their checkpoints."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from typing import TypeVar
 import pytest
 from dbos import DBOS
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
-from meshclaw.db.models import RunStep
+from meshclaw.db.models import RunCheckpoint, RunStep
 from meshclaw.db.models.audit import AuditEvent
 from tests.conftest import People
 from tests.runs.records import save_agent, wait_final
@@ -56,14 +56,18 @@ def test_a_run_through_the_agent_runtime(
     attempts = (context.settings.data_dir / "effects" / "attempts.log").read_text().split()
     assert attempts[0::2] == [f"{run_id}:1", f"{run_id}:2"]
 
-    # The workflow's own steps: every model request is checkpointed between the tool steps.
-    steps = on_a_thread(lambda: DBOS.list_workflow_steps(run_id))
-    names = [step["function_name"] for step in steps if step["function_name"] in ("model.request", TOOL)]
+    # The run's checkpoints: every model request is checkpointed between the tool steps.
+    with context.db.session() as session:
+        names = session.scalars(
+            select(RunCheckpoint.name).where(RunCheckpoint.run_id == run_id).order_by(RunCheckpoint.seq)
+        ).all()
     assert names == ["model.request", TOOL, "model.request", TOOL, "model.request"]
-    # Replaying from the last model request: the earlier requests come from their checkpoints.
-    last = max(step["function_id"] for step in steps if step["function_name"] == "model.request")
+    # Replaying without the last model request's checkpoint: the earlier requests come from theirs.
+    with context.db.session() as session:
+        session.execute(delete(RunCheckpoint).where(RunCheckpoint.run_id == run_id, RunCheckpoint.seq == 5))
+    finish = max(step["function_id"] for step in on_a_thread(lambda: DBOS.list_workflow_steps(run_id)))
     before = len(MODEL_CALLS)
-    forked = on_a_thread(lambda: DBOS.fork_workflow(run_id, last))
+    forked = on_a_thread(lambda: DBOS.fork_workflow(run_id, finish))
     assert on_a_thread(forked.get_result) == "succeeded"
     assert len(MODEL_CALLS) - before == 1
     # The replay reported every step again (in batches): none was recorded or audited twice.
@@ -74,6 +78,11 @@ def test_a_run_through_the_agent_runtime(
         ).all()
     assert sorted(recorded) == [1, 2, 3, 4, 5]
     assert audited == [TOOL, TOOL]
+    replayed = (context.settings.data_dir / "effects" / "attempts.log").read_text().split()
+    assert replayed == attempts  # the replay ran neither tool call again
+    with context.db.session() as session:
+        seqs = session.scalars(select(RunCheckpoint.seq).where(RunCheckpoint.run_id == run_id)).all()
+    assert sorted(seqs) == [1, 2, 3, 4, 5]
 
 
 def on_a_thread(call: Callable[[], T]) -> T:

@@ -34,7 +34,7 @@ from meshclaw.db.models.metering import (
     UsageRollup,
 )
 from meshclaw.db.models.policy import EgressRule, PreApprovalRow, ToolClassification
-from meshclaw.db.models.runs import Run, RunStep, RunWebhook
+from meshclaw.db.models.runs import Run, RunCheckpoint, RunStep, RunWebhook
 from meshclaw.db.models.safety import KillSwitch, Notification
 from meshclaw.db.models.vault import VaultSecret
 
@@ -62,6 +62,7 @@ __all__ = [  # noqa: RUF022  (grouped by module)
     "ClaritySettings",
     "ClarityTeamSettings",
     "Run",
+    "RunCheckpoint",
     "RunStep",
     "RunWebhook",
     "Agent",

@@ -1,7 +1,8 @@
 """Run tables: one row per run of an agent version, one per step it took, and agents' webhook tokens.
 
-These are MeshClaw's own record of what happened; DBOS keeps its own tables for replay. Nothing outside
-`meshclaw.runs.engine` reads DBOS's, so the engine stays replaceable and the history survives a change
+These are MeshClaw's own record of what happened, and the checkpoints a replay answers model requests and
+tool calls from (`run_checkpoints`); DBOS keeps its own tables for the rest of the workflow. Nothing
+outside `meshclaw.runs` reads DBOS's, so the engine stays replaceable and the history survives a change
 of engine. `runs.id` is the DBOS workflow id: a string, so a trigger can derive it (`cron:7:0:<slot>`)
 and two processes firing the same slot collide on the primary key instead of running twice; that is also all
 the bookkeeping schedules need (no "last fired" table).
@@ -12,7 +13,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meshclaw.db.base import Base, UTCDateTime
@@ -76,6 +88,23 @@ class RunStep(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_ms: Mapped[float] = mapped_column(Float, default=0.0)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RunCheckpoint(Base):
+    """The recorded result of one checkpointed step of a durable run (a model response, a tool call's
+    result or error), numbered from 1 in the order the run took them. Replay after a crash answers a step
+    from here instead of asking the model or running the tool again (`meshclaw.runs.checkpoints`)."""
+
+    __tablename__ = "run_checkpoints"
+
+    run_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(200))
+    """What the step was ("model.request" or the tool's name): a replay that takes another step diverged."""
+    failed: Mapped[bool] = mapped_column(Boolean)
+    """The step raised: `result` is the pickled exception, raised again on replay."""
+    result: Mapped[bytes] = mapped_column(LargeBinary)
+    """The pickled return value (or exception), as DBOS's default serializer keeps a step's output."""
 
 
 class RunWebhook(Base):
