@@ -92,11 +92,7 @@ def _consequential(
     flowed: list[str] = []
     if run.tainted:
         untrusted = run.untrusted
-        sources = (
-            ", ".join(untrusted.sources)
-            if untrusted and untrusted.sources
-            else "the event that started it or an earlier step"
-        )
+        sources = ", ".join(untrusted.sources) if untrusted and untrusted.sources else "in an earlier step"
         flowed = untrusted.flowed_into(call.args) if untrusted is not None else list(call.args)
         carried = f"; these arguments carry that content: {', '.join(flowed)}" if flowed else ""
         reasons.append(

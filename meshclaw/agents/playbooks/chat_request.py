@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from meshclaw.agents.chat_accounts import ChatAccount
 from meshclaw.agents.playbooks.contract import Refused, StepFailed
-from meshclaw.agents.playbooks.event_input import TriggerEvent
+from meshclaw.agents.runtime.event_input import TriggerEvent
 
 if TYPE_CHECKING:
     from meshclaw.agents.playbooks.steps import Steps

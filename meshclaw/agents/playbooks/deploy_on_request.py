@@ -27,7 +27,6 @@ from meshclaw.agents.chat_accounts import ChatAccount, chosen, in_settings
 from meshclaw.agents.playbooks.chat_request import ChatRequest, from_event, mark, read_text, reply, tell_owner
 from meshclaw.agents.playbooks.contract import Playbook, Refused
 from meshclaw.agents.playbooks.deploy_request import ADDRESSED, EXAMPLE, Parsed, asks_to_deploy, parse
-from meshclaw.agents.playbooks.event_input import trigger_event
 from meshclaw.agents.playbooks.release_watch import (
     WAIT_SECONDS,
     Release,
@@ -36,6 +35,7 @@ from meshclaw.agents.playbooks.release_watch import (
     minutes,
     record_decision,
 )
+from meshclaw.agents.runtime.event_input import trigger_event
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.templates import Template, TemplateSetting
 

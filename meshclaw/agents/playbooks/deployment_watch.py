@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from meshclaw.agents.chat_accounts import chosen, in_settings
 from meshclaw.agents.playbooks.contract import Playbook, Refused, StepFailed
-from meshclaw.agents.playbooks.event_input import trigger_event
 from meshclaw.agents.playbooks.release_watch import WAIT_SECONDS, Release, follow
+from meshclaw.agents.runtime.event_input import trigger_event
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.templates import Template, TemplateSetting
 

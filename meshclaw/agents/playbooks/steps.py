@@ -22,7 +22,6 @@ from pydantic_ai import Agent
 from pydantic_ai.messages import ModelResponse
 
 from meshclaw.agents.playbooks.contract import Refused, StepFailed
-from meshclaw.agents.playbooks.event_input import trigger_event
 from meshclaw.agents.runtime.contract import (
     ApprovalDecision,
     GateDecision,
@@ -40,6 +39,7 @@ from meshclaw.agents.runtime.contract import (
     ToolOrigin,
     args_digest,
 )
+from meshclaw.agents.runtime.event_input import trigger_event
 from meshclaw.agents.runtime.flow import UntrustedContent
 from meshclaw.agents.runtime.models import open_model
 from meshclaw.agents.runtime.usage import add_tokens, token_counts

@@ -40,6 +40,7 @@ from meshclaw.agents.runtime.contract import (
     ToolStatus,
     args_digest,
 )
+from meshclaw.agents.runtime.event_input import trigger_event
 from meshclaw.agents.runtime.flow import UntrustedContent
 from meshclaw.agents.runtime.refused import refused_args, refused_text
 from meshclaw.tools.effects import EffectClass
@@ -87,6 +88,14 @@ class SegmentState:
 
     def __post_init__(self) -> None:
         self.untrusted.unknown_before = self.request.tainted
+        if self.request.untrusted_input:
+            # Named as a taint source, so an approval's reason and the audit say which event outsiders
+            # wrote ("event email.received"), not "an earlier step"; playbooks do the same (`Steps`).
+            event = trigger_event(self.request.input)
+            if event is None:  # not the engine's event line (a value imitating a field): name it plainly
+                self.untrusted.add_event("the event that started the run", ())
+            else:
+                self.untrusted.add_event(f"event {event.type}", event.fields.values())
 
     def run_info(self) -> RunInfo:
         request = self.request

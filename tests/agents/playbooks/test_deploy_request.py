@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from meshclaw.agents.playbooks.deploy_request import asks_to_deploy, parse
-from meshclaw.agents.playbooks.event_input import trigger_event
+from meshclaw.agents.runtime.event_input import trigger_event
 
 SERVICES, ENVIRONMENTS = ("web", "web-admin", "api"), ("staging", "production")
 

@@ -12,10 +12,10 @@ import pytest
 from pydantic import BaseModel
 
 from meshclaw.agents.playbooks.contract import Playbook
-from meshclaw.agents.playbooks.event_input import trigger_event
 from meshclaw.agents.playbooks.runner import execute_playbook
 from meshclaw.agents.playbooks.steps import Steps
 from meshclaw.agents.runtime.contract import RunResult
+from meshclaw.agents.runtime.event_input import trigger_event
 from meshclaw.agents.runtime.testing import RecordingSink, ScriptedModels
 from meshclaw.clock import SystemClock
 from meshclaw.policy.gate import PolicyGate, StaticPolicy

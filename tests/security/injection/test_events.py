@@ -88,6 +88,8 @@ def test_a_webhook_body_cannot_deploy_to_production_or_send_data_out(
         "outsiders can write" in pending["reason"]
         and "outside the organization's allowed" in pending["reason"]
     )
+    # What the approver reads names the event that started the run, not "an earlier step".
+    assert "outsiders can write (event webhook.received" in pending["reason"]
     assert denied(context, run.id) == [("deploy_start_release", "grant.scope")]  # production: not granted
     assert deploys(log) == [] and receiver.received == []
 
