@@ -1,9 +1,9 @@
 """Platform overhead per agent step in a durable run: everything but the model's own latency, end to end.
 
-`bench.agent_step` times the agent loop with an in-memory sink. A real run also pays, per step, the DBOS
-checkpoint of the model request and of the tool call (each a read of the step's record and a write of its
-result in the system database) and the run's own records (run_steps rows and the audit record of each tool
-call, batched by the workflow's sink). This bench runs whole runs through the real engine: the app's
+`bench.agent_step` times the agent loop with an in-memory sink. A real run also pays, per step, the
+checkpoint of the model request and of the tool call (each an insert into `run_checkpoints`, committed
+before the step returns; DBOS steps before 3efc184) and the run's own records (run_steps rows and the
+audit record of each tool call, batched by the workflow's sink). This bench runs whole runs through the real engine: the app's
 lifespan, DBOS, the runs queue, the workflow, the agent runtime (the direct loop), the policy gate with
 its database policy, on SQLite files (and PostgreSQL 15 with `--postgres`, durable, fsync on).
 
