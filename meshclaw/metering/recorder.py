@@ -1,7 +1,7 @@
 """The one recording path for usage, outcomes and activity: `Recorder.record_usage` and friends.
 
-Callers never wait for the database: `record_*` appends the event to the crash journal (one `write()`)
-and to an in-memory batch, and a background thread commits batches every `flush_interval` seconds or
+Callers never wait for the database: `record_*` appends the event to the crash journal (a copy into a
+mapped file, journal.py) and to an in-memory batch, and a background thread commits batches every `flush_interval` seconds or
 every `max_batch` events. Before writing, the thread stamps each event with its user's team at the time
 (so a later reorganization does not rewrite history) and prices it with the price in force when the call
 started. If the database is unavailable, batches are kept and retried; the journal keeps them safe.
@@ -100,6 +100,7 @@ class Recorder:
         self._prices_stale = False
         self._prices_loaded_at = time.monotonic()
         self._journal = Journal(self.journal_dir)
+        self._journal.prepare()
         self._thread = threading.Thread(target=self._run, name="meshclaw-metering", daemon=True)
         self._thread.start()
 
@@ -175,10 +176,16 @@ class Recorder:
         with self._lock:
             if not (self._usage or self._outcomes or self._activities):
                 return None
-            assert self._journal is not None
-            batch = _Batch(self._usage, self._outcomes, self._activities, [self._journal.rotate()])
+            journal = self._journal
+            assert journal is not None
+            batch = _Batch(self._usage, self._outcomes, self._activities, journal.rotate())
             self._usage, self._outcomes, self._activities = [], [], []
-            return batch
+        # Outside the lock: closing a segment and opening the next take a millisecond or more, which
+        # record_* calls would otherwise wait for.
+        for segment in batch.segments:
+            segment.close()
+        journal.prepare()
+        return batch
 
     def _run(self) -> None:
         while True:
