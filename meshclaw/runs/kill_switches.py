@@ -9,9 +9,9 @@ Stopping the work itself is the executor's part: `should_stop` is asked before e
 tool call, and answers from `SwitchBoard`, an in-memory copy of the engaged switches. A switch engaged in
 another process (the CLI, a second server) is seen when the copy is next re-read, at most `ttl_s` later;
 one engaged in this process is seen at once (`SwitchBoard.refresh`). The re-read is a blocking query, so
-while runs go it happens in a worker thread, never on their event loop (`SwitchBoard` says how). New runs are refused at admission
-(recorded `skipped` with the reason) from the database itself, and time and event triggers skip agents
-under a switch without recording anything.
+while runs go it happens in a worker thread, never on their event loop (`SwitchBoard` says how). New runs
+are refused at admission (recorded `skipped` with the reason) from the database itself, and time and event
+triggers skip agents under a switch without recording anything.
 
 The organization is one per deployment, so the board does not key switches by organization.
 """

@@ -1,10 +1,10 @@
 """The event that started a run, read back from the run's input.
 
 The runs engine gives an event-triggered run the input `Event <type>: key=value, key=value` (fields sorted
-by key, meshclaw/runs/engine.py `publish`). Playbooks that act on the event's fields read them here, and the
-runtime names the event as what tainted the run; a run started by hand or by a schedule has no event (None). Values are whatever the connector emitted (a chat
-message's `text` is an outsider's): a playbook still checks every field it uses against its own closed
-sets before acting on it.
+by key, meshclaw/runs/engine.py `publish`). Playbooks that act on the event's fields read them here, and
+the runtime names the event as what tainted the run; a run started by hand or by a schedule has no event
+(None). Values are whatever the connector emitted (a chat message's `text` is an outsider's): a playbook
+still checks every field it uses against its own closed sets before acting on it.
 """
 
 from __future__ import annotations
