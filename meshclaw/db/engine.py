@@ -23,12 +23,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=10000")
     # 64 MiB page cache (default 2 MiB): usage ingestion updates several large indexes per batch.
     cursor.execute("PRAGMA cache_size=-65536")
-    # Checkpoint the WAL into the database at 10,000 pages (~40 MiB) instead of 1,000: a metering batch
-    # dirties a page of the per-person index for nearly every person in it, so at the default nearly every
-    # batch's commit copied those pages back and synced the file, and the next batch dirtied the same
-    # pages again. Raw inserts of 80,000 usage rows: 17.9 -> 15.1 us CPU per row (bench/RESULTS.md,
-    # 2026-12-02 07:00). Durability is unchanged: a commit is in the WAL either way.
-    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
 
