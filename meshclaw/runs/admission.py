@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -58,13 +58,45 @@ def load_agent(session: Session, agent_id: int) -> AgentForRun:
     )
 
 
-def triggered_agents(session: Session) -> list[AgentForRun]:
-    """Enabled agents whose current version has triggers or dreams: all a tick or an event needs to look at."""
-    ids = session.scalars(
-        select(Agent.id).where(Agent.enabled.is_(True), Agent.current_version_id.is_not(None))
-    )
-    agents = [load_agent(session, agent_id) for agent_id in ids]
-    return [agent for agent in agents if agent.spec.triggers or agent.spec.dreaming is not None]
+def triggered_agents(
+    session: Session, parsed: MutableMapping[int, AgentSpec] | None = None
+) -> list[AgentForRun]:
+    """Enabled agents whose current version has triggers or dreams: all a tick or an event needs to look at.
+
+    Asked on every tick and for every event published, so it is one query for all enabled agents, and a
+    version's spec is parsed only when its stored form has triggers or dreams; with `parsed` (the caller's
+    cache, by version id: versions never change) at most once per version. One query per agent plus a
+    parse of every spec took ~0.5 s of CPU at 1,000 agents, for each chat message and mail."""
+    rows = session.execute(
+        select(
+            Agent.id,
+            Agent.org_id,
+            Agent.owner_user_id,
+            Agent.name,
+            AgentVersion.id,
+            AgentVersion.spec,
+            User.team_id,
+        )
+        .join(AgentVersion, AgentVersion.id == Agent.current_version_id)
+        .join(User, User.id == Agent.owner_user_id)
+        .where(Agent.enabled.is_(True))
+        .order_by(Agent.id)
+    ).all()
+    found: list[AgentForRun] = []
+    for agent_id, org_id, owner_user_id, name, version_id, data, team_id in rows:
+        # The stored spec is the canonical dump (every field present), so this needs no parse.
+        if not (data.get("triggers") or data.get("dreaming") is not None):
+            continue
+        spec = parsed.get(version_id) if parsed is not None else None
+        if spec is None:
+            spec = AgentSpec.model_validate(data)
+            if parsed is not None:
+                parsed[version_id] = spec
+        found.append(
+            AgentForRun(id=agent_id, org_id=org_id, owner_user_id=owner_user_id, team_id=team_id, name=name,
+                        enabled=True, version_id=version_id, spec=spec)
+        )  # fmt: skip
+    return found
 
 
 @dataclass(frozen=True, kw_only=True)

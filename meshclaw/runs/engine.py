@@ -32,7 +32,7 @@ from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from meshclaw.agents.spec import EventTrigger
+from meshclaw.agents.spec import AgentSpec, EventTrigger
 from meshclaw.context import AppContext
 from meshclaw.db.models import Run
 from meshclaw.db.models.identity import User
@@ -99,6 +99,8 @@ class RunEngine:
         self._lock = threading.Lock()
         self._ticker: asyncio.Task[None] | None = None
         self._system_engine: sa.Engine | None = None
+        self._specs: dict[int, AgentSpec] = {}
+        """Parsed specs of triggered agents' versions, by version id (versions never change)."""
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -301,7 +303,7 @@ class RunEngine:
         switches = self._binding.switches
         switches.refresh()
         with self.context.db.session() as session:
-            agents = triggered_agents(session)
+            agents = triggered_agents(session, self._specs)
         return [a for a in agents if not switches.stops(agent_id=a.id, owner_user_id=a.owner_user_id)]
 
     def _fire_slot(
