@@ -3,9 +3,10 @@
 `bench.agent_step` times the agent loop with an in-memory sink. A real run also pays, per step, the
 checkpoint of the model request and of the tool call (each an insert into `run_checkpoints`, committed
 before the step returns; DBOS steps before 3efc184) and the run's own records (run_steps rows and the
-audit record of each tool call, batched by the workflow's sink). This bench runs whole runs through the real engine: the app's
-lifespan, DBOS, the runs queue, the workflow, the agent runtime (the direct loop), the policy gate with
-its database policy, on SQLite files (and PostgreSQL 15 with `--postgres`, durable, fsync on).
+audit record of each tool call, batched by the workflow's sink). This bench runs whole runs through the
+real engine: the app's lifespan, DBOS, the runs queue, the workflow, the agent runtime (the direct loop),
+the policy gate with its database policy, on SQLite files (and PostgreSQL 15 with `--postgres`, durable,
+fsync on).
 
 The model answers at once (a pydantic-ai `FunctionModel` answering on the event loop): it asks for one
 call of a registry tool that does nothing, `--steps` times, then answers. A step is one model request

@@ -1,8 +1,8 @@
 """The one recording path for usage, outcomes and activity: `Recorder.record_usage` and friends.
 
 Callers never wait for the database: `record_*` appends the event to the crash journal (a copy into a
-mapped file, journal.py) and to an in-memory batch, and a background thread commits batches every `flush_interval` seconds or
-every `max_batch` events. Before writing, the thread stamps each event with its user's team at the time
+mapped file, journal.py) and to an in-memory batch, and a background thread commits batches every
+`flush_interval` seconds or every `max_batch` events. Before writing, the thread stamps each event with its user's team at the time
 (so a later reorganization does not rewrite history) and prices it with the price in force when the call
 started. If the database is unavailable, batches are kept and retried; the journal keeps them safe.
 """
