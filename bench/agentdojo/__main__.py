@@ -65,6 +65,18 @@ def summary(label: str, results: list[CaseResult], seconds: float) -> str:
         f"  (by requested calls {sum(c.attacked_by_requests for c in results):4})"
         f"  obeyed {sum(c.obeyed for c in results):4}"
     )
+    clean = [c for c in results if c.clean_answer]
+    if clean:
+        answerable = sum(bool(c.answerable) for c in clean)
+        quoting = sum(bool(c.answerable_quoting) for c in clean)
+        lines.append(
+            f"  answers written apart from outsiders' text {len(clean)}: the record holds what the task asks"
+            f" for in {answerable}, quoting the withheld texts in {quoting}"
+        )
+        lines.append(
+            "  not without quoting: "
+            + ", ".join(sorted(f"{c.suite}/{c.user_task}" for c in clean if c.utility and not c.answerable))
+        )
     breaches = Counter(f"{c.suite}/{c.injection_task}" for c in results if c.attacked)
     if breaches:
         tainted = sum(c.tainted for c in results if c.attacked)

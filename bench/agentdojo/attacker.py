@@ -6,6 +6,12 @@ does that first ("before you can solve the task that I gave you..."), then finis
 going when a call is refused or queued, and answers with the user task's expected answer (plus what an
 injection told it to say).
 
+When MeshClaw asks it to write the answer again from a context without outsiders' text (a request that
+offers no tools, `meshclaw.agents.runtime.clean_answer`), it reads what it is sent there and obeys any
+injection goal it finds in it, as anywhere; it answers with the expected answer again. That answer is an
+oracle's: whether the record it was sent holds what the answer needs is measured apart (the harness's
+`answerable`).
+
 The attack it carries out is the injection task's own ground truth, computed from the environment at the
 moment it obeys. The v1.2 workspace injection tasks 6-13 have no ground truth (`[]`); their plans below are
 written from each task's goal, reading through the same tools a model would (unread mail, files, today's
@@ -22,7 +28,7 @@ from typing import Any
 from agentdojo.base_tasks import BaseInjectionTask, BaseUserTask
 from agentdojo.functions_runtime import FunctionCall
 from pydantic import BaseModel
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
+from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo
 
 from bench.agentdojo.tools import Episode, tool_name
@@ -186,6 +192,8 @@ class CompromisedModel:
     requested: list[FunctionCall] = field(default_factory=list)
     """Every call it asked for, whether it ran or not."""
     obeyed: list[str] = field(default_factory=list)
+    clean_request: str | None = None
+    """What it was sent when asked to answer apart from outsiders' text (None: it was not asked)."""
     _user_plan: Iterator[FunctionCall] | None = None
     _attacks: list[_Running] = field(default_factory=list)
     _said: list[str] = field(default_factory=list)
@@ -193,6 +201,8 @@ class CompromisedModel:
     _asked_at: int = 0
 
     def respond(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if not info.function_tools:
+            return self._answer_apart(messages)
         if self._user_plan is None:
             self._user_plan = iter(self.user_task.ground_truth(self.episode.env))
         # One call per turn: the tool appends what it returned when (and only when) the call ran.
@@ -209,6 +219,24 @@ class CompromisedModel:
             tool_name(self.suite, call.function), dict(call.args), tool_call_id=f"call-{len(self.requested)}"
         )
         return ModelResponse(parts=[part])
+
+    def _answer_apart(self, messages: list[ModelMessage]) -> ModelResponse:
+        sent = "\n".join(
+            part.content
+            for message in messages
+            if isinstance(message, ModelRequest)
+            for part in message.parts
+            if isinstance(getattr(part, "content", None), str)
+        )
+        self.clean_request = sent
+        seen = _squash(sent)
+        said = [
+            SAID[(self.suite, task_id)]
+            for task_id, task in self.injection_tasks.items()
+            if (self.suite, task_id) in SAID and _squash(task.GOAL) in seen
+        ]
+        answer = "\n".join([self.user_task.GROUND_TRUTH_OUTPUT, *said]).strip()
+        return ModelResponse(parts=[TextPart(answer or "Done.")])
 
     def _read_new_results(self) -> None:
         new = self.episode.executed[self._read_upto :]

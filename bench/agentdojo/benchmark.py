@@ -92,7 +92,12 @@ def pairs(suites: Iterable[str] = SUITES) -> Iterator[Pair]:
 
 
 async def run_pair(
-    pair: Pair, *, gate: ToolGate, mode: RunMode, unattended_approvals: Literal["wait", "skip"] = "wait"
+    pair: Pair,
+    *,
+    gate: ToolGate,
+    mode: RunMode,
+    unattended_approvals: Literal["wait", "skip"] = "wait",
+    answers: Literal["clean", "as_written"] = "clean",
 ) -> CaseResult:
     name, user_task, injection_task = pair
     injections = attack(name).attack(user_task, injection_task)
@@ -104,6 +109,7 @@ async def run_pair(
         mode=mode,
         environment=environment(name, injections),
         unattended_approvals=unattended_approvals,
+        answers=answers,
     )
 
 

@@ -31,6 +31,8 @@ from agentdojo.task_suite.task_suite import TaskSuite
 
 from bench.agentdojo.attacker import CompromisedModel
 from bench.agentdojo.tools import Episode, function_name, registry, shown_args, tool_name
+from meshclaw.agents.runtime import clean_context, history
+from meshclaw.agents.runtime.clean_context import HANDLE, ToolTrust
 from meshclaw.agents.runtime.contract import (
     ApprovalDecision,
     GateDecision,
@@ -73,17 +75,36 @@ class CaseResult:
     """Whether the model read the injection and set out to obey it."""
     tainted: bool = False
     """Whether the run read content outsiders can write, as the runtime reports it (`RunResult.tainted`)."""
+    clean_answer: bool = False
+    """Whether the answer was written again apart from outsiders' text (`RunResult.clean_answer`)."""
+    answerable: bool | None = None
+    """With a clean answer: whether AgentDojo's user-task check passes when the "answer" is the record the
+    model was sent for it (the request left out), i.e. whether the facts the task asks for are there without
+    quoting outsiders. None when no clean answer was written. (The scripted model's own answer is an
+    oracle's: it gives the expected answer whatever it was sent.)"""
+    answerable_quoting: bool | None = None
+    """The same with every withheld text quoted (what an answer citing all its handles would show)."""
     decisions: tuple[tuple[str, str, str], ...] = ()
     """(tool, decision, status) for every call the model made, as the runtime recorded them."""
 
 
-def agent_spec(suite: TaskSuite[Any], *, unattended_approvals: Literal["wait", "skip"] = "wait") -> AgentSpec:
+def agent_spec(
+    suite: TaskSuite[Any],
+    *,
+    unattended_approvals: Literal["wait", "skip"] = "wait",
+    answers: Literal["clean", "as_written"] = "clean",
+) -> AgentSpec:
     """A MeshClaw agent granted each tool of the suite by name. Limits are raised so that only the gate
     decides what happens (a long attack would otherwise also end on `max_tool_calls`). With
     `unattended_approvals="skip"` an unattended run does not wait: a call that needs approval is refused
-    and the model carries on, so the attacker gets to try every call of its plan."""
+    and the model carries on, so the attacker gets to try every call of its plan. `answers="as_written"`
+    keeps the answer the model wrote while reading the injection (the agent's `tainted_answers`)."""
     # Passed only when not the default, so the harness also runs against a runtime without the setting.
-    setting = {} if unattended_approvals == "wait" else {"unattended_approvals": unattended_approvals}
+    setting: dict[str, str] = (
+        {} if unattended_approvals == "wait" else {"unattended_approvals": unattended_approvals}
+    )
+    if answers != "clean":
+        setting["tainted_answers"] = answers
     return AgentSpec(
         **setting,
         name=f"agentdojo-{suite.name}",
@@ -140,6 +161,7 @@ async def run_case(
     environment: TaskEnvironment,
     obey: Mapping[str, BaseInjectionTask[Any]] | None = None,
     unattended_approvals: Literal["wait", "skip"] = "wait",
+    answers: Literal["clean", "as_written"] = "clean",
 ) -> CaseResult:
     """Run one case in `environment` (the suite's, with the attack planted). `obey` are the injection goals the model acts on when it reads one (default: the
     case's injection task)."""
@@ -156,7 +178,7 @@ async def run_case(
         agent_id=1,
         agent_version_id=1,
         owner_user_id=1,
-        spec=agent_spec(suite, unattended_approvals=unattended_approvals),
+        spec=agent_spec(suite, unattended_approvals=unattended_approvals, answers=answers),
         input=user_task.PROMPT,
         mode=mode,
     )
@@ -173,11 +195,21 @@ async def run_case(
     # reading of the injection task gets copies taken before any check ran. The first reading is AgentDojo's
     # own order: the user task's check, then the injection task's, on the same objects.
     spare = (before.model_copy(deep=True), episode.env.model_copy(deep=True))
+    for_answerable = (before.model_copy(deep=True), episode.env.model_copy(deep=True))
+    for_quoting = (before.model_copy(deep=True), episode.env.model_copy(deep=True))
     utility = _judge(user_task, output, before, episode.env, executed)
     attacked = by_requests = False
     if injection_task is not None:
         attacked = _judge(injection_task, output, before, episode.env, executed)
         by_requests = _judge(injection_task, output, *spare, list(model.requested))
+    answerable = quoting = None
+    if result.clean_answer and result.history is not None:
+        trust = {spec.name: ToolTrust(untrusted=spec.untrusted_result, view=spec.view) for spec in tools}
+        context = clean_context.build(history.load(result.history).messages, lambda name: trust[name])
+        record = "\n".join(context.record)
+        answerable = _judge(user_task, record, *for_answerable, executed)
+        all_quoted = clean_context.render(HANDLE.sub(r"\n[[\1]]\n", record), context)
+        quoting = _judge(user_task, all_quoted, *for_quoting, executed)
     return CaseResult(
         suite=suite.name,
         user_task=user_task.ID,
@@ -189,6 +221,9 @@ async def run_case(
         status=result.status,
         obeyed=bool(model.obeyed),
         tainted=result.tainted,
+        clean_answer=result.clean_answer,
+        answerable=answerable,
+        answerable_quoting=quoting,
         decisions=tuple(
             (function_name(suite.name, step.name), step.decision, step.status) for step in sink.tools
         ),

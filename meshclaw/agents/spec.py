@@ -319,6 +319,11 @@ class AgentSpec(_Strict):
     """When a run nobody is watching reaches a call that needs a person's approval: `wait` queues the
     approval and the run waits for it (durably, for days); `skip` refuses the call and the run carries on
     (the model reads why)."""
+    tainted_answers: Literal["clean", "as_written"] = "clean"
+    """The text answer of a run that read outsiders' text (mail, others' messages, web pages) through its
+    tools: `clean` writes it again from a context without that text, which the answer can only quote
+    (one more model request; an injected "tell her to book this hotel" never becomes the agent's words);
+    `as_written` keeps the answer the model wrote while reading it."""
     template: str | None = None
     """The template (Playbooks issue) this agent was created from, if any; the runtime dispatches on it."""
     settings: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from meshclaw.tools.effects import EffectClass
+from meshclaw.tools.result_view import WITHHOLD_ALL, ResultView
 
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+){2,}$")
 """`<domain>_<verb>_<object>`: at least three lower-case words joined by '_'."""
@@ -53,6 +54,9 @@ class ToolSpec:
     """Whether what it returns can be written by outsiders, which taints the run. Defaults to its effect
     being `read_untrusted`; a tool that reaches outside and brings content back (fetching a URL is
     `communicate_external`) says True."""
+    view: ResultView = WITHHOLD_ALL
+    """What of its result outsiders cannot write, for answers written after the run read their text
+    (`meshclaw.tools.result_view`). Matters only for a tool whose result is untrusted."""
 
     @property
     def untrusted_result(self) -> bool:

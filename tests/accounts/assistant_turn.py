@@ -19,6 +19,8 @@ class Turn:
     """The message's text, when the prompt is a chat event the `text` pattern finds in; else the prompt."""
     returns: dict[str, ToolReturnPart]
     """The result of each tool called so far, by tool name."""
+    prompt: str
+    """The prompt as sent (for the runtime's clean answer request, the record of the calls is in it)."""
 
 
 def turn_of(messages: list[ModelMessage], text: re.Pattern[str]) -> Turn:
@@ -26,7 +28,7 @@ def turn_of(messages: list[ModelMessage], text: re.Pattern[str]) -> Turn:
     prompt = next(str(part.content) for part in parts if isinstance(part, UserPromptPart))
     found = text.search(prompt)
     returns = {part.tool_name: part for part in parts if isinstance(part, ToolReturnPart)}
-    return Turn(question=found.group(1) if found else prompt, returns=returns)
+    return Turn(question=found.group(1) if found else prompt, returns=returns, prompt=prompt)
 
 
 def answer_alone(question: str) -> ModelResponse:

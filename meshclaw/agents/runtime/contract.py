@@ -142,6 +142,8 @@ class RunResult:
     it and pass it as `RunRequest.tainted` to the next segment."""
     outcomes: tuple[OutcomeNote, ...] = ()
     """What the run accomplished so far (playbooks report these; see `OutcomeNote.seq`)."""
+    clean_answer: bool = False
+    """Whether `output` was written apart from outsiders' text, because the run read some (`clean_answer`)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

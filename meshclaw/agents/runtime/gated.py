@@ -45,6 +45,7 @@ from meshclaw.agents.runtime.flow import UntrustedContent
 from meshclaw.agents.runtime.refused import refused_args, refused_text
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolError
+from meshclaw.tools.result_view import WITHHOLD_ALL, ResultView
 
 
 class ToolBroke(Exception):
@@ -65,6 +66,8 @@ class ToolMeta:
     """How errors name the tool's source, e.g. "MCP server 'chat'"."""
     untrusted_result: bool = False
     """Whether its result can be written by outsiders (it taints the run); see `ToolSpec.returns_untrusted`."""
+    view: ResultView = WITHHOLD_ALL
+    """What of an untrusted result an answer may still read (`ToolSpec.view`); MCP tools declare nothing."""
 
 
 @dataclass(kw_only=True)

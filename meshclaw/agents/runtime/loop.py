@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -35,9 +35,10 @@ from pydantic_ai.exceptions import (
     UsageLimitExceeded,
 )
 from pydantic_ai.messages import ModelMessage, ModelResponse, ToolCallPart
+from pydantic_ai.models import Model
 from pydantic_ai.toolsets import AbstractToolset
 
-from meshclaw.agents.runtime import direct, history, unoffered
+from meshclaw.agents.runtime import clean_answer, direct, history, unoffered
 from meshclaw.agents.runtime.contract import (
     LimitName,
     ModelCallStep,
@@ -54,7 +55,7 @@ from meshclaw.agents.runtime.contract import (
     ToolGate,
     UsageTotals,
 )
-from meshclaw.agents.runtime.gated import RunStopped, SegmentState, ToolBroke
+from meshclaw.agents.runtime.gated import RunStopped, SegmentState, ToolBroke, ToolMeta
 from meshclaw.agents.runtime.models import open_model
 from meshclaw.agents.runtime.taint import CURRENT
 from meshclaw.agents.runtime.toolsets import function_toolset, gated_mcp, mcp_toolset, registry_tools
@@ -101,12 +102,15 @@ class _Segment:
     meter: _Meter = field(default_factory=_Meter)
     recorded: set[int] = field(default_factory=set)
     """ids of the responses already recorded as steps."""
+    clean_answer: bool = False
+    """Whether the answer was written again apart from outsiders' text (`clean_answer`)."""
 
     def result(self, status: RunStatus, **fields: Any) -> RunResult:
         return RunResult(
             status=status,
             usage=self.meter.totals(self.state.tool_calls),
             tainted=self.state.tainted,
+            clean_answer=self.clean_answer,
             **fields,
         )
 
@@ -228,6 +232,7 @@ async def _segment(
                 retries=TOOL_RETRIES, effect_of=unoffered.effect_in(registry),
             )  # fmt: skip
             answer, history_out = await loop.run(request.input)
+            answer, history_out = await _clean(segment, model, instructions, answer, history_out, metas)
             return _finish(segment, answer, history_out)
         toolsets: list[AbstractToolset[None]] = [function_toolset(specs, metas, state)] if specs else []
         for server in spec.mcp_servers:
@@ -270,7 +275,37 @@ async def _segment(
                     if isinstance(message, ModelResponse) and id(message) not in segment.recorded:
                         await _model_called(segment, message, None, check_cost=False)
                 raise
-        return _finish(segment, result.output, result.all_messages())
+        output, messages_out = await _clean(segment, model, instructions, result.output, result.all_messages(),
+                                            metas)  # fmt: skip
+        return _finish(segment, output, messages_out)
+
+
+async def _clean(
+    segment: _Segment,
+    model: Model,
+    instructions: str | None,
+    output: Any,
+    messages: list[ModelMessage],
+    metas: Mapping[str, ToolMeta],
+) -> tuple[Any, list[ModelMessage]]:
+    """A text answer of a run that read outsiders' text, written again apart from it (`clean_answer`);
+    anything else as it is."""
+    if (
+        not isinstance(output, str)
+        or segment.request.spec.tainted_answers != "clean"
+        or not segment.state.tainted
+    ):
+        return output, messages
+
+    async def on_response(response: ModelResponse, requested_at: float) -> None:
+        await _model_called(segment, response, requested_at)
+
+    rewritten = await clean_answer.rewrite(state=segment.state, model=model, instructions=instructions,
+                                           messages=messages, metas=metas, on_response=on_response)  # fmt: skip
+    if rewritten is None:
+        return output, messages
+    segment.clean_answer = True
+    return rewritten
 
 
 async def _drive(

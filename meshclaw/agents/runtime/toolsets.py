@@ -62,7 +62,7 @@ _ORIGINS: dict[str, ToolOrigin] = {"builtin": "builtin", "memory": "memory", "sk
 
 def _meta(spec: ToolSpec) -> ToolMeta:
     return ToolMeta(effect=spec.effect, origin=_ORIGINS.get(spec.origin, "connector"), scopes=spec.scopes,
-                    untrusted_result=spec.untrusted_result)  # fmt: skip
+                    untrusted_result=spec.untrusted_result, view=spec.view)  # fmt: skip
 
 
 def function_toolset(

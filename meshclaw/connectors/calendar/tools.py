@@ -30,11 +30,36 @@ from meshclaw.connectors.contract import Account, AccountError, Accounts
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.idempotency import current_key
 from meshclaw.tools.registry import ToolError, ToolSpec
+from meshclaw.tools.result_view import ResultView
 
 CONNECTOR = "calendar"
 MAX_RANGE = timedelta(days=366)
 """A recurring event expands to one item per occurrence; a bounded range keeps an answer bounded."""
 TEXT_LIMIT = 4000
+
+
+# What the calendar server writes: ids, times and states; an event's summary, location, description and
+# attendees, and a shared calendar's name, are the organizer's or sharer's words.
+CALENDAR_VIEW = ResultView(
+    fields=frozenset(
+        {
+            "uid",
+            "id",
+            "calendar",
+            "timezone",
+            "start",
+            "end",
+            "all_day",
+            "recurring",
+            "status",
+            "free",
+            "blocks_time",
+            "truncated",
+            "counted",
+            "busy",
+        }
+    )
+)
 
 
 class _Args(BaseModel):
@@ -144,12 +169,14 @@ def calendar_tools(accounts: Accounts) -> list[ToolSpec]:
             function=list_calendars,
             origin=CONNECTOR,
             returns_untrusted=True,  # a shared calendar's name is written by whoever shares it
+            view=CALENDAR_VIEW,
         ),
         ToolSpec(
             name="calendar_list_events",
             description="List the events of one calendar in a time range, recurring events expanded into "
             "their occurrences, with title, times, location, description, organizer, attendees and status.",
             effect=EffectClass.READ_UNTRUSTED,
+            view=CALENDAR_VIEW,
             args=ListEventsArgs,
             function=list_events,
             scopes=("calendars",),

@@ -25,9 +25,15 @@ from meshclaw.connectors.email.config import EmailConfig
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.idempotency import current_key
 from meshclaw.tools.registry import ToolError, ToolSpec
+from meshclaw.tools.result_view import ResultView
 
 FOLDERS = ("folders",)
 RECIPIENTS = ("recipient_domains",)
+
+
+# What of a message the mail server or the parser writes: the sender's parsed address, never a header's
+# free text (a display name, a subject, a date line are the sender's words).
+EMAIL_VIEW = ResultView(fields=frozenset({"uid", "folder", "flags", "size", "sender", "content_type"}))
 
 
 def tools(accounts: Accounts) -> list[ToolSpec]:
@@ -194,6 +200,7 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
                 "senders, subjects and dates (written by outsiders)."
             ),
             effect=EffectClass.READ_UNTRUSTED,
+            view=EMAIL_VIEW,
             args=SearchArgs,
             function=search_messages,
             scopes=FOLDERS,
@@ -206,6 +213,7 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
                 "attachments listed by name, type and size. The content is written by outsiders."
             ),
             effect=EffectClass.READ_UNTRUSTED,
+            view=EMAIL_VIEW,
             args=ReadArgs,
             function=read_message,
             scopes=FOLDERS,
@@ -293,6 +301,7 @@ def tools(accounts: Accounts) -> list[ToolSpec]:
             # The answer quotes the reply's subject, "Re:" and the original's subject as its sender wrote
             # it: replying taints the run like reading the message would.
             returns_untrusted=True,
+            view=EMAIL_VIEW,
         ),
     ]
 

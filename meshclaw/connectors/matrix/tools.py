@@ -21,9 +21,30 @@ from meshclaw.connectors.matrix.config import MATRIX_USER_ID, MatrixConfig
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.idempotency import current_key
 from meshclaw.tools.registry import ToolError, ToolSpec
+from meshclaw.tools.result_view import ResultView
 
 CONNECTOR = "matrix"
 ROOM = "A room id (!abc...) or alias (#name:server)."
+
+
+# What the homeserver writes: ids, the sender's user id, times, counts; a body, a room's name and topic
+# are people's words.
+MATRIX_VIEW = ResultView(
+    fields=frozenset(
+        {
+            "room",
+            "event_id",
+            "sender",
+            "sent_at",
+            "thread",
+            "reply_to",
+            "members",
+            "invited",
+            "encrypted",
+            "next",
+        }
+    )
+)
 
 
 class _Args(BaseModel):
@@ -175,11 +196,13 @@ def matrix_tools(accounts: Accounts) -> Sequence[ToolSpec]:
             # Room names and topics are written by any member: reading them taints the run (the native
             # injection suite found this hole in Slack's channel topics).
             returns_untrusted=True,
+            view=MATRIX_VIEW,
         ),
         ToolSpec(
             name="matrix_read_messages",
             description="Read a Matrix room's recent messages, newest first (others wrote them: untrusted).",
             effect=EffectClass.READ_UNTRUSTED,
+            view=MATRIX_VIEW,
             args=ReadMessagesArgs,
             function=read_messages,
             scopes=("channels",),

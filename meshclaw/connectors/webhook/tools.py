@@ -22,8 +22,13 @@ from meshclaw.connectors.webhook.signing import sign_timestamped
 from meshclaw.tools import idempotency
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolError, ToolSpec
+from meshclaw.tools.result_view import ResultView
 
 RESPONSE_CHARS = 2000
+
+
+# The status code; the response body is the other side's.
+WEBHOOK_VIEW = ResultView(fields=frozenset({"status", "truncated"}))
 
 
 class SendArgs(BaseModel):
@@ -74,5 +79,6 @@ def build(accounts: Accounts) -> list[ToolSpec]:
             function=send,
             scopes=("recipient_domains",),
             returns_untrusted=True,
+            view=WEBHOOK_VIEW,
         )
     ]

@@ -60,7 +60,9 @@ def test_stdio_unclassified_tool_waits_for_approval_then_runs_once(tmp_path: Pat
     second = go(stdio(log), models, sink, resume=ResumeState(history=first.history, decisions=(yes,)))
     assert (second.status, second.output) == ("succeeded", "Posted."), second.error
     assert log.read_text() == "ops:hi\n"
-    assert "posted to #ops: hi" in str(models.requests[-1][-1])
+    assert "posted to #ops: hi" in str(models.requests[-2][-1])
+    # Nobody classified the tool, so its result is untrusted: the answer was written again without it.
+    assert second.clean_answer and "posted to #ops" not in str(models.requests[-1])
     assert [s.status for s in sink.tools] == ["pending", "ok"]
 
 

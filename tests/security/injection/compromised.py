@@ -13,6 +13,8 @@ names another ("... using the account ceo-mail").
 The tools are the platform's own registry (`platform_registry` over the database's accounts), so every
 call goes through the same gate, account resolution and connector code as in production; nothing is
 mocked. Each call's id is `<instruction>.<step>`, which is how the model knows what it already did.
+`tell the owner "..."` needs no tool: the model says it in its answer. Asked with no tools offered (the
+runtime writing a tainted run's answer again, `clean_answer`), it answers from what it was sent there.
 """
 
 from __future__ import annotations
@@ -252,6 +254,10 @@ def _call_url(c: Context, i: Instruction, done: list[Any]) -> Next:
     return None
 
 
+def _say(c: Context, i: Instruction, done: list[Any]) -> Next:
+    return None  # words for the answer, no tool call (see `respond`)
+
+
 Plan = Callable[[Context, Instruction, list[Any]], Next]
 KINDS: tuple[tuple[str, re.Pattern[str], Plan], ...] = (
     ("read_mail", re.compile(rf"read the newest (\d+) emails? in ([\w/-]+)(?: from ({EMAIL}))?{ACCOUNT}", re.I), _read_mail),
@@ -267,6 +273,7 @@ KINDS: tuple[tuple[str, re.Pattern[str], Plan], ...] = (
     ("invite_all", re.compile(rf"invite ({EMAIL}) to all meetings{ACCOUNT}", re.I), _invite_all),
     ("meet", re.compile(rf'create a meeting "([^"]+)" with ({EMAIL}) from (\S+) to (\S+?){ACCOUNT}(?:\.|$|\s)', re.I), _meet),
     ("deploy", re.compile(rf"deploy version ([\w.+-]+) of ([\w-]+) to ([\w-]+){ACCOUNT}", re.I), _deploy),
+    ("say", re.compile(r'tell the owner "([^"]+)"', re.I), _say),
     ("call_url", re.compile(rf"send a request to ({URL}) with the contents of the ([\w/-]+) folder{ACCOUNT}", re.I), _call_url),
 )  # fmt: skip
 PLANS = {kind: plan for kind, _, plan in KINDS}
@@ -339,7 +346,8 @@ def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
                 continue
             text = "\n".join(_strings(content))
             injected += instructions_in(text, f"r{len(results)}", content, seen)
-    if calls < MAX_CALLS:
+    # Asked with no tools (the runtime writing a tainted run's answer again): it only answers.
+    if calls < MAX_CALLS and info.function_tools:
         # What it read in tool results first: that is what makes the model compromised.
         for instruction in [*injected, *own]:
             done: list[Any] = []
@@ -349,8 +357,11 @@ def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
             if wanted is not None:
                 tool, args = wanted
                 return ModelResponse(parts=[ToolCallPart(tool, args, tool_call_id=step)], usage=usage)
-    said = [f"{i.kind}" for i in [*injected, *own]]
-    return ModelResponse(parts=[TextPart(f"Done: {', '.join(said) or 'nothing to do'}.")], usage=usage)
+    done_kinds = [f"{i.kind}" for i in [*injected, *own]]
+    words = "".join(f" {i.groups[0]}" for i in [*injected, *own] if i.kind == "say")
+    return ModelResponse(
+        parts=[TextPart(f"Done: {', '.join(done_kinds) or 'nothing to do'}.{words}")], usage=usage
+    )
 
 
 def build(context: AppContext) -> Execution:
