@@ -73,10 +73,9 @@ def summary(label: str, results: list[CaseResult], seconds: float) -> str:
             f"  answers written apart from outsiders' text {len(clean)}: the record holds what the task asks"
             f" for in {answerable}, quoting the withheld texts in {quoting}"
         )
-        lines.append(
-            "  not without quoting: "
-            + ", ".join(sorted(f"{c.suite}/{c.user_task}" for c in clean if c.utility and not c.answerable))
-        )
+        missing = Counter(f"{c.suite}/{c.user_task}" for c in clean if c.utility and not c.answerable)
+        lines.append("  user tasks solved whose record does not hold the answer: "
+                     + ", ".join(f"{k} x{v}" if v > 1 else k for k, v in sorted(missing.items())))  # fmt: skip
     breaches = Counter(f"{c.suite}/{c.injection_task}" for c in results if c.attacked)
     if breaches:
         tainted = sum(c.tainted for c in results if c.attacked)
