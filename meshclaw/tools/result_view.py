@@ -30,6 +30,9 @@ class ResultView:
     """Keys, at any depth of the (typed) result, whose string values the system writes, never outsiders."""
     typed: Callable[[Any], Any] | None = None
     """The result as records, for a tool whose facts are embedded in text; None: the result as it is."""
+    mixed: bool = False
+    """Apply the view even though the tool is not marked untrusted: its result mixes the owner's records
+    with outsiders' text, told apart per record by `typed` (memory recalled in a tainted run)."""
 
 
 WITHHOLD_ALL = ResultView()

@@ -26,6 +26,26 @@ from meshclaw.db.engine import Database
 from meshclaw.errors import MeshclawError
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolError, ToolSpec
+from meshclaw.tools.result_view import ResultView
+
+
+def _recalled(hits: Any) -> Any:
+    """Recalled memories for an answer written apart from outsiders' text: what a tainted run stored
+    (origin `untrusted`, it may hold an outsider's words) under a key of its own, so the view withholds it."""
+    return [
+        {
+            "id": hit["id"],
+            "kind": hit["kind"],
+            "origin": hit["origin"],
+            "since": hit["since"],
+            ("memory" if hit["origin"] == "trusted" else "untrusted_memory"): hit["content"],
+        }
+        for hit in hits
+    ]
+
+
+RECALL_VIEW = ResultView(fields=frozenset({"kind", "origin", "since", "memory"}), typed=_recalled, mixed=True)
+"""A tainted run recalls untrusted memories too; only the owner's own reach an answer written apart."""
 
 
 class RememberArgs(BaseModel):
@@ -124,6 +144,7 @@ def memory_tools(
             args=RecallArgs,
             function=memory_recall_items,
             origin="memory",
+            view=RECALL_VIEW,
         ),
     )
 

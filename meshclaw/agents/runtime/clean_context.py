@@ -117,6 +117,8 @@ def _add_call(
     elif tool.untrusted:
         context.read_untrusted = True
         result = _view(context, content, tool.view, f"the result of {done.tool_name}")
+    elif tool.view.mixed:
+        result = _view(context, content, tool.view, f"the result of {done.tool_name}")
     else:
         result = content
         context.know(_dump(content))
