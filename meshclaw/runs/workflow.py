@@ -171,6 +171,7 @@ class RecordingSink:
                 output_tokens=tokens.output + tokens.reasoning,
                 cost_usd=step.cost_usd or 0.0,
                 latency_ms=float(step.latency_ms),
+                detail=step.purpose,
             )
         )
 

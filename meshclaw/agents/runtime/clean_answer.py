@@ -36,6 +36,8 @@ from meshclaw.agents.runtime.clean_context import UNKNOWN_TOOL, ToolTrust
 from meshclaw.agents.runtime.gated import SegmentState, ToolMeta
 from meshclaw.tools.effects import EffectClass
 
+PURPOSE = "the answer, written again apart from outsiders' text the run read (their words only as quotations)"
+"""How the run's steps name this request."""
 NO_ANSWER = (
     "The agent read text from outsiders and could not write its answer apart from it, so no answer is "
     "shown; what it did is in the run's steps."

@@ -188,6 +188,8 @@ class ModelCallStep:
     tokens: TokenCounts
     cost_usd: float | None
     latency_ms: int
+    purpose: str | None = None
+    """Why this request, when it is not a step of the agent's own loop (the answer written apart)."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -298,7 +298,7 @@ async def _clean(
         return output, messages
 
     async def on_response(response: ModelResponse, requested_at: float) -> None:
-        await _model_called(segment, response, requested_at)
+        await _model_called(segment, response, requested_at, purpose=clean_answer.PURPOSE)
 
     rewritten = await clean_answer.rewrite(state=segment.state, model=model, instructions=instructions,
                                            messages=messages, metas=metas, on_response=on_response)  # fmt: skip
@@ -367,7 +367,12 @@ async def _decisions(pending: list[history.PendingCall], state: SegmentState) ->
 
 
 async def _model_called(
-    segment: _Segment, response: ModelResponse, requested_at: float | None, *, check_cost: bool = True
+    segment: _Segment,
+    response: ModelResponse,
+    requested_at: float | None,
+    *,
+    check_cost: bool = True,
+    purpose: str | None = None,
 ) -> None:
     request, meter = segment.request, segment.meter
     segment.recorded.add(id(response))
@@ -382,7 +387,11 @@ async def _model_called(
     latency_ms = int((time.perf_counter() - requested_at) * 1000) if requested_at is not None else 0
     await segment.state.sink.model_call(
         ModelCallStep(
-            model=response.model_name or priced, tokens=tokens, cost_usd=cost, latency_ms=latency_ms
+            model=response.model_name or priced,
+            tokens=tokens,
+            cost_usd=cost,
+            latency_ms=latency_ms,
+            purpose=purpose,
         )
     )
     spent = (request.spent.cost_usd or 0.0) + (meter.cost_usd or 0.0)

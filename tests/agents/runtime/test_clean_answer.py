@@ -25,7 +25,7 @@ from pydantic_ai.models.function import AgentInfo
 
 from meshclaw.agents.memory.tools import RECALL_VIEW
 from meshclaw.agents.runtime import clean_context
-from meshclaw.agents.runtime.clean_answer import NO_ANSWER
+from meshclaw.agents.runtime.clean_answer import NO_ANSWER, PURPOSE
 from meshclaw.agents.runtime.contract import RunResult
 from meshclaw.agents.runtime.default_gate import DefaultGate
 from meshclaw.agents.runtime.loop import execute
@@ -175,8 +175,9 @@ def test_an_injected_answer_is_not_shown_the_answer_is_written_again_without_the
     # What the tool declared its system writes is there, and the rating (a number); the review is a handle.
     assert '"name":"Le Marais","rating":4.5,"reviews":"[[r1]]"' in clean
     assert clean.startswith("Do the thing.")
-    # One more model request, recorded and counted like any other.
+    # One more model request, recorded and counted like any other, and named for what it was.
     assert len(sink.models) == 3 and result.usage.requests == 3
+    assert [step.purpose for step in sink.models] == [None, None, PURPOSE]
 
 
 def test_the_stored_history_holds_the_clean_answer_not_the_injected_one() -> None:
