@@ -196,7 +196,8 @@ def render(answer: str, context: CleanContext) -> str:
             return "[a quotation the agent named does not exist]"
         text = withheld.text
         if len(text) > QUOTE_CHARS:
-            text = f"{text[:QUOTE_CHARS]}... ({len(withheld.text) - QUOTE_CHARS} more characters in the run's record)"
+            more = len(withheld.text) - QUOTE_CHARS
+            text = f"{text[:QUOTE_CHARS]}... ({more} more characters in the run's record)"
         if len(text) <= INLINE_CHARS and "\n" not in text:
             return f'"{text}" (quoted from {withheld.source}, written by outsiders)'
         lines = "\n".join(f"> {line}" for line in text.splitlines())
