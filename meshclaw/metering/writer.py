@@ -1,15 +1,18 @@
 """The write side of metering: one batch of events into their tables and the rollups, in one transaction.
 
 Idempotence: an event whose `event_id` is already stored is skipped, and only events really inserted are
-added to the rollups, so a replayed or retried batch never counts twice. The writer first looks up which
-ids of the batch exist (one query joining the ids, passed as one JSON or PostgreSQL array, to the unique
-index), then inserts the rest with `ON CONFLICT (event_id) DO NOTHING` as a second guard. Duplicates only
-arise from replaying a journal or retrying a batch whose commit outcome was unknown, and the same event is
-never in two writers' hands at once (a journal segment is locked by its writer), so the look-up is exact.
+added to the rollups, so a replayed or retried batch never counts twice. For outcomes and activities the
+writer first looks up which ids of the batch exist (one query joining the ids, passed as one JSON or
+PostgreSQL array, to the unique index), then inserts the rest with `ON CONFLICT (event_id) DO NOTHING` as
+a second guard. Duplicates only arise from replaying a journal or retrying a batch whose commit outcome was
+unknown, and the same event is never in two writers' hands at once (a journal segment is locked by its
+writer), so the look-up is exact.
 
-On PostgreSQL, usage (the bulk of the events) takes a faster path without the look-up: COPY, then one
-statement inserts with `ON CONFLICT (event_id) DO NOTHING` and rolls up exactly the rows it inserted
-(`postgres_usage.py`).
+Usage (the bulk of the events) needs no look-up. On SQLite it is inserted with `ON CONFLICT (event_id) DO
+NOTHING` and SQLite says, per statement, how many rows went in and the rowid of the last; that is the
+whole chunk except on a replay or retry, and then the rowid range names the rows inserted
+(`_insert_new_sqlite`). On PostgreSQL, COPY, then one statement inserts with `ON CONFLICT (event_id) DO
+NOTHING` and rolls up exactly the rows it inserted (`postgres_usage.py`).
 
 Rollups are upserted with `value = value + excluded.value`, atomic per row on SQLite and PostgreSQL, so
 they stay right with several writer processes. Each day a batch adds to gets its `rollup_days` version
@@ -18,7 +21,7 @@ raised in the same transaction, so readers that keep sums of the rollups know wh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from operator import itemgetter
@@ -115,6 +118,49 @@ def _execute_chunked(
         statement = f"{head} VALUES {', '.join([group] * len(chunk))} {tail}"
         # chain.from_iterable flattens in C; a generator here was 7% of the writer's time (cProfile).
         connection.exec_driver_sql(statement, tuple(chain.from_iterable(chunk)))
+
+
+def _insert_new_sqlite(
+    session: Session, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """Insert the rows (event_id first) with `ON CONFLICT (event_id) DO NOTHING`, as many per statement as
+    `_execute_chunked` would; return those really inserted, each event once, in order.
+
+    After each statement SQLite reports `changes()` (rows it inserted) and `last_insert_rowid()`. When
+    every row of the chunk went in, which is the rule, nothing more is asked: this replaces looking the
+    batch's ids up before inserting (0.6-1 us per event). Otherwise the inserted rows are the rowid range
+    (last - changes, last]: rowids of an INTEGER PRIMARY KEY without AUTOINCREMENT are the table's largest
+    plus one, and no other writer can insert between this transaction's first write and its commit.
+    """
+    if not rows:
+        return []
+    connection = session.connection()
+    group = "(" + ", ".join(["?"] * len(columns)) + ")"
+    # Table and column names are this module's constants, never input; values go as driver parameters.
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
+    per_chunk = max(1, _MAX_PARAMETERS // len(columns))
+    inserted: list[tuple[Any, ...]] = []
+    for start in range(0, len(rows), per_chunk):
+        chunk = rows[start : start + per_chunk]
+        statement = f"{head}{', '.join([group] * len(chunk))} ON CONFLICT (event_id) DO NOTHING"
+        # chain.from_iterable flattens in C; a generator here was 7% of the writer's time (cProfile).
+        connection.exec_driver_sql(statement, tuple(chain.from_iterable(chunk)))
+        changes, last = connection.exec_driver_sql("SELECT changes(), last_insert_rowid()").one()
+        if changes == len(chunk):
+            inserted.extend(chunk)
+            continue
+        if changes == 0:
+            continue
+        range_ = (last - changes, last)
+        # Table name: this module's constant, never input.
+        statement = f"SELECT event_id FROM {table} WHERE id > ? AND id <= ?"  # noqa: S608
+        ids = {event_id for (event_id,) in connection.exec_driver_sql(statement, range_)}
+        seen: set[str] = set()
+        for row in chunk:  # an event twice in the chunk was inserted once: keep its first copy
+            if row[0] in ids and row[0] not in seen:
+                seen.add(row[0])
+                inserted.append(row)
+    return inserted
 
 
 def _insert_rows(session: Session, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
@@ -246,6 +292,7 @@ _STARTED = _AT("started_at")
 # user, team, agent, model, requested model, client (cut to 200 already), source, initiator
 _raw_dimensions = itemgetter(*map(_AT, ("user_id", "team_id", "agent_id", "model", "requested_model", "client",
                                         "source", "initiator")))  # fmt: skip
+_started = itemgetter(_STARTED)
 _STATUS = _AT("status")
 _SUMMED = tuple(
     map(_AT, ("input_uncached", "cache_read", "cache_write", "output", "reasoning", "cost_microusd"))
@@ -255,23 +302,39 @@ _SUMMED = tuple(
 def _usage_row_groups(rows: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[Any]]:
     """The rollup groups of SQLite usage rows: {(bucket, bucket_start, *dims): sums} (see `_Sums.rows`).
 
-    Per row this is one slice, one C call and one dictionary look-up: rows are grouped by their hour (the
-    stored start time's first 13 characters, "YYYY-MM-DD HH") and their dimensions as stored, and only then
-    are the dimensions normalized and the columns summed, once per group.
+    Rows are grouped by their hour (the stored start time's first 13 characters, "YYYY-MM-DD HH") and their
+    dimensions as stored, and only then are the dimensions normalized and the columns summed, once per
+    group. A batch nearly always lies within one hour, which its earliest and latest start show (two passes
+    in C); then the key is the dimensions alone, one C call per row, instead of a slice and a pair.
     """
+    starts = list(map(_started, rows))
+    first, last = min(starts)[:13], max(starts)[:13]
     by_raw_key: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
-    for row in rows:
-        key = (row[_STARTED][:13], _raw_dimensions(row))
-        members = by_raw_key.get(key)
-        if members is None:
-            by_raw_key[key] = [row]
-        else:
-            members.append(row)
+    if first == last:
+        for row in rows:
+            key = _raw_dimensions(row)
+            members = by_raw_key.get(key)
+            if members is None:
+                by_raw_key[key] = [row]
+            else:
+                members.append(row)
+        by_hour_and_key: Iterable[tuple[tuple[Any, ...], list[tuple[Any, ...]]]] = (
+            ((first, key), members) for key, members in by_raw_key.items()
+        )
+    else:
+        for row, started in zip(rows, starts, strict=True):
+            key = (started[:13], _raw_dimensions(row))
+            members = by_raw_key.get(key)
+            if members is None:
+                by_raw_key[key] = [row]
+            else:
+                members.append(row)
+        by_hour_and_key = by_raw_key.items()
     sums = _Sums()
     for (
         hour,
         (user, team, agent, model, requested, client, source, initiator),
-    ), members in by_raw_key.items():
+    ), members in by_hour_and_key:
         # Rollups store 0 and '' for "none": SQL unique constraints treat NULLs as distinct.
         dims = (user or 0, team or 0, agent or 0, model or requested or "", client or "", source, initiator)
         errors = sum(row[_STATUS] != "ok" for row in members)
@@ -280,26 +343,26 @@ def _usage_row_groups(rows: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], list
 
 
 def _write_usage_sqlite(session: Session, events: Sequence[UsageEvent], prices: PriceBook) -> int:
-    """Look up which ids are stored, insert the rest, sum their rollups here and upsert the sums.
+    """Insert the rows (those already stored are skipped), sum the inserted ones' rollups here and upsert
+    the sums.
 
     Measured against letting SQLite sum the batch's new rowid range (INSERT ... SELECT ... GROUP BY, as
     PostgreSQL does here): the same CPU per event and no faster end to end (bench/RESULTS.md, 2026-12-02),
     so this path stays. So did letting SQLite build the rows from one JSON parameter (json_each and
     ->> per column): about three times the CPU of binding the values (SQLite 3.40, same section).
     """
-    fresh: list[UsageEvent] = _new_only(session, UsageEventRow, events)
-    if not fresh:
-        return 0
     rows = []
-    for event in fresh:
+    for event in events:
         if event.cost_usd is not None:
             cost, price_id = round(event.cost_usd * 1_000_000), None
         else:
             price = prices.price_at(event.model or event.requested_model, event.started_at)
             cost, price_id = (price.cost_microusd(event.tokens), price.id) if price else (0, None)
         rows.append(usage_values(event, cost, price_id, sqlite_time))
-    _insert_rows(session, UsageEventRow.__tablename__, USAGE_COLUMNS, rows)
-    groups = _usage_row_groups(rows)
+    fresh = _insert_new_sqlite(session, UsageEventRow.__tablename__, USAGE_COLUMNS, rows)
+    if not fresh:
+        return 0
+    groups = _usage_row_groups(fresh)
     _upsert_rollups(session, UsageRollup.__tablename__, groups, USAGE_DIMENSIONS, USAGE_SUMS)
     _touch_days(session, groups)
     return len(fresh)

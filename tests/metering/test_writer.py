@@ -195,3 +195,26 @@ def test_batches_larger_than_one_statement(context: AppContext) -> None:
         assert session.scalar(
             select(func.sum(UsageRollup.cost_microusd)).where(UsageRollup.bucket == "hour")
         ) == (2500 * 465)
+
+
+@BOTH_BACKENDS
+def test_a_replay_larger_than_one_statement_counts_each_event_once(context: AppContext) -> None:
+    # Stored and new events interleaved across several multi-row INSERTs, and one new event again in a
+    # later statement: each event is stored once and counted once in the rollups.
+    stored = [usage(index % 50, user_id=index) for index in range(1500)]
+    new = [usage(index % 50, user_id=index) for index in range(1500)]
+    book = prices(context)
+    with context.db.session() as session:
+        assert write_batch(session, usage=stored, outcomes=[], activities=[], prices=book)[0] == 1500
+    replay = [event for pair in zip(stored, new, strict=True) for event in pair] + [new[0], stored[1]]
+    with context.db.session() as session:
+        assert write_batch(session, usage=replay, outcomes=[], activities=[], prices=book)[0] == 1500
+    with context.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(UsageEventRow)) == 3000
+        for bucket in ("hour", "day"):
+            requests, cost = session.execute(
+                select(func.sum(UsageRollup.requests), func.sum(UsageRollup.cost_microusd)).where(
+                    UsageRollup.bucket == bucket
+                )
+            ).one()
+            assert (requests, cost) == (3000, 3000 * 465)
