@@ -37,7 +37,7 @@ def _bind_none_fast() -> None:
     Python 3.11's sqlite3 binds int, float and str directly, but a None first goes through the adapter
     protocol: it looks for `__adapt__` on the protocol class, which raises and formats an AttributeError
     that is then thrown away, and only then binds NULL. That costs ~440 ns per None against ~180 with an
-    adapter that returns None (usage rows carry several Nones each; bench/RESULTS.md, 2026-12-02 12:30).
+    adapter that returns None (usage rows carry several Nones each; bench/RESULTS.md, 2026-12-02 11:40).
     The registry is the sqlite3 module's, for the whole process; NULL is stored either way.
     """
     sqlite3.register_adapter(type(None), _null)
