@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     second doing nothing, which showed in the gateway's tail latency (0.5 s: ~40, 1 s: ~30)."""
     runs_tick_seconds: float = Field(default=15.0, gt=0)
     """How often cron, interval and one-shot triggers are checked (a trigger fires at most this late)."""
+    runs_checkpoint_retention_hours: float = Field(default=168.0, gt=0)
+    """How long a finished run's step checkpoints (its recorded model responses and tool results, kept so a
+    crashed run resumes without repeating a step) are kept after it ended; checked hourly."""
     approval_expiry_hours: float = Field(default=24.0, gt=0)
     """How long an approval request stays open. A run waits for it durably (across restarts) that long;
     then the call counts as denied ("approval expired") and the run carries on, its model told why."""

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -39,7 +40,7 @@ from meshclaw.db.models.identity import User
 from meshclaw.errors import MeshclawError, PermissionDeniedError
 from meshclaw.identity.principal import Principal
 from meshclaw.identity.store import principal_for
-from meshclaw.runs import approvals, guards, store
+from meshclaw.runs import approvals, checkpoint_retention, guards, store
 from meshclaw.runs.admission import AgentForRun, admit, triggered_agents
 from meshclaw.runs.connector_hub import ConnectorHub
 from meshclaw.runs.dreaming import run_id_for_night, with_dreams
@@ -56,6 +57,9 @@ process (the CLI, another server) stops the runs here within this long, before t
 APPLICATION_VERSION = "meshclaw-runs-1"
 """Bump only with a change that makes runs started by the previous release unable to resume."""
 QUEUE = "meshclaw-runs"
+PRUNE_DELAY_S = 60.0
+"""The first pruning of old step checkpoints comes this long after the start, off the start-up path."""
+PRUNE_EVERY_S = 3600.0
 
 
 def sqlite_system_engine(url: str) -> sa.Engine:
@@ -322,14 +326,39 @@ class RunEngine:
         )
         return [run_id] if run_id else []
 
+    def prune_checkpoints(self, now: datetime | None = None) -> int:
+        """Delete the step checkpoints of runs that ended more than the retention period ago and whose
+        workflow DBOS no longer holds open (`checkpoint_retention`); returns how many were deleted."""
+        self._require_live()
+        now = now or self.context.clock.now()
+        hours = self.context.settings.runs_checkpoint_retention_hours
+        still_open = DBOS.list_workflows(
+            status=list(checkpoint_retention.OPEN_WORKFLOW_STATUSES), load_input=False, load_output=False
+        )
+        removed = checkpoint_retention.prune(
+            self.context.db,
+            ended_before=now - timedelta(hours=hours),
+            keep={workflow.workflow_id for workflow in still_open},
+        )
+        if removed:
+            log.info("deleted %d step checkpoints of runs that ended over %g h ago", removed, hours)
+        return removed
+
     async def _tick_forever(self) -> None:
         interval = self.context.settings.runs_tick_seconds
+        next_prune = time.monotonic() + PRUNE_DELAY_S
         while True:
             await asyncio.sleep(interval)
             try:
                 await asyncio.to_thread(self.tick)
             except Exception:  # one bad agent or a locked database must not stop every schedule
                 log.exception("the trigger tick failed; trying again in %s s", interval)
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY_S
+                try:
+                    await asyncio.to_thread(self.prune_checkpoints)
+                except Exception:  # pruning is housekeeping: the next hour tries again
+                    log.exception("deleting old step checkpoints failed; trying again in an hour")
 
     def publish(self, event_type: str, fields: Mapping[str, str], *, untrusted: bool = True) -> list[str]:
         """The event bus: start a run of every agent with a matching event trigger, except fallback triggers
