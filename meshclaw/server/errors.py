@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from meshclaw.errors import MeshclawError, RateLimitedError
@@ -72,6 +73,13 @@ def install_error_handlers(app: FastAPI, renderers: dict[str, ErrorRenderer]) ->
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return await render(request, exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(ClientDisconnect)
+    async def on_client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The client closed the connection before its body arrived (an exporter that timed out under load,
+        # a stopped CLI): nothing was read or recorded, and nobody is left to answer. Not a server error.
+        log.info("the client left before its request body arrived: %s %s", request.method, request.url.path)
+        return Response(status_code=400)
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
