@@ -33,6 +33,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_core import to_jsonable_python
 
+from meshclaw.agents.runtime.gated import DENIED_BY_PERSON, DENIED_BY_POLICY
 from meshclaw.tools.result_view import WITHHOLD_ALL, ResultView
 
 HANDLE = re.compile(r"\[\[(r\d+)\]\]")
@@ -44,8 +45,8 @@ _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,40}")
 """A key that names a field (`rating`, `price_min`) rather than carrying data (a hotel's name keying its
 rating); other keys are withheld like any outsider's string."""
 _SPACE = re.compile(r"\s+")
-DENIED = ("The tool call was denied by policy:", "A person denied this tool call:")
-"""How a refused call's return starts (`gated`, `loop._decisions`): its reason can quote the arguments."""
+DENIED = (DENIED_BY_POLICY, DENIED_BY_PERSON)
+"""How a refused call's return starts: its reason can quote the arguments, so the record only says so."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -47,6 +47,11 @@ from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolError
 from meshclaw.tools.result_view import WITHHOLD_ALL, ResultView
 
+DENIED_BY_POLICY = "The tool call was denied by policy:"
+"""How the model reads a refused call (the reason follows)."""
+DENIED_BY_PERSON = "A person denied this tool call:"
+"""How the model reads a call a person denied (`loop._decisions`; the person's reason follows)."""
+
 
 class ToolBroke(Exception):
     """A tool could not be run at all (it hung, its server crashed): the run fails with this message."""
@@ -202,7 +207,7 @@ async def gate_and_call(
 
     if decision.decision == "deny":
         await record("denied")
-        return f"The tool call was denied by policy: {decision.reason}"
+        return f"{DENIED_BY_POLICY} {decision.reason}"
     if decision.decision == "needs_approval":
         await record("pending")
         raise ApprovalRequired(

@@ -55,7 +55,7 @@ from meshclaw.agents.runtime.contract import (
     ToolGate,
     UsageTotals,
 )
-from meshclaw.agents.runtime.gated import RunStopped, SegmentState, ToolBroke, ToolMeta
+from meshclaw.agents.runtime.gated import DENIED_BY_PERSON, RunStopped, SegmentState, ToolBroke, ToolMeta
 from meshclaw.agents.runtime.models import open_model
 from meshclaw.agents.runtime.taint import CURRENT
 from meshclaw.agents.runtime.toolsets import function_toolset, gated_mcp, mcp_toolset, registry_tools
@@ -357,7 +357,7 @@ async def _decisions(pending: list[history.PendingCall], state: SegmentState) ->
             )
             continue
         reason = (decision.reason if decision else None) or "no person approved this call"
-        approvals[call.tool_call_id] = ToolDenied(f"A person denied this tool call: {reason}")
+        approvals[call.tool_call_id] = ToolDenied(f"{DENIED_BY_PERSON} {reason}")
         await state.sink.tool_call(
             ToolCallStep(tool_call_id=call.tool_call_id, name=call.name, args_digest=call.args_digest,
                          effect=call.effect, decision="deny", reason=f"denied by a person: {reason}",
