@@ -21,7 +21,7 @@ raised in the same transaction, so readers that keep sums of the rollups know wh
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import chain
 from operator import itemgetter
@@ -112,12 +112,21 @@ def _execute_chunked(
         # better than planning one statement with tens of thousands of parameters.
         connection.exec_driver_sql(f"{head} VALUES {group} {tail}", rows)
         return
+    for statement, parameters, _ in _sqlite_chunks(head, group, columns, rows, tail):
+        connection.exec_driver_sql(statement, parameters)
+
+
+def _sqlite_chunks(
+    head: str, group: str, columns: int, rows: list[tuple[Any, ...]], tail: str
+) -> Iterator[tuple[str, tuple[Any, ...], list[tuple[Any, ...]]]]:
+    """`head VALUES group, group, ... tail` per chunk of rows, as many as SQLite's parameter limit allows:
+    the statement, its flattened parameters and the chunk's rows."""
     per_chunk = max(1, _MAX_PARAMETERS // columns)
     for start in range(0, len(rows), per_chunk):
         chunk = rows[start : start + per_chunk]
         statement = f"{head} VALUES {', '.join([group] * len(chunk))} {tail}"
         # chain.from_iterable flattens in C; a generator here was 7% of the writer's time (cProfile).
-        connection.exec_driver_sql(statement, tuple(chain.from_iterable(chunk)))
+        yield statement, tuple(chain.from_iterable(chunk)), chunk
 
 
 def _insert_new_sqlite(
@@ -137,14 +146,11 @@ def _insert_new_sqlite(
     connection = session.connection()
     group = "(" + ", ".join(["?"] * len(columns)) + ")"
     # Table and column names are this module's constants, never input; values go as driver parameters.
-    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608
-    per_chunk = max(1, _MAX_PARAMETERS // len(columns))
+    head = f"INSERT INTO {table} ({', '.join(columns)})"
     inserted: list[tuple[Any, ...]] = []
-    for start in range(0, len(rows), per_chunk):
-        chunk = rows[start : start + per_chunk]
-        statement = f"{head}{', '.join([group] * len(chunk))} ON CONFLICT (event_id) DO NOTHING"
-        # chain.from_iterable flattens in C; a generator here was 7% of the writer's time (cProfile).
-        connection.exec_driver_sql(statement, tuple(chain.from_iterable(chunk)))
+    chunks = _sqlite_chunks(head, group, len(columns), rows, "ON CONFLICT (event_id) DO NOTHING")
+    for statement, parameters, chunk in chunks:
+        connection.exec_driver_sql(statement, parameters)
         changes, last = connection.exec_driver_sql("SELECT changes(), last_insert_rowid()").one()
         if changes == len(chunk):
             inserted.extend(chunk)
