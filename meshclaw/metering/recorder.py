@@ -94,6 +94,8 @@ class Recorder:
         if self._starts > 1:
             return
         self.replay()
+        # This writer's batches are what make checkpoints expensive; they should not wait for them.
+        self.db.start_background_checkpoints()
         self._stopping = False
         with self.db.session() as session:
             self._prices = PriceBook.load(session)
@@ -118,6 +120,7 @@ class Recorder:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
+        self.db.stop_background_checkpoints()
 
     # --- recording (the hot path) ---------------------------------------------------------------
 

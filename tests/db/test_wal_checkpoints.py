@@ -1,0 +1,94 @@
+"""While background checkpoints run, commits leave the SQLite log for the checkpointer thread to copy into
+the database file; before and after, commits checkpoint themselves as SQLite does by default."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from meshclaw.db.engine import Database
+from meshclaw.db.migrate import upgrade
+from meshclaw.metering.recorder import Recorder
+
+_PAGE = 4096
+_ROWS = 1500  # one row a page: a commit of about 6 MB, past the automatic checkpoint's 1,000 pages
+
+
+def _database(tmp_path: Path) -> Database:
+    db = Database(f"sqlite:///{tmp_path / 'meshclaw.db'}")
+    with db.session() as session:
+        session.execute(text("CREATE TABLE scratch (id INTEGER PRIMARY KEY, body BLOB)"))
+    return db
+
+
+def _write_pages(db: Database) -> None:
+    with db.session() as session:
+        session.execute(
+            text("INSERT INTO scratch (body) VALUES (randomblob(:size))"), [{"size": _PAGE}] * _ROWS
+        )
+
+
+def _database_file_bytes(tmp_path: Path) -> int:
+    return (tmp_path / "meshclaw.db").stat().st_size
+
+
+def _autocheckpoint(db: Database) -> int:
+    with db.session() as session:
+        return int(session.execute(text("PRAGMA wal_autocheckpoint")).scalar_one())
+
+
+def test_by_default_a_large_commit_checkpoints_itself(tmp_path: Path) -> None:
+    db = _database(tmp_path)
+    _write_pages(db)
+    assert _database_file_bytes(tmp_path) >= _ROWS * _PAGE  # copied into the file before commit returned
+    assert _autocheckpoint(db) == 1000
+    db.dispose()
+
+
+def test_with_background_checkpoints_commits_leave_the_copy_to_the_thread(tmp_path: Path) -> None:
+    db = _database(tmp_path)
+    db.start_background_checkpoints(interval=3600)  # the thread's only checkpoint is the one at stop
+    assert _autocheckpoint(db) == 0
+    _write_pages(db)
+    assert _database_file_bytes(tmp_path) < _PAGE * 100  # still in the log: the commit did not copy it
+    db.stop_background_checkpoints()
+    assert _database_file_bytes(tmp_path) >= _ROWS * _PAGE  # the last checkpoint copied it
+    assert _autocheckpoint(db) == 1000  # connections checkpoint themselves again
+    db.dispose()
+
+
+def test_the_thread_copies_the_log_while_it_runs(tmp_path: Path) -> None:
+    db = _database(tmp_path)
+    db.start_background_checkpoints(interval=0.05)
+    _write_pages(db)
+    deadline = time.monotonic() + 10
+    while _database_file_bytes(tmp_path) < _ROWS * _PAGE and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _database_file_bytes(tmp_path) >= _ROWS * _PAGE
+    with db.session() as session:  # and the data is all there
+        assert session.execute(text("SELECT count(*) FROM scratch")).scalar_one() == _ROWS
+    db.dispose()
+
+
+def test_starts_nest_and_the_recorder_holds_one(tmp_path: Path) -> None:
+    db = _database(tmp_path)
+    upgrade(db)
+    recorder = Recorder(db, journal_dir=tmp_path / "journal")
+    db.start_background_checkpoints()
+    recorder.start()
+    db.stop_background_checkpoints()
+    assert _autocheckpoint(db) == 0  # the recorder still writes, so checkpoints stay in the background
+    recorder.close()
+    assert _autocheckpoint(db) == 1000
+    db.dispose()
+
+
+def test_in_memory_databases_are_left_alone() -> None:
+    db = Database("sqlite:///:memory:")
+    db.start_background_checkpoints()
+    with db.session() as session:
+        assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == 1000
+    db.stop_background_checkpoints()
+    db.dispose()
