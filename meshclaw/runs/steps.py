@@ -47,6 +47,40 @@ class DivergedReplay(MeshclawError):
     """A replayed run took another step than the one recorded at that number."""
 
 
+class RecordedStepError(MeshclawError):
+    """A step's error as replay raises it when the original exception could not be kept as it was: one
+    that cannot be pickled (it holds a lock, a socket, a client) or not unpickled (its `__init__` wants
+    other arguments than `args`). It names the original's type and says what it said."""
+
+
+def _pickled_error(error: Exception) -> bytes:
+    """The error, pickled so that unpickling gives it back; otherwise a `RecordedStepError` in its place.
+
+    A step's error is recorded so that a replay raises it again. Before this, an error that would not
+    pickle made the step fail with pickle's TypeError instead of its own (the run's error said "cannot
+    pickle '_thread.lock' object"), and one that would not unpickle made every replay of the run fail.
+    """
+    try:
+        data = pickle.dumps(error)
+        pickle.loads(data)  # noqa: S301 - just made here
+    except Exception:  # any failure of either direction; the substitute always round-trips
+        kind = type(error)
+        return pickle.dumps(RecordedStepError(f"{kind.__module__}.{kind.__qualname__}: {error}"))
+    return data
+
+
+def _pickled_value(name: str, value: Any) -> bytes:
+    """The step's result, pickled; a result replay could not answer with is the step's author's bug, named
+    as such rather than as pickle's bare TypeError."""
+    try:
+        return pickle.dumps(value)
+    except Exception as error:
+        raise MeshclawError(
+            f"step '{name}' returned a {type(value).__qualname__} that cannot be checkpointed for replay "
+            f"({error}); steps must return plain data"
+        ) from error
+
+
 class RecordedSteps:
     """The step runner of one execution of a run's workflow, answering from the run's checkpoints as
     read when the execution began."""
@@ -76,7 +110,7 @@ class RecordedSteps:
             mine = Checkpoint(
                 name=name,
                 failed=error is not None,
-                result=pickle.dumps(error if error is not None else value),
+                result=_pickled_error(error) if error is not None else _pickled_value(name, value),
             )
             recorded = await self._record(seq, mine)
             if recorded is mine:  # ours is the checkpoint: answer as the step did, not from the pickle

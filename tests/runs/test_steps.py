@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,9 +15,10 @@ import pytest
 
 from meshclaw.context import AppContext
 from meshclaw.db.models import Run
+from meshclaw.errors import MeshclawError
 from meshclaw.runs import store
 from meshclaw.runs.checkpoints import CheckpointStore
-from meshclaw.runs.steps import DivergedReplay, RecordedSteps
+from meshclaw.runs.steps import DivergedReplay, RecordedStepError, RecordedSteps
 from meshclaw.runs.workflow import _Begun
 from tests.agents.runtime.conftest import run
 from tests.postgres import BOTH_BACKENDS
@@ -143,6 +145,58 @@ def test_a_run_whose_record_ended_is_seen_at_its_next_checkpoint(
         return seen
 
     assert run(steps_around_a_cancel()) == [False, False, False, True]
+
+
+class _HoldsALock(Exception):
+    """Cannot be pickled: a client error that keeps its connection's lock, say."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+class _TwoArguments(Exception):
+    """Pickles, but does not unpickle: pickle calls `__init__` with `args`, one string here."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+
+
+@pytest.mark.parametrize(
+    ("error", "recorded"),
+    [
+        (_HoldsALock("mailbox busy"), "tests.runs.test_steps._HoldsALock: mailbox busy"),
+        (_TwoArguments(503, "try later"), "tests.runs.test_steps._TwoArguments: HTTP 503: try later"),
+    ],
+)
+def test_an_error_that_cannot_be_kept_as_it_is_is_raised_and_replayed_as_its_record(
+    checkpoints: CheckpointStore, error: Exception, recorded: str
+) -> None:
+    async def failing() -> Any:
+        raise error
+
+    async def execution() -> Any:
+        steps = await RecordedSteps.load(checkpoints, RUN_ID)
+        return await steps("kv_get_value", failing)
+
+    with pytest.raises(type(error)) as first:  # the first execution raises the tool's own error
+        run(execution())
+    assert first.value is error
+    with pytest.raises(RecordedStepError) as replayed:  # a replay, what was recorded of it
+        run(execution())
+    assert str(replayed.value) == recorded
+
+
+def test_a_result_that_cannot_be_checkpointed_names_the_step(checkpoints: CheckpointStore) -> None:
+    async def execution() -> Any:
+        steps = await RecordedSteps.load(checkpoints, RUN_ID)
+        return await steps("kv_get_value", Calls().returning(threading.Lock()))
+
+    with pytest.raises(
+        MeshclawError, match="step 'kv_get_value' returned a lock that cannot be checkpointed"
+    ):
+        run(execution())
+    assert checkpoints.load(RUN_ID) == {}  # nothing half-recorded
 
 
 def test_a_run_begun_before_recorded_steps_resumes_on_dbos_steps() -> None:
