@@ -11,8 +11,9 @@ own, where the copying and syncing overlap with the writers' work instead of add
 Its checkpoints are PASSIVE: they copy what they can without waiting for readers or writers. The log only
 starts over once all of it has been copied, so a writer that never pauses could keep a passive checkpoint
 from ever finishing and the log would grow; once the log file passes `restart_bytes`, the checkpoint is a
-RESTART, which waits (a short busy timeout) for the current write to end, copies everything and lets the
-next write start the log afresh. Readers that still hold an old snapshot can delay that too; it is retried.
+RESTART, which copies everything and lets the next write start the log afresh. It does not wait: while
+a write is under way, or a reader still reads an old snapshot, it goes on as a PASSIVE checkpoint (that is
+SQLite's rule when its busy handler gives up, and this connection has none), and the next pass tries again.
 """
 
 from __future__ import annotations
@@ -49,11 +50,11 @@ class WalCheckpointer:
         self._connection: sqlite3.Connection | None = None
 
     def start(self) -> None:
-        # Autocommit (isolation_level None): a checkpoint cannot run inside a transaction. A short busy
-        # timeout: a RESTART holds off other writers while it waits for readers, and a checkpoint that
-        # cannot finish now is simply tried again on the next pass.
+        # Autocommit (isolation_level None): a checkpoint cannot run inside a transaction. No busy
+        # timeout: a RESTART that would have to wait for a writer or for readers (holding off other
+        # writers meanwhile) goes on as a PASSIVE one instead, and the next pass tries again.
         self._connection = sqlite3.connect(
-            self.path, timeout=0.2, isolation_level=None, check_same_thread=False
+            self.path, timeout=0, isolation_level=None, check_same_thread=False
         )
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="meshclaw-wal-checkpoints", daemon=True)

@@ -3,6 +3,7 @@ the database file; before and after, commits checkpoint themselves as SQLite doe
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from sqlalchemy import text
 
 from meshclaw.db.engine import Database
 from meshclaw.db.migrate import upgrade
+from meshclaw.db.wal_checkpoints import WalCheckpointer
 from meshclaw.metering.recorder import Recorder
 
 _PAGE = 4096
@@ -92,3 +94,28 @@ def test_in_memory_databases_are_left_alone() -> None:
         assert session.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == 1000
     db.stop_background_checkpoints()
     db.dispose()
+
+
+def test_a_restart_does_not_wait_for_a_reader_and_restarts_the_log_once_it_can(tmp_path: Path) -> None:
+    path = tmp_path / "meshclaw.db"
+    _database(tmp_path).dispose()
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.executemany("INSERT INTO scratch (body) VALUES (randomblob(?))", [(_PAGE,)] * _ROWS)
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT count(*) FROM scratch").fetchone() == (_ROWS,)  # holds its snapshot
+    checkpointer = WalCheckpointer(path, interval=3600, restart_bytes=1)  # every checkpoint a RESTART
+    checkpointer.start()
+    began = time.monotonic()
+    busy = checkpointer.checkpoint()
+    assert time.monotonic() - began < 5  # did not wait for the reader
+    assert busy.busy and busy.copied_frames == busy.log_frames  # copied, but the log cannot start over yet
+    writer.execute("INSERT INTO scratch (body) VALUES (x'00')")  # and writers were not held off
+    reader.execute("COMMIT")
+    assert not checkpointer.checkpoint().busy
+    writer.execute("INSERT INTO scratch (body) VALUES (x'00')")  # starts the log over
+    assert checkpointer.checkpoint().log_frames < 10
+    checkpointer.close()
+    writer.close()
+    reader.close()
