@@ -121,8 +121,11 @@ def field_path(loc: tuple[int | str, ...]) -> str:
             continue
         else:
             path += f".{part}" if path else part
-    return path or "(the whole definition)"
+    return path or WHOLE_DEFINITION
 
+
+WHOLE_DEFINITION = "(the whole definition)"
+"""The path of a problem with no one field (a check across fields)."""
 
 _TRIGGER_KINDS = frozenset({"cron", "interval", "once", "event"})
 

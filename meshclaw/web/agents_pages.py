@@ -3,7 +3,9 @@
 A new agent comes from one of three forms on /agents/new: the common fields, a pasted TOML or YAML
 definition, or a template. All three end in `agents.service.apply_spec`, as the API and the CLI do, so
 the checks and messages are the same; a form shows each problem next to its field. The owner is always
-the viewer (admins create agents for others through the API or the CLI).
+the viewer (admins create agents for others through the API or the CLI). /agents/{id}/edit is the first
+form filled in with the current definition, saved like `PUT /api/v1/agents/{id}` (`agent_form` says how
+the form is laid over the definition).
 
 The detail page shows the current definition as JSON and a line diff between two versions (difflib over
 the pretty JSON: the stored form, so what the diff shows is exactly what changed).
@@ -19,16 +21,25 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from meshclaw.agents import service, store
-from meshclaw.agents.files import FileFormat, SpecFileError, parse_spec_text, spec_from_data
+from meshclaw.agents.files import WHOLE_DEFINITION, FileFormat, SpecFileError, parse_spec_text, spec_from_data
 from meshclaw.agents.memory import dreams as dream_rows
 from meshclaw.agents.spec import AgentSpec
+from meshclaw.agents.store import AgentRecord
 from meshclaw.agents.templates import builtin_templates
-from meshclaw.api.agents import agent_detail, agent_out, create_new, current_version, record_switch
+from meshclaw.api.agents import (
+    agent_detail,
+    agent_out,
+    checks_for,
+    create_new,
+    current_version,
+    record_switch,
+)
 from meshclaw.api.deps import Context
 from meshclaw.api.kill_switches import covering_out
 from meshclaw.errors import MeshclawError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
 from meshclaw.providers.live import LiveRoutes
+from meshclaw.web import agent_form
 from meshclaw.web.deps import FormActor, PageViewer, Viewer
 from meshclaw.web.render import render
 
@@ -36,23 +47,14 @@ router = APIRouter(include_in_schema=False)
 
 NOTICES = {
     "created": "Agent created: this is version 1.",
+    "updated": "Saved as a new version.",
+    "unchanged": "Nothing changed, so no new version was saved.",
     "enabled": "Agent enabled.",
     "disabled": "Agent disabled: it starts no run until enabled again.",
     "engaged": "Kill switch engaged: the agent's runs were stopped and no new run starts until it is released.",
     "released": "Kill switch released: the agent may run again.",
 }
 """Fixed texts picked by a code in the URL, so a crafted link cannot make the page say anything else."""
-
-_FORM_FIELDS = (
-    "name",
-    "purpose",
-    "instructions",
-    "model.name",
-    "limits.max_steps",
-    "limits.max_cost_usd",
-    "daily.max_runs",
-    "daily.max_cost_usd",
-)
 
 
 @router.get("/agents")
@@ -92,6 +94,7 @@ def _new_page(
         pasted=pasted or {"format": "toml", "text": ""},
         models=_models(request),
         defaults=AgentSpec(name="x"),
+        choices=agent_form.CHOICES,
         templates=builtin_templates().list(),
     )
 
@@ -111,46 +114,32 @@ def _created(agent_id: int) -> Response:
     return RedirectResponse(f"/agents/{agent_id}?notice=created", status_code=303)
 
 
-def _spec_from_form(form: dict[str, str]) -> dict[str, Any]:
-    """The form as a definition: empty inputs are left out, so the spec's defaults apply."""
-    data: dict[str, Any] = {
-        "name": form["name"],
-        "purpose": form["purpose"],
-        "instructions": form["instructions"],
-        "memory": form.get("memory") == "on",
-    }
-    if form["model.name"]:
-        data["model"] = {"name": form["model.name"]}
-    for section in ("limits", "daily"):
-        values = {
-            key.split(".", 1)[1]: form[key]
-            for key in _FORM_FIELDS
-            if key.startswith(f"{section}.") and form[key].strip()
-        }
-        if values:
-            data[section] = values
-    return data
-
-
 @router.post("/agents/new")
 async def create_agent_form(request: Request, viewer: FormActor, context: Context) -> Response:
-    submitted = await request.form()
-    form = {key: str(submitted.get(key, "")).strip() for key in _FORM_FIELDS}
-    form["memory"] = "on" if submitted.get("memory") == "on" else ""
+    form = agent_form.read(await request.form())
     try:
-        spec = spec_from_data(_spec_from_form(form), source="the form")
+        spec = spec_from_data(agent_form.definition(form), source="the form")
         return _created(_save(request, context, viewer, spec))
-    except SpecFileError as exc:
-        errors = {path: why for path, why in reversed(exc.problems)}
-        return _new_page(request, form=form, errors=errors, error=_summary(exc), status=exc.status)
     except MeshclawError as exc:
-        errors = {exc.field: exc.message} if exc.field else {}
-        return _new_page(request, form=form, errors=errors, error=exc.message, status=exc.status)
+        errors, error = _problems(exc)
+        return _new_page(request, form=form, errors=errors, error=error, status=exc.status)
 
 
-def _summary(exc: SpecFileError) -> str:
+def _problems(exc: MeshclawError) -> tuple[dict[str, str], str]:
+    """The errors to show next to the form's fields, and the one at the top of the page, which says in
+    full those that belong to no field of the form (e.g. dreaming needs memory)."""
+    if not isinstance(exc, SpecFileError):
+        return ({exc.field: exc.message} if exc.field else {}), exc.message
+    errors = {path: why for path, why in reversed(exc.problems) if path in agent_form.FIELDS}
+    elsewhere = [
+        why if path == WHOLE_DEFINITION else f"{path}: {why}"
+        for path, why in exc.problems
+        if path not in errors
+    ]
+    if elsewhere or not exc.problems:
+        return errors, "; ".join(elsewhere) or exc.message
     count = len(exc.problems)
-    return (
+    return errors, (
         "the definition has a problem; see the field"
         if count == 1
         else f"the definition has {count} problems"
@@ -257,6 +246,61 @@ def agent_page(
         dreams=dreams,
         notice=NOTICES.get(notice or ""),
     )
+
+
+def _edit_page(
+    request: Request,
+    agent: AgentRecord,
+    form: dict[str, str],
+    *,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "agent_edit.html",
+        status=status,
+        agent=agent,
+        form=form,
+        errors=errors or {},
+        error=error,
+        models=_models(request),
+        defaults=AgentSpec(name="x"),
+        choices=agent_form.CHOICES,
+    )
+
+
+@router.get("/agents/{agent_id}/edit")
+def edit_agent_page(agent_id: int, request: Request, viewer: PageViewer, context: Context) -> Response:
+    principal = viewer.principal
+    with context.db.session() as session:
+        agent = service.visible_agent(session, principal.org_id, principal, agent_id, action="update")
+        current = current_version(session, agent)
+    form = agent_form.values_of(current.spec_data) if current is not None else {"name": agent.name}
+    return _edit_page(request, agent, form)
+
+
+@router.post("/agents/{agent_id}/edit")
+async def edit_agent(agent_id: int, request: Request, viewer: FormActor, context: Context) -> Response:
+    """A new version from the form laid over the current definition (`agent_form`); checked as a whole
+    before anything is saved, so a bad value saves nothing, not even the form's valid fields."""
+    principal = viewer.principal
+    form = agent_form.read(await request.form())
+    with context.db.session() as session:
+        agent = service.visible_agent(session, principal.org_id, principal, agent_id, action="update")
+        current = current_version(session, agent)
+    base = current.spec_data if current is not None else {"name": agent.name}
+    try:
+        spec = spec_from_data(agent_form.definition(form, base=base), source="the form")
+        with context.db.session() as session:
+            applied = service.apply_to_agent(session, principal=principal, agent=agent, spec=spec,
+                                             checks=checks_for(request), now=context.clock.now())  # fmt: skip
+    except MeshclawError as exc:
+        errors, error = _problems(exc)
+        shown = {**agent_form.values_of(current.spec_data), **form} if current is not None else form
+        return _edit_page(request, agent, shown, errors=errors, error=error, status=exc.status)
+    return RedirectResponse(f"/agents/{agent_id}?notice={applied.outcome}", status_code=303)
 
 
 def _switch(agent_id: int, context: Context, viewer: Viewer, *, enabled: bool) -> Response:

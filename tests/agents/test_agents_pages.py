@@ -1,10 +1,11 @@
 """The /agents pages through the real app (TestClient), signed in by the form: create with the form (a
 bad field is shown next to it), paste a definition, start from a template, the detail page with its
-versions and diff, the kill switch, and CSRF."""
+versions and diff, the kill switch, CSRF, and editing (what the form does not change stays as it was)."""
 
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from meshclaw.agents import store
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.context import AppContext
+from meshclaw.identity.principal import Role
 from meshclaw.providers.registry import add_provider
 from tests.conftest import People
 from tests.web.conftest import WebPeople, csrf_field, signed_in
@@ -111,7 +113,6 @@ def test_the_agent_page_shows_its_dream_diary_to_who_may_read_its_memory(
 
     from meshclaw.agents.memory.dreaming import apply, plan, rule_merge
     from meshclaw.agents.memory.store import remember
-    from meshclaw.identity.principal import Role
 
     team = people.team("ops")
     alice = web_people.add(team_id=team)
@@ -139,3 +140,148 @@ def test_the_agent_page_shows_its_dream_diary_to_who_may_read_its_memory(
     signed_in(client, web_people.add(Role.MANAGER, team_id=team))
     seen = client.get(f"/agents/{agent.id}")
     assert seen.status_code == 200 and "dreamer" in seen.text and 'id="dreams"' not in seen.text
+
+
+class _Form(HTMLParser):
+    """What a browser sends for the first form with `action`, left as the page shows it: inputs, ticked
+    checkboxes, textareas (their line breaks as CRLF, as browsers send them) and each select's selected
+    option (else its first)."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__()
+        self.action, self.inside, self.done = action, False, False
+        self.fields: dict[str, str] = {}
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {key: value or "" for key, value in attrs}
+        if tag == "form" and not self.done:
+            self.inside = a.get("action") == self.action
+        if not self.inside:
+            return
+        name = a.get("name", "")
+        if tag == "input" and (a.get("type") != "checkbox" or "checked" in a):
+            self.fields[name] = a.get("value", "")
+        elif tag == "textarea":
+            self._textarea, self.fields[name] = name, ""
+        elif tag == "select":
+            self._select = name
+        elif (
+            tag == "option"
+            and self._select is not None
+            and (self._select not in self.fields or "selected" in a)
+        ):
+            self.fields[self._select] = a.get("value", "")
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self.fields[self._textarea] += data.replace("\n", "\r\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+        elif tag == "form" and self.inside:
+            self.inside, self.done = False, True
+
+
+def _form_on(html: str, action: str) -> dict[str, str]:
+    form = _Form(action)
+    form.feed(html)
+    assert form.done, f"no form posts to {action}"
+    return form.fields
+
+
+def _selected(html: str, name: str) -> str:
+    select = re.search(rf'<select name="{re.escape(name)}"[^>]*>(.*?)</select>', html, re.S)
+    assert select, f"no select {name}"
+    chosen = re.findall(r'<option value="([^"]*)" selected>', select.group(1))
+    assert len(chosen) == 1, chosen
+    return chosen[0]
+
+
+def test_the_form_creates_an_agent_with_its_approval_and_answer_settings_and_refuses_other_values(
+    client: TestClient, web_people: WebPeople, context: AppContext, org_id: int
+) -> None:
+    alice = web_people.add()
+    token = signed_in(client, alice)
+    page = client.get("/agents/new").text
+    # The spec's defaults are preselected, each choice says what it does.
+    assert _selected(page, "unattended_approvals") == "wait" and _selected(page, "tainted_answers") == "clean"
+    assert "skip: the call is refused, the run carries on" in page
+    assert "Clean: the answer is written again without the mail" in page
+
+    form = {"csrf_token": token, "name": "careful", "purpose": "", "instructions": "", "memory": "on"}
+    bad = client.post("/agents/new", data={**form, "unattended_approvals": "skip", "tainted_answers": "raw"})
+    assert bad.status_code == 422
+    assert 'id="tainted_answers-error">Input should be &#39;clean&#39; or &#39;as_written&#39;' in bad.text
+    assert _selected(bad.text, "unattended_approvals") == "skip"  # what was chosen is kept
+    with context.db.session() as session:
+        assert store.agent_by_name(session, org_id, alice.id, "careful") is None
+
+    made = client.post(
+        "/agents/new",
+        data={**form, "unattended_approvals": "skip", "tainted_answers": "as_written"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303, made.text
+    with context.db.session() as session:
+        agent = store.agent_by_name(session, org_id, alice.id, "careful")
+        assert agent is not None and agent.current_version is not None
+        spec = store.get_version(session, agent.id, agent.current_version).spec_data
+    assert spec["unattended_approvals"] == "skip" and spec["tainted_answers"] == "as_written"
+
+
+def test_editing_keeps_what_the_form_leaves_untouched_and_saves_nothing_when_a_value_is_bad(
+    client: TestClient, web_people: WebPeople, context: AppContext, org_id: int
+) -> None:
+    alice = web_people.add()
+    token = signed_in(client, alice)
+    data = {
+        "name": "night-watch", "purpose": "watch the night", "instructions": "Line one.\nLine two.",
+        "unattended_approvals": "skip", "tainted_answers": "as_written",
+        "triggers": [{"cron": "daily 03:00"}], "limits": {"max_tool_calls": 7, "max_cost_usd": 0.005},
+        "dreaming": {"at": "04:15"},
+    }  # fmt: skip
+    with context.db.session() as session:
+        agent = store.save_spec(session, org_id=org_id, owner_user_id=alice.id, created_by_user_id=alice.id,
+                                spec=AgentSpec.model_validate(data), now=context.clock.now()).agent  # fmt: skip
+    url = f"/agents/{agent.id}"
+    assert f'href="{url}/edit"' in client.get(url).text
+    page = client.get(f"{url}/edit")
+    assert page.status_code == 200
+    assert _selected(page.text, "unattended_approvals") == "skip"
+    assert _selected(page.text, "tainted_answers") == "as_written"
+
+    # Saved as the page shows it: the same definition, no new version.
+    shown = _form_on(page.text, f"{url}/edit")
+    same = client.post(f"{url}/edit", data=shown, follow_redirects=False)
+    assert same.status_code == 303 and same.headers["location"] == f"{url}?notice=unchanged", same.text
+    assert "Nothing changed, so no new version was saved." in client.get(same.headers["location"]).text
+
+    # A bad value from a hand-made POST saves nothing, not even the valid change sent with it.
+    bad = client.post(
+        f"{url}/edit", data={"csrf_token": token, "purpose": "new", "unattended_approvals": "ask"}
+    )
+    assert bad.status_code == 422
+    assert 'id="unattended_approvals-error">Input should be &#39;wait&#39; or &#39;skip&#39;' in bad.text
+    assert _selected(bad.text, "tainted_answers") == "as_written"  # the page still shows the rest as saved
+
+    changed = client.post(f"{url}/edit", data={**shown, "purpose": "watch the night, quietly"},
+                          follow_redirects=False)  # fmt: skip
+    assert changed.headers["location"] == f"{url}?notice=updated", changed.text
+    with context.db.session() as session:
+        assert [v.number for v in store.list_versions(session, agent.id)] == [2, 1]
+        before, after = (store.get_version(session, agent.id, n).spec_data for n in (1, 2))
+    assert after == {**before, "purpose": "watch the night, quietly"}
+    assert after["instructions"] == "Line one.\nLine two." and after["unattended_approvals"] == "skip"
+
+    # A problem that is no one field's is said in full at the top of the page.
+    no_memory = {key: value for key, value in shown.items() if key != "memory"}
+    refused = client.post(f"{url}/edit", data=no_memory)
+    assert refused.status_code == 422
+    assert (
+        "Dreaming consolidates the agent&#39;s memory: set memory = true or remove dreaming" in refused.text
+    )
