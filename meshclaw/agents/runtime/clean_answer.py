@@ -9,9 +9,12 @@ the design-patterns paper's context minimization with the dual-LLM pattern's han
 (../shared/research/security.md): a model that was talked into something in the first context reads no
 attacker's words in the second.
 
-It costs one more model request per such run (metered and limited like any other). Not covered: answers
-with an output schema (playbooks check those fields themselves), and runs tainted only by the event that
-started them (the request itself is the outsider's; it is answered as written).
+It costs one more model request per such run, metered and limited like any other: when the run has no
+step, tokens or money left for it (`check_limits`), or its response crosses the token or cost limit, the
+run ends over that limit with no answer. The first answer is never shown instead: an injection would only
+have to make the run use its steps up. Not covered: answers with an output schema (playbooks check those
+fields themselves), and runs tainted only by the event that started them (the request itself is the
+outsider's; it is answered as written).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ NO_ANSWER = (
 )
 
 OnResponse = Callable[[ModelResponse, float], Awaitable[None]]
-"""Records and meters the response (`loop._model_called`)."""
+"""Records and meters the response (`loop._model_called`); raises when it crossed a limit of the run."""
 
 
 def trust_of(
@@ -73,14 +76,17 @@ async def rewrite(
     instructions: str | None,
     messages: list[ModelMessage],
     metas: Mapping[str, ToolMeta],
+    check_limits: Callable[[], None],
     on_response: OnResponse,
 ) -> tuple[str, list[ModelMessage]] | None:
     """The answer written from the clean context and the history with it in place of the first one, or
-    None when the run read no outsider's text through a tool (the first answer stands)."""
+    None when the run read no outsider's text through a tool (the first answer stands). `check_limits`
+    raises when the run has no room for one more model request."""
     context = clean_context.build(messages, trust_of(metas, state.request.mcp_effects))
     if not context.read_untrusted:
         return None
     state.check_stop()
+    check_limits()
     parts = (
         [InstructionPart(content=instructions, id=InstructionId(AgentInstructionSource()))]
         if instructions

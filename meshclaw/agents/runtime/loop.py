@@ -59,7 +59,14 @@ from meshclaw.agents.runtime.gated import DENIED_BY_PERSON, RunStopped, SegmentS
 from meshclaw.agents.runtime.models import open_model
 from meshclaw.agents.runtime.taint import CURRENT
 from meshclaw.agents.runtime.toolsets import function_toolset, gated_mcp, mcp_toolset, registry_tools
-from meshclaw.agents.runtime.usage import add_tokens, limit_named, remaining_limits, token_counts
+from meshclaw.agents.runtime.usage import (
+    add_tokens,
+    add_usage,
+    limit_named,
+    no_room_left,
+    remaining_limits,
+    token_counts,
+)
 from meshclaw.errors import MeshclawError
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolRegistry
@@ -78,6 +85,15 @@ NO_MODEL = (
 
 class CostExceeded(Exception):
     pass
+
+
+class LimitReached(Exception):
+    """A limit the runtime checks itself (not pydantic-ai's `UsageLimits`): the clean answer's request."""
+
+    def __init__(self, limit: LimitName, detail: str) -> None:
+        super().__init__(detail)
+        self.limit = limit
+        self.detail = detail
 
 
 @dataclass(kw_only=True)
@@ -156,6 +172,8 @@ async def execute(
         return _over(segment, limit_named(str(error)) or "max_steps", detail=error.message)
     except CostExceeded:
         return _over(segment, "max_cost_usd")
+    except LimitReached as error:
+        return _over(segment, error.limit, detail=error.detail)
     except RunStopped:
         return segment.result("cancelled", error="the run was stopped (kill switch) before its next step")
     except ModelUnavailable as error:
@@ -299,13 +317,33 @@ async def _clean(
 
     async def on_response(response: ModelResponse, requested_at: float) -> None:
         await _model_called(segment, response, requested_at, purpose=clean_answer.PURPOSE)
+        # As pydantic-ai's `check_tokens` after any other response (the cost is checked by the meter).
+        if _used(segment).tokens.total > segment.request.spec.limits.max_tokens:
+            raise LimitReached("max_tokens", _CLEAN_OVER)
 
     rewritten = await clean_answer.rewrite(state=segment.state, model=model, instructions=instructions,
-                                           messages=messages, metas=metas, on_response=on_response)  # fmt: skip
+                                           messages=messages, metas=metas, on_response=on_response,
+                                           check_limits=lambda: _room_for_clean_answer(segment))  # fmt: skip
     if rewritten is None:
         return output, messages
     segment.clean_answer = True
     return rewritten
+
+
+_CLEAN_OVER = (
+    "writing the answer apart from the outsiders' text the run read takes one more model request; the "
+    "answer written while reading that text is not shown"
+)
+
+
+def _used(segment: _Segment) -> UsageTotals:
+    return add_usage(segment.request.spent, segment.meter.totals(segment.state.tool_calls))
+
+
+def _room_for_clean_answer(segment: _Segment) -> None:
+    limit = no_room_left(segment.request.spec.limits, _used(segment))
+    if limit is not None:
+        raise LimitReached(limit, _CLEAN_OVER)
 
 
 async def _drive(

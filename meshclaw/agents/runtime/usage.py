@@ -1,5 +1,6 @@
 """From pydantic-ai's usage to MeshClaw's exclusive token buckets, and the per-run limits as pydantic-ai's
-`UsageLimits` (what earlier segments spent is taken off)."""
+`UsageLimits` (what earlier segments spent is taken off), and whether a request the runtime sends itself
+still fits them."""
 
 from __future__ import annotations
 
@@ -30,6 +31,30 @@ def add_tokens(a: TokenCounts, b: TokenCounts) -> TokenCounts:
         output=a.output + b.output,
         reasoning=a.reasoning + b.reasoning,
     )
+
+
+def add_usage(a: UsageTotals, b: UsageTotals) -> UsageTotals:
+    """Two spans of a run together (a cost is None only when neither had a price)."""
+    cost = None if a.cost_usd is None and b.cost_usd is None else (a.cost_usd or 0.0) + (b.cost_usd or 0.0)
+    return UsageTotals(
+        tokens=add_tokens(a.tokens, b.tokens),
+        cost_usd=cost,
+        requests=a.requests + b.requests,
+        tool_calls=a.tool_calls + b.tool_calls,
+    )
+
+
+def no_room_left(limits: RunLimits, used: UsageTotals) -> LimitName | None:
+    """The limit that leaves no room for one more model request, for a request the runtime sends itself
+    (the clean answer's): as pydantic-ai's `check_before_request` refuses the next step, and as
+    `remaining_limits` and `loop.execute` refuse a segment when no token or cent is left."""
+    if used.requests >= limits.max_steps:
+        return "max_steps"
+    if used.tokens.total >= limits.max_tokens:
+        return "max_tokens"
+    if (used.cost_usd or 0.0) >= limits.max_cost_usd:
+        return "max_cost_usd"
+    return None
 
 
 def remaining_limits(limits: RunLimits, spent: UsageTotals) -> tuple[UsageLimits, LimitName | None]:

@@ -141,21 +141,26 @@ def go(
     registry: ToolRegistry | None = None,
     engine: Literal["auto", "graph"] = "auto",
     answers: str = "clean",
+    limits: dict[str, float] | None = None,
+    usd_per_token: float | None = None,
     **fields: Any,
 ) -> tuple[RunResult, RecordingSink]:
     spec = agent(
         tools=[{"tool": "travel_*"}, {"tool": "memo_*"}, {"tool": "user_*"}],
         tainted_answers=answers,
         memory=False,
+        limits=limits or {},
     )
     sink = RecordingSink()
+    models = function_models(model.respond)
+    models.usd_per_token = usd_per_token
     result = run(
         execute(
             request(spec, **fields),
             sink=sink,
             gate=DefaultGate(),
             tools=registry or tools(),
-            model_factory=function_models(model.respond),
+            model_factory=models,
             engine=engine,
         )
     )
@@ -178,6 +183,51 @@ def test_an_injected_answer_is_not_shown_the_answer_is_written_again_without_the
     # One more model request, recorded and counted like any other, and named for what it was.
     assert len(sink.models) == 3 and result.usage.requests == 3
     assert [step.purpose for step in sink.models] == [None, None, PURPOSE]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_run_with_no_step_left_for_the_clean_answer_ends_over_its_limit_and_shows_no_answer(
+    engine: Literal["auto", "graph"],
+) -> None:
+    model = Compromised([READ])
+    result, sink = go(model, engine=engine, limits={"max_steps": 2})
+    # Not one request past the limit, and not the answer written while reading the review either.
+    assert result.status == "budget_exceeded" and result.limit == "max_steps"
+    assert result.output is None and result.history is None and not result.clean_answer
+    assert len(model.requests) == 2 and len(sink.models) == 2 and result.usage.requests == 2
+    assert result.error is not None and result.error.startswith("the run reached its limit max_steps = 2")
+    assert "takes one more model request" in result.error
+    # With the step it needs, the same run answers.
+    roomy, _ = go(Compromised([READ]), engine=engine, limits={"max_steps": 3})
+    assert roomy.status == "succeeded" and roomy.clean_answer and roomy.usage.requests == 3
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("limit", ["max_tokens", "max_cost_usd"])
+def test_a_run_whose_tokens_or_money_are_used_up_sends_no_clean_request(
+    engine: Literal["auto", "graph"], limit: str
+) -> None:
+    # The same two requests answered as written tell what they use: the limit is set to exactly that, which
+    # the loop lets pass (only more than a limit trips it there), but no room is left for one more request.
+    used = go(Compromised([READ]), engine=engine, answers="as_written")[0].usage.tokens.total
+    price = 2.0**-10  # exact in binary, so `used` tokens cost exactly the limit
+    limits = {"max_tokens": used} if limit == "max_tokens" else {"max_cost_usd": used * price}
+    model = Compromised([READ])
+    result, sink = go(model, engine=engine, limits=limits, usd_per_token=price)
+    assert result.status == "budget_exceeded" and result.limit == limit
+    assert result.output is None and len(model.requests) == 2 and len(sink.models) == 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_clean_answer_whose_response_crosses_the_token_limit_is_not_shown(
+    engine: Literal["auto", "graph"],
+) -> None:
+    used = go(Compromised([READ]), engine=engine, answers="as_written")[0].usage.tokens.total
+    model = Compromised([READ])
+    result, sink = go(model, engine=engine, limits={"max_tokens": used + 1})
+    # The request was sent (a token was left) and billed: it is a step; its answer is not the run's.
+    assert len(model.requests) == 3 and [step.purpose for step in sink.models][-1] == PURPOSE
+    assert result.status == "budget_exceeded" and result.limit == "max_tokens" and result.output is None
 
 
 def test_the_stored_history_holds_the_clean_answer_not_the_injected_one() -> None:
