@@ -60,6 +60,9 @@ CHOICES = (
 )
 """Values and defaults come from `AgentSpec` (a test checks the options against its `Literal`s)."""
 
+MEMORY_SHOWN = "memory.shown"
+"""A hidden field sent with the memory checkbox, which browsers leave out when it is not ticked."""
+
 FIELDS = ("name", *TEXT_FIELDS, "model.name", "memory", *LIMIT_FIELDS, *(c.name for c in CHOICES))
 
 
@@ -71,15 +74,18 @@ def read(submitted: Mapping[str, Any]) -> dict[str, str]:
         for key in FIELDS
         if key in submitted and key != "memory"
     }
-    # An unticked checkbox is not sent at all, so for memory a missing field means off.
-    form["memory"] = "on" if submitted.get("memory") == "on" else ""
+    # An unticked checkbox is not sent at all: the form says it showed one (`memory.shown`), so that a
+    # missing `memory` means off there, and "not sent" in a request without it.
+    if "memory" in submitted or MEMORY_SHOWN in submitted:
+        form["memory"] = "on" if submitted.get("memory") == "on" else ""
     return form
 
 
 def definition(form: Mapping[str, str], *, base: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The definition the form makes: `base` (the current one, when editing) with the form laid over it."""
     data: dict[str, Any] = dict(base or {})
-    data["memory"] = form.get("memory") == "on"
+    if "memory" in form:
+        data["memory"] = form["memory"] == "on"
     for key in ("name", *TEXT_FIELDS, *(c.name for c in CHOICES)):
         if key in form:
             data[key] = form[key]

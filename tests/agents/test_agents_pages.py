@@ -261,6 +261,11 @@ def test_editing_keeps_what_the_form_leaves_untouched_and_saves_nothing_when_a_v
     assert same.status_code == 303 and same.headers["location"] == f"{url}?notice=unchanged", same.text
     assert "Nothing changed, so no new version was saved." in client.get(same.headers["location"]).text
 
+    # A hand-made POST changes only what it sends; memory, not sent, stays on (else dreaming would refuse).
+    sparse = client.post(f"{url}/edit", data={"csrf_token": token, "purpose": "watch the night"},
+                         follow_redirects=False)  # fmt: skip
+    assert sparse.status_code == 303 and sparse.headers["location"] == f"{url}?notice=unchanged", sparse.text
+
     # A bad value from a hand-made POST saves nothing, not even the valid change sent with it.
     bad = client.post(
         f"{url}/edit", data={"csrf_token": token, "purpose": "new", "unattended_approvals": "ask"}

@@ -34,3 +34,6 @@ def test_a_field_not_sent_keeps_its_value_and_one_sent_empty_is_the_default() ->
     assert "max_steps" not in data["limits"] and data["limits"]["max_tokens"] == 9
     assert data["purpose"] == "p\nq"
     assert "model" not in agent_form.definition({**form, "model.name": ""}, base=base)
+    # The memory checkbox: unticked on the form is off; not sent at all keeps the value.
+    assert agent_form.read({"memory.shown": "1"}) == {"memory": ""}
+    assert "memory" not in agent_form.definition(agent_form.read({}), base={})
