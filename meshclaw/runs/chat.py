@@ -36,10 +36,35 @@ class Turn:
     error: str | None
     untrusted_sources: tuple[str, ...] = ()
     """Tools that brought content outsiders can write into the run: the reply may repeat it."""
+    started_tainted: bool = False
+    """The run began tainted: the turns its message carried (or the event that started it) held text
+    outsiders wrote, which the reply may repeat as well."""
 
     @property
     def active(self) -> bool:
         return self.status in store.ACTIVE
+
+    @property
+    def tainted(self) -> bool:
+        """The reply may repeat what outsiders wrote."""
+        return bool(self.untrusted_sources) or self.started_tainted
+
+    @property
+    def taint_sources(self) -> tuple[str, ...]:
+        """Where outsiders' text came from, as the page names it."""
+        earlier = ("earlier replies in this conversation",) if self.started_tainted else ()
+        return (*self.untrusted_sources, *earlier)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatInput:
+    text: str
+    """The run's input: the recent turns as a transcript, then the new message."""
+    untrusted: bool
+    """A reply in the transcript was written after reading outsiders' text and may repeat it, so the run
+    starts tainted (the policy gate's rule of two applies from its first step), as a run started by an
+    inbound email does. Otherwise one tainted turn would launder its outsiders' words into the next,
+    clean one, whose sends, deploys and deletions need no approval."""
 
 
 def clean_message(text: str) -> str:
@@ -63,6 +88,7 @@ def turn_of(run: Run, untrusted_sources: Sequence[str] = ()) -> Turn:
         status=run.status,
         error=run.error,
         untrusted_sources=tuple(untrusted_sources),
+        started_tainted=bool(detail.get("untrusted", False)),
     )
 
 
@@ -78,16 +104,20 @@ def turns(session: Session, *, agent_id: int, user_id: int, limit: int = SHOWN_T
     return [turn_of(run, untrusted.get(run.id, ())) for run in reversed(rows)]
 
 
-def chat_input(earlier: Sequence[Turn], message: str) -> str:
-    """The run's input: the recent finished turns as a transcript, then the new message."""
+def chat_input(earlier: Sequence[Turn], message: str) -> ChatInput:
+    """The run's input (the recent finished turns as a transcript, then the new message) and whether a
+    reply it carries may repeat outsiders' text."""
     lines: list[str] = []
     size = 0
+    untrusted = False
     for previous in reversed([t for t in earlier if t.reply][-CONTEXT_TURNS:]):
         block = f"Person: {previous.message}\nYou: {previous.reply}"
         if size + len(block) > CONTEXT_CHARS:
             break
         lines.insert(0, block)
         size += len(block)
+        untrusted = untrusted or previous.tainted
     if not lines:
-        return message
-    return "Conversation so far:\n\n" + "\n\n".join(lines) + f"\n\nThe person now writes:\n{message}"
+        return ChatInput(text=message, untrusted=False)
+    text = "Conversation so far:\n\n" + "\n\n".join(lines) + f"\n\nThe person now writes:\n{message}"
+    return ChatInput(text=text, untrusted=untrusted)

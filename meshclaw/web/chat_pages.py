@@ -47,11 +47,14 @@ async def send_message(
             earlier = chat.turns(
                 session, agent_id=agent_id, user_id=principal.user_id, limit=chat.CONTEXT_TURNS
             )
+        given = chat.chat_input(earlier, text)
+        # "untrusted" is how a trigger says the run starts tainted (runs/workflow.py `_begin`).
+        tainted = {"untrusted": True} if given.untrusted else {}
         engine.start_run(
             agent_id,
             trigger_kind="chat",
-            trigger_detail={"message": text},
-            input_text=chat.chat_input(earlier, text),
+            trigger_detail={"message": text, **tainted},
+            input_text=given.text,
             mode="attended",
             started_by_user_id=principal.user_id,
         )

@@ -2,7 +2,7 @@
 
 The real runtime (pydantic-ai, the server's policy gate) with a scripted model that does whatever text it
 read tells it to. Its first step reads a page (`web_fetch_page`, read_untrusted) when the run's input
-names one; then it mails whatever address the newest text names (the input or the page) with
+(in a chat, the newest message) names one; then it mails whatever address the newest text names (the input or the page) with
 `mail_send_message` (communicate_external), which appends each message it really sent to
 `<data_dir>/sent.log`. Told to "use the tool NAME", it calls that tool first, granted or not.
 """
@@ -73,7 +73,9 @@ def _respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
     parts = [part for message in messages for part in message.parts]
     usage = RequestUsage(input_tokens=10, output_tokens=5)
     returns = [part for part in parts if isinstance(part, ToolReturnPart)]
+    # In a chat, what the person writes now (runs/chat.py puts the conversation so far before it).
     prompt = next(str(part.content) for part in parts if isinstance(part, UserPromptPart))
+    prompt = prompt.rsplit("The person now writes:\n", 1)[-1]
     fetched = any(part.tool_name == "web_fetch_page" for part in returns)
     ungranted = UNGRANTED.search(prompt)
     if ungranted and not any(part.tool_name == ungranted.group(1) for part in returns):

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from meshclaw.config import Settings, load_settings
 from meshclaw.context import AppContext
-from meshclaw.db.models import AuditEvent
+from meshclaw.db.models import AuditEvent, Run
 from meshclaw.identity import store as identity_store
 from meshclaw.identity.passwords import hash_password
 from meshclaw.identity.principal import Role
@@ -131,3 +131,40 @@ def test_a_call_of_a_tool_the_agent_was_not_given_is_audited_like_any_refusal(
     assert event["arguments"] == {"folder": "Finance", "password": "[redacted]"}
     assert len(event["args_digest"]) == 64 and SECRET not in listed.text
     assert app_client.get("/api/v1/audit/verify", headers=admin.auth).json()["ok"] is True
+
+
+def test_a_chat_turn_after_one_that_read_outsiders_text_starts_tainted(
+    app_client: TestClient, context: AppContext, org_id: int, people: People
+) -> None:
+    """The next message carries the earlier replies (runs/chat.py), which may repeat what outsiders wrote:
+    a message that mails a colleague, which a clean run may do, needs a person's approval after one."""
+    owner, colleague = people.add(), people.add()
+    agent_id = save_agent(context, org_id, owner, "mailer", model={"name": "scripted"}, tools=GRANTS,
+                          allow_overlap=True)  # fmt: skip
+    with context.db.session() as session:
+        user = identity_store.get_user(session, org_id, owner.id)
+        identity_store.update_user(session, user, password_hash=hash_password(PASSWORD))
+    token = signed_in(app_client, WebPerson(id=owner.id, email=owner.email, role=Role.MEMBER))
+
+    def say(text: str) -> str:
+        before = _chat_runs(context, agent_id)
+        app_client.post(f"/agents/{agent_id}/chat", data={"csrf_token": token, "message": text})
+        (new,) = [run_id for run_id in _chat_runs(context, agent_id) if run_id not in before]
+        return new
+
+    first = say("summarize https://news.example/plain")
+    assert wait_final(context, first, timeout=60) == "succeeded"
+    second = say(f"tell {colleague.email} the build is green")
+    wait_status(context, second, "waiting_approval", timeout=60)
+    assert sent(context) == []
+    (pending,) = app_client.get(f"/api/v1/runs/{second}", headers=owner.auth).json()["pending_approvals"]
+    assert pending["args"]["to"] == [colleague.email]
+    assert "this run read content outsiders can write" in pending["reason"]
+    page = app_client.get(f"/agents/{agent_id}/chat").text
+    assert "outsiders can write (web_fetch_page)" in page  # the first reply's notice
+
+
+def _chat_runs(context: AppContext, agent_id: int) -> list[str]:
+    with context.db.session() as session:
+        query = select(Run.id).where(Run.agent_id == agent_id, Run.trigger_kind == "chat")
+        return list(session.scalars(query))
