@@ -37,3 +37,31 @@ class ResultView:
 
 WITHHOLD_ALL = ResultView()
 """The default: every string of the result is withheld (MCP tools, tools that declare nothing)."""
+
+
+def outsiders_text(view: ResultView, result: Any) -> list[str]:
+    """The strings of `result` the view does not vouch for: what outsiders may have written.
+
+    For flow tracking of a `mixed` result (memory recalled in a tainted run): the untrusted records' text
+    is what an argument copied from it would carry. A result `typed` cannot read is outsiders' as a whole.
+    """
+    if view.typed is not None:
+        try:
+            result = view.typed(result)
+        except Exception:  # unreadable: none of it is vouched for
+            return [result if isinstance(result, str) else repr(result)]
+    found: list[str] = []
+
+    def walk(value: Any, vouched: bool) -> None:
+        if isinstance(value, str):
+            if not vouched:
+                found.append(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, str(key) in view.fields)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item, vouched)
+
+    walk(result, False)
+    return found

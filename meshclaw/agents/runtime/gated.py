@@ -45,7 +45,7 @@ from meshclaw.agents.runtime.flow import UntrustedContent
 from meshclaw.agents.runtime.refused import refused_args, refused_text
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolError
-from meshclaw.tools.result_view import WITHHOLD_ALL, ResultView
+from meshclaw.tools.result_view import WITHHOLD_ALL, ResultView, outsiders_text
 
 DENIED_BY_POLICY = "The tool call was denied by policy:"
 """How the model reads a refused call (the reason follows)."""
@@ -258,6 +258,12 @@ async def _run(
     _ran(state, meta)
     if meta.untrusted_result or meta.effect is EffectClass.READ_UNTRUSTED:
         state.untrusted.add(name, result)
+    elif meta.view.mixed:
+        # Records of the owner's and outsiders' text in one result (memory a tainted run recalls): the
+        # outsiders' part counts like any untrusted result, so an argument copied from it is seen as such.
+        outsiders = outsiders_text(meta.view, result)
+        if outsiders:
+            state.untrusted.add(name, outsiders)
     return result
 
 
