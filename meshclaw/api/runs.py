@@ -67,7 +67,9 @@ class RunDetailOut(RunOut):
     steps: list[StepOut]
     pending_approvals: list[dict[str, Any]]
     untrusted_sources: list[str] = Field(
-        description="Tools that brought content outsiders can write into the run (its answer may repeat it)"
+        description="Where content outsiders can write came into the run (its answer may repeat it): what "
+        "started it, when that carried such content (an inbound email's event, earlier chat replies), then "
+        "the tools that returned it"
     )
 
 

@@ -51,9 +51,9 @@ class Turn:
 
     @property
     def taint_sources(self) -> tuple[str, ...]:
-        """Where outsiders' text came from, as the page names it."""
+        """Where outsiders' text came from, as the page names it (`store.trigger_taint`'s words)."""
         earlier = ("earlier replies in this conversation",) if self.started_tainted else ()
-        return (*self.untrusted_sources, *earlier)
+        return (*earlier, *self.untrusted_sources)
 
 
 @dataclass(frozen=True, kw_only=True)

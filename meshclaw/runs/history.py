@@ -191,7 +191,8 @@ def _detail(session: Session, run: Run) -> RunDetail:
          "requested_at": view.requested_at, "expires_at": view.expires_at}
         for view in approval_inbox.open_for_run(session, run_id)
     ]  # fmt: skip
-    untrusted = store.untrusted_sources(session, [run_id]).get(run_id, [])
+    started = store.trigger_taint(run)
+    untrusted = [*([started] if started else []), *store.untrusted_sources(session, [run_id]).get(run_id, [])]
     return RunDetail(
         run=_views(session, [run])[0], steps=steps, pending_approvals=pending, untrusted_sources=untrusted
     )

@@ -224,6 +224,18 @@ def untrusted_sources(session: Session, run_ids: Sequence[str]) -> dict[str, lis
     return found
 
 
+def trigger_taint(run: Run) -> str | None:
+    """What in the way the run was started carries outsiders' text, named for a person (None: nothing):
+    an event outsiders can cause (an inbound email, someone's message, a webhook) or, for a chat message,
+    earlier replies written after reading such text. The run was tainted from its first step."""
+    detail = run.trigger_detail or {}
+    if not detail.get("untrusted"):
+        return None
+    if run.trigger_kind == "chat":
+        return "earlier replies in this conversation"
+    return f"the event that started it ({detail.get('event') or run.trigger_kind})"
+
+
 def steps_of(session: Session, run_id: str) -> list[RunStep]:
     return list(session.scalars(select(RunStep).where(RunStep.run_id == run_id).order_by(RunStep.seq)).all())
 

@@ -157,7 +157,9 @@ def test_a_chat_turn_after_one_that_read_outsiders_text_starts_tainted(
     second = say(f"tell {colleague.email} the build is green")
     wait_status(context, second, "waiting_approval", timeout=60)
     assert sent(context) == []
-    (pending,) = app_client.get(f"/api/v1/runs/{second}", headers=owner.auth).json()["pending_approvals"]
+    shown = app_client.get(f"/api/v1/runs/{second}", headers=owner.auth).json()
+    assert shown["untrusted_sources"] == ["earlier replies in this conversation"]
+    (pending,) = shown["pending_approvals"]
     assert pending["args"]["to"] == [colleague.email]
     assert "this run read content outsiders can write" in pending["reason"]
     page = app_client.get(f"/agents/{agent_id}/chat").text

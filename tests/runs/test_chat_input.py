@@ -43,7 +43,7 @@ def test_a_first_message_is_its_own_input() -> None:
 
 def test_the_page_names_where_outsiders_text_came_from() -> None:
     assert _turn(1, sources=("web_fetch_page",), started_tainted=True).taint_sources == (
-        "web_fetch_page",
         "earlier replies in this conversation",
+        "web_fetch_page",
     )
     assert not _turn(1).tainted and _turn(1, started_tainted=True).tainted
