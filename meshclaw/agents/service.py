@@ -217,8 +217,10 @@ def apply_spec(
     checks: Checks,
     now: datetime,
     create_only: bool = False,
+    expected_version: int | None = None,
 ) -> Applied:
-    """Check and save: a new agent (version 1), a new version, or nothing when the spec is unchanged."""
+    """Check and save: a new agent (version 1), a new version, or nothing when the spec is unchanged.
+    `expected_version`: save only over that version of an existing agent (`store.save_spec`)."""
     if principal is not None:
         authorize(principal, "create", Resource(kind="agent", owner_user_id=owner.id, team_id=owner.team_id))
         existing = store.agent_by_name(session, org_id, owner.id, spec.name)
@@ -234,6 +236,7 @@ def apply_spec(
         created_by_user_id=principal.user_id if principal is not None else None,
         now=now,
         create_only=create_only,
+        expected_version=expected_version,
     )
 
 
@@ -245,8 +248,11 @@ def apply_to_agent(
     spec: AgentSpec,
     checks: Checks,
     now: datetime,
+    expected_version: int | None = None,
 ) -> Applied:
-    """A new version of an existing agent (PUT): the name cannot change, a rename would orphan its runs."""
+    """A new version of an existing agent (PUT): the name cannot change, a rename would orphan its runs.
+    `expected_version`: the version the definition was made from; another current version is a
+    `store.StaleVersionError` and nothing is saved."""
     if spec.name != agent.name:
         raise InvalidInputError(
             f"name: this agent is named '{agent.name}'; an agent cannot be renamed (create a new one)",
@@ -263,6 +269,7 @@ def apply_to_agent(
         spec=spec,
         created_by_user_id=principal.user_id if principal is not None else None,
         now=now,
+        expected_version=expected_version,
     )
 
 

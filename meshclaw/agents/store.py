@@ -4,6 +4,14 @@ Versions are insert-only: saving a definition either finds the current version h
 SHA-256 of the spec's canonical JSON, defaults included) and writes nothing, or inserts version n+1 and
 points the agent at it. Nothing here UPDATEs or DELETEs an `agent_versions` row, so version 1 reads the
 same forever and a run's recorded version always shows what ran.
+
+A save moves the agent from the version it read to the new one by a conditional UPDATE of the agent's row
+(`WHERE current_version_id = <the one read>`), before the new version is inserted: of two saves that read
+the same version, one moves the row and the other finds it moved (PostgreSQL makes the second wait for the
+first's row lock, then re-reads the row; SQLite lets one writer in at a time) and saves nothing. So every
+version's predecessor is the version its writer saw, and a caller that says which version its definition
+was made from (`expected_version`: the web form's hidden field, the API's If-Match) never overwrites a
+version it has not seen.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import func, or_, select
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -59,6 +67,33 @@ class VersionRecord:
 
     def spec(self) -> AgentSpec:
         return AgentSpec.model_validate(self.spec_data)
+
+
+class StaleVersionError(ConflictError):
+    """The agent's current version is not the one the definition was made from (or was moved by another
+    save at the same moment): saving would silently undo what was saved since, so nothing was saved."""
+
+    def __init__(
+        self, *, agent_name: str, expected: int | None, current: VersionRecord | None, by: str | None
+    ) -> None:
+        self.expected = expected
+        """The version the caller's definition was made from (None: it did not say)."""
+        self.current = current
+        """The agent's current version now (None only for an agent that has none)."""
+        self.by = by
+        """The email of whoever saved `current`; None for the operator's CLI."""
+        if current is None:
+            saved = "was changed by someone else"
+        else:
+            saved = (
+                f"is at version {current.number} now, saved {current.created_at:%Y-%m-%d %H:%M:%S} UTC "
+                f"by {by or 'the operator (CLI)'}"
+            )
+        made = f", and this definition was made from version {expected}" if expected is not None else ""
+        super().__init__(
+            f"agent '{agent_name}' {saved}{made}: nothing was saved; read the current definition, "
+            "make your change to it and save again"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -183,9 +218,12 @@ def save_spec(
     created_by_user_id: int | None,
     now: datetime,
     create_only: bool = False,
+    expected_version: int | None = None,
 ) -> Applied:
     """Create the owner's agent named `spec.name` with version 1, or add a version if the spec differs from
-    the current one. With `create_only`, an existing agent of that name is a conflict. The caller commits."""
+    the current one. With `create_only`, an existing agent of that name is a conflict. With
+    `expected_version`, an existing agent whose current version has another number is a `StaleVersionError`,
+    even if the spec is unchanged; so is another save moving the agent on meanwhile. The caller commits."""
     digest = spec_digest(spec)
     agent = session.scalar(
         select(Agent).where(
@@ -194,6 +232,12 @@ def save_spec(
     )
     outcome: ApplyOutcome
     if agent is None:
+        if expected_version is not None:
+            raise NotFoundError(
+                f"there is no agent '{spec.name}' of this owner, so no version {expected_version} of it; "
+                "nothing was saved",
+                field="name",
+            )
         agent = Agent(
             org_id=org_id,
             owner_user_id=owner_user_id,
@@ -211,8 +255,11 @@ def save_spec(
                 field="name",
             )
         current = session.get(AgentVersion, agent.current_version_id) if agent.current_version_id else None
+        if expected_version is not None and (current.number if current else None) != expected_version:
+            raise _stale(session, agent, expected_version)
         if current is not None and current.spec_digest == digest:
             return Applied(agent=_reload(session, agent.id), version=_version(current), outcome="unchanged")
+        _move_from(session, agent, now=now, expected_version=expected_version)
         outcome = "updated"
     try:
         session.flush()
@@ -236,6 +283,32 @@ def save_spec(
     agent.updated_at = now
     session.flush()
     return Applied(agent=_reload(session, agent.id), version=_version(version), outcome=outcome)
+
+
+def _move_from(session: Session, agent: Agent, *, now: datetime, expected_version: int | None) -> None:
+    """Claim the agent for this save while it still points at the version the save read; the module's
+    docstring says why this makes two saves from one version one success and one StaleVersionError."""
+    moved = session.execute(
+        update(Agent)
+        .where(Agent.id == agent.id, Agent.current_version_id == agent.current_version_id)
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    assert isinstance(moved, CursorResult)
+    if moved.rowcount != 1:
+        raise _stale(session, agent, expected_version)
+
+
+def _stale(session: Session, agent: Agent, expected: int | None) -> StaleVersionError:
+    # Read afresh (not the session's Agent object): after a lost race it still holds the version it read.
+    row = session.execute(
+        select(AgentVersion, User.email)
+        .join(Agent, Agent.current_version_id == AgentVersion.id)
+        .outerjoin(User, User.id == AgentVersion.created_by_user_id)
+        .where(Agent.id == agent.id)
+    ).first()
+    current, by = (_version(row[0]), row[1]) if row is not None else (None, None)
+    return StaleVersionError(agent_name=agent.name, expected=expected, current=current, by=by)
 
 
 def _reload(session: Session, agent_id: int) -> AgentRecord:

@@ -7,14 +7,18 @@ answers 404, one they may read but not change 403 (`identity.authorize`, `agents
 A definition is sent as JSON in the shape of the agent file (`spec`); the owner is never part of it.
 `PUT /agents/{id}` saves a new version only when the definition changed (`outcome: unchanged` otherwise),
 so a client can apply its file on every deploy without piling up versions.
+
+`GET /agents/{id}` and the PUT answer with the current version as the `ETag`; a PUT with `If-Match` saves
+only over that version, else answers 412 and saves nothing (`api.preconditions`). Without `If-Match` a PUT
+replaces whatever version is current, as it always did.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -22,8 +26,9 @@ from meshclaw.agents import service, store
 from meshclaw.agents.files import spec_from_data
 from meshclaw.agents.service import Checks
 from meshclaw.agents.spec import AgentSpec
-from meshclaw.agents.store import AgentRecord, Applied, ApplyOutcome, VersionRecord
+from meshclaw.agents.store import AgentRecord, Applied, ApplyOutcome, StaleVersionError, VersionRecord
 from meshclaw.agents.templates import Template, builtin_templates
+from meshclaw.api import preconditions
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.context import AppContext
@@ -252,29 +257,81 @@ def create_from_template(
 
 
 @router.get("/{agent_id}", response_model=AgentDetail)
-def read_agent(agent_id: int, principal: CurrentPrincipal, context: Context) -> AgentDetail:
-    """The agent with its current definition and its versions (newest first)."""
+def read_agent(
+    agent_id: int, response: Response, principal: CurrentPrincipal, context: Context
+) -> AgentDetail:
+    """The agent with its current definition and its versions (newest first). The `ETag` header is the
+    current version (`"3"`): send it back as `If-Match` on the PUT that changes this definition."""
     with context.db.session() as session:
-        return agent_detail(session, service.visible_agent(session, principal.org_id, principal, agent_id))
+        detail = agent_detail(session, service.visible_agent(session, principal.org_id, principal, agent_id))
+    if detail.current_version is not None:
+        response.headers["ETag"] = preconditions.etag(detail.current_version)
+    return detail
 
 
-@router.put("/{agent_id}", response_model=AppliedOut)
+_IF_MATCH = (
+    'The ETag of the version your definition was made from (`"3"`, from GET); if another version is '
+    "current by then, nothing is saved and the answer is 412. Without it, the PUT replaces whatever version "
+    "is current, even one saved after you read yours: send it."
+)
+
+
+@router.put(
+    "/{agent_id}",
+    response_model=AppliedOut,
+    responses={412: {"description": "If-Match names a version that is no longer current; nothing saved"}},
+)
 def apply_agent(
-    agent_id: int, body: AgentApply, request: Request, principal: CurrentPrincipal, context: Context
-) -> AppliedOut:
-    """Save a new version if the definition changed; `outcome: unchanged` and no new version otherwise."""
+    agent_id: int,
+    body: AgentApply,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    context: Context,
+    if_match: Annotated[str | None, Header(alias="If-Match", description=_IF_MATCH)] = None,
+) -> AppliedOut | Response:
+    """Save a new version if the definition changed; `outcome: unchanged` and no new version otherwise.
+    The answer's `ETag` is the version now current."""
     spec = spec_from_data(body.spec, source="spec")
-    with context.db.session() as session:
-        agent = service.visible_agent(session, principal.org_id, principal, agent_id, action="update")
-        applied = service.apply_to_agent(
-            session,
-            principal=principal,
-            agent=agent,
-            spec=spec,
-            checks=checks_for(request),
-            now=context.clock.now(),
+    try:
+        with context.db.session() as session:
+            agent = service.visible_agent(session, principal.org_id, principal, agent_id, action="update")
+            applied = service.apply_to_agent(
+                session,
+                principal=principal,
+                agent=agent,
+                spec=spec,
+                checks=checks_for(request),
+                now=context.clock.now(),
+                expected_version=preconditions.expected_version(if_match, agent.current_version),
+            )
+    except StaleVersionError as exc:
+        if if_match is None or exc.expected is None:
+            raise  # no version asked for (none, or `*`): a save that lost a race is a 409, as before
+        return preconditions.precondition_failed(
+            _stale_message(agent_id, if_match, exc), current=_number(exc)
         )
-        return applied_out(applied)
+    response.headers["ETag"] = preconditions.etag(applied.version.number)
+    return applied_out(applied)
+
+
+def _number(exc: StaleVersionError) -> int | None:
+    return exc.current.number if exc.current is not None else None
+
+
+def _stale_message(agent_id: int, if_match: str, exc: StaleVersionError) -> str:
+    if exc.current is None:
+        return (
+            f"agent {agent_id} has no version that If-Match ({if_match[:40]}) could name; nothing was saved"
+        )
+    current = exc.current
+    tag = preconditions.etag(current.number)
+    return (
+        f"agent {agent_id} is at version {current.number} ({tag}), not the version If-Match names "
+        f"({if_match[:40]}): it was saved {current.created_at:%Y-%m-%dT%H:%M:%SZ} by "
+        f"{exc.by or 'the operator (CLI)'}; nothing was saved: GET the agent, make your change to that "
+        f"definition and PUT it with If-Match: {tag}"
+    )
 
 
 @router.get("/{agent_id}/versions", response_model=list[VersionOut])

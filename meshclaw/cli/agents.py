@@ -1,7 +1,10 @@
 """`meshclaw agents apply FILE|list|show NAME|templates`: agent definitions from the server's shell.
 
 The CLI acts as the deployment's operator (`cli.state`), so `apply` needs to know whose agent it is:
-`--owner EMAIL`, or, when the organization has exactly one admin, that admin. The file never says. The
+`--owner EMAIL`, or, when the organization has exactly one admin, that admin. The file never says.
+`apply` makes the file the whole definition, replacing whatever version is current (a file is the
+source of truth, applied on every deploy); `--if-version N` saves only over version N, as the API's
+If-Match does, for someone who edited a copy of what `show` printed. The
 JSON of `list` and `show` is the API's. The agents and API modules are imported inside each command, so
 `meshclaw --help` does not pay for FastAPI and pydantic models it does not use.
 """
@@ -41,6 +44,15 @@ def agents_apply(
     owner: Annotated[
         str | None, typer.Option(help="Email of the person the agent acts for (default: the only admin)")
     ] = None,
+    if_version: Annotated[
+        int | None,
+        typer.Option(
+            "--if-version",
+            min=1,
+            help="Save only if the agent's current version is this one (else nothing is saved), so a "
+            "change made meanwhile, e.g. in the web form, is not overwritten",
+        ),
+    ] = None,
 ) -> None:
     """Create the agent, or save a new version if FILE differs from its current one."""
     from meshclaw.agents import service
@@ -58,6 +70,7 @@ def agents_apply(
             owner=person,
             checks=service.deployment_checks(Routes.load(session)),
             now=context.clock.now(),
+            expected_version=if_version,
         )
     agent, number = applied.agent, applied.version.number
     said = {

@@ -6,6 +6,10 @@ it, so what the form does not show (tools, triggers, MCP servers, the other limi
 request does not send keeps its value: a form saved untouched is the same definition, and a hand-made POST
 cannot clear what it leaves out. A field sent empty means the spec's default, as in a file that leaves the
 key out. Every value is then checked by `AgentSpec`, like a file's, before anything is saved.
+
+The edit form carries the version it was filled in from (`OPENED_FROM`, hidden). Laying the form over a
+version saved since would put back, in every field it shows, what that version changed: so the save is
+refused unless the version is still current (the API's If-Match, checked in the save's transaction).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from meshclaw.errors import InvalidInputError
 
 TEXT_FIELDS = ("purpose", "instructions")
 LIMIT_FIELDS = ("limits.max_steps", "limits.max_cost_usd", "daily.max_runs", "daily.max_cost_usd")
@@ -63,6 +69,9 @@ CHOICES = (
 MEMORY_SHOWN = "memory.shown"
 """A hidden field sent with the memory checkbox, which browsers leave out when it is not ticked."""
 
+OPENED_FROM = "version"
+"""A hidden field of the edit form: the number of the version it was filled in from."""
+
 FIELDS = ("name", *TEXT_FIELDS, "model.name", "memory", *LIMIT_FIELDS, *(c.name for c in CHOICES))
 
 
@@ -79,6 +88,20 @@ def read(submitted: Mapping[str, Any]) -> dict[str, str]:
     if "memory" in submitted or MEMORY_SHOWN in submitted:
         form["memory"] = "on" if submitted.get("memory") == "on" else ""
     return form
+
+
+def opened_from(submitted: Mapping[str, Any]) -> int | None:
+    """The version the edit form was filled in from; None when a request does not say (a hand-made POST,
+    which then saves over whatever version is current, like a PUT without If-Match)."""
+    if OPENED_FROM not in submitted:
+        return None
+    value = str(submitted[OPENED_FROM]).strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        raise InvalidInputError(
+            f"{OPENED_FROM}: '{value[:20]}' is not a version number; open the Edit page again",
+            field=OPENED_FROM,
+        )
+    return int(value)
 
 
 def definition(form: Mapping[str, str], *, base: Mapping[str, Any] | None = None) -> dict[str, Any]:

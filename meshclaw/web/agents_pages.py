@@ -5,7 +5,9 @@ definition, or a template. All three end in `agents.service.apply_spec`, as the 
 the checks and messages are the same; a form shows each problem next to its field. The owner is always
 the viewer (admins create agents for others through the API or the CLI). /agents/{id}/edit is the first
 form filled in with the current definition, saved like `PUT /api/v1/agents/{id}` (`agent_form` says how
-the form is laid over the definition).
+the form is laid over the definition). It carries the version it was filled in from, as a PUT carries
+If-Match: if someone saved another version meanwhile, nothing is saved and the page answers 409 with the
+form as typed, saying who saved which version when, and how to get their change and make this one again.
 
 The detail page shows the current definition as JSON and a line diff between two versions (difflib over
 the pretty JSON: the stored form, so what the diff shows is exactly what changed).
@@ -24,7 +26,7 @@ from meshclaw.agents import service, store
 from meshclaw.agents.files import WHOLE_DEFINITION, FileFormat, SpecFileError, parse_spec_text, spec_from_data
 from meshclaw.agents.memory import dreams as dream_rows
 from meshclaw.agents.spec import AgentSpec
-from meshclaw.agents.store import AgentRecord
+from meshclaw.agents.store import AgentRecord, StaleVersionError
 from meshclaw.agents.templates import builtin_templates
 from meshclaw.api.agents import (
     agent_detail,
@@ -38,10 +40,11 @@ from meshclaw.api.deps import Context
 from meshclaw.api.kill_switches import covering_out
 from meshclaw.errors import MeshclawError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
+from meshclaw.identity.principal import Principal
 from meshclaw.providers.live import LiveRoutes
 from meshclaw.web import agent_form
 from meshclaw.web.deps import FormActor, PageViewer, Viewer
-from meshclaw.web.render import render
+from meshclaw.web.render import render, when
 
 router = APIRouter(include_in_schema=False)
 
@@ -253,18 +256,25 @@ def _edit_page(
     agent: AgentRecord,
     form: dict[str, str],
     *,
+    opened_from: int | None,
     errors: dict[str, str] | None = None,
     error: str | None = None,
+    conflict: StaleVersionError | None = None,
     status: int = 200,
 ) -> Response:
+    """`opened_from` goes back in the hidden field: after a refused save it stays the version the person
+    started from, so saving the page again is refused again rather than undoing the other change."""
     return render(
         request,
         "agent_edit.html",
         status=status,
         agent=agent,
         form=form,
+        opened_from=opened_from,
+        opened_from_field=agent_form.OPENED_FROM,
         errors=errors or {},
         error=error,
+        conflict=conflict,
         models=_models(request),
         defaults=AgentSpec(name="x"),
         choices=agent_form.CHOICES,
@@ -278,29 +288,57 @@ def edit_agent_page(agent_id: int, request: Request, viewer: PageViewer, context
         agent = service.visible_agent(session, principal.org_id, principal, agent_id, action="update")
         current = current_version(session, agent)
     form = agent_form.values_of(current.spec_data) if current is not None else {"name": agent.name}
-    return _edit_page(request, agent, form)
+    return _edit_page(request, agent, form, opened_from=current.number if current is not None else None)
 
 
 @router.post("/agents/{agent_id}/edit")
 async def edit_agent(agent_id: int, request: Request, viewer: FormActor, context: Context) -> Response:
     """A new version from the form laid over the current definition (`agent_form`); checked as a whole
-    before anything is saved, so a bad value saves nothing, not even the form's valid fields."""
+    before anything is saved, so a bad value saves nothing, not even the form's valid fields. Refused
+    (409) when the version the form was filled in from is no longer current."""
     principal = viewer.principal
-    form = agent_form.read(await request.form())
+    submitted = await request.form()
+    form = agent_form.read(submitted)
     with context.db.session() as session:
         agent = service.visible_agent(session, principal.org_id, principal, agent_id, action="update")
         current = current_version(session, agent)
     base = current.spec_data if current is not None else {"name": agent.name}
+    opened: int | None = None
     try:
+        opened = agent_form.opened_from(submitted)
         spec = spec_from_data(agent_form.definition(form, base=base), source="the form")
         with context.db.session() as session:
             applied = service.apply_to_agent(session, principal=principal, agent=agent, spec=spec,
-                                             checks=checks_for(request), now=context.clock.now())  # fmt: skip
+                                             checks=checks_for(request), now=context.clock.now(),
+                                             expected_version=opened)  # fmt: skip
     except MeshclawError as exc:
-        errors, error = _problems(exc)
         shown = {**agent_form.values_of(current.spec_data), **form} if current is not None else form
-        return _edit_page(request, agent, shown, errors=errors, error=error, status=exc.status)
+        if opened is None and current is not None:
+            opened = current.number  # the form shown now is filled in from the current version
+        if isinstance(exc, StaleVersionError):
+            return _edit_page(request, agent, shown, opened_from=opened, conflict=exc,
+                              error=_conflict_message(exc, principal), status=exc.status)  # fmt: skip
+        errors, error = _problems(exc)
+        return _edit_page(request, agent, shown, opened_from=opened, errors=errors, error=error,
+                          status=exc.status)  # fmt: skip
     return RedirectResponse(f"/agents/{agent_id}?notice={applied.outcome}", status_code=303)
+
+
+def _conflict_message(exc: StaleVersionError, principal: Principal) -> str:
+    """Who saved which version when, that this save would have undone it, and what to do instead."""
+    current = exc.current
+    if current is None:
+        return exc.message
+    if exc.by is not None and exc.by == principal.email:
+        who, theirs = "you saved", "that change"
+    else:
+        who, theirs = f"someone else ({exc.by or 'the operator, with the CLI'}) saved", "their change"
+    since = f", after you opened this form from version {exc.expected}" if exc.expected is not None else ""
+    return (
+        f"{who} version {current.number} at {when(current.created_at)}{since}. Saving this form would "
+        f"have undone {theirs}, so nothing was saved. Reload the form to see {theirs}, then make yours "
+        "again: what you typed is still below"
+    )
 
 
 def _switch(agent_id: int, context: Context, viewer: Viewer, *, enabled: bool) -> Response:

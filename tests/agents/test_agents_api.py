@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from meshclaw.identity.principal import Role
 from tests.conftest import People, Person
+from tests.postgres import BOTH_BACKENDS
 
 SPEC: dict[str, Any] = {"name": "triage", "purpose": "sort mail", "triggers": [{"cron": "weekdays 07:00"}]}
 
@@ -47,6 +48,61 @@ def test_create_apply_and_read_versions(client: TestClient, people: People) -> N
     off = client.post(f"{url}/disable", headers=alice.auth)
     assert off.status_code == 200 and off.json()["enabled"] is False
     assert client.post(f"{url}/enable", headers=alice.auth).json()["enabled"] is True
+
+
+@BOTH_BACKENDS
+def test_a_put_with_if_match_saves_only_over_the_version_it_names(client: TestClient, people: People) -> None:
+    alice, admin = people.add(), people.add(Role.ADMIN)
+    url = f"/api/v1/agents/{create(client, alice).json()['agent']['id']}"
+    read = client.get(url, headers=alice.auth)
+    assert read.headers["ETag"] == '"1"'
+
+    # The admin saves a change over version 1; Alice, who read version 1 too, is then refused (412).
+    theirs = {**SPEC, "purpose": "sort and label mail"}
+    saved = client.put(url, headers={**admin.auth, "If-Match": '"1"'}, json={"spec": theirs})
+    assert saved.status_code == 200 and saved.json()["version"]["number"] == 2, saved.text
+    assert saved.headers["ETag"] == '"2"'
+    for spec in ({**SPEC, "instructions": "be quick"}, SPEC, theirs):  # changed, untouched, or theirs
+        stale = client.put(url, headers={**alice.auth, "If-Match": '"1"'}, json={"spec": spec})
+        assert stale.status_code == 412, stale.text
+        assert stale.headers["ETag"] == '"2"'
+        error = stale.json()["error"]
+        assert (error["code"], error["field"], error["current_version"]) == (
+            "precondition_failed",
+            "If-Match",
+            2,
+        )
+        assert (
+            error["message"].startswith("agent ")
+            and 'is at version 2 ("2"), not the version If-Match' in error["message"]
+        )
+        assert (
+            f"by {admin.email}; nothing was saved" in error["message"] and 'If-Match: "2"' in error["message"]
+        )
+    detail = client.get(url, headers=alice.auth).json()
+    assert [v["number"] for v in detail["versions"]] == [2, 1] and detail["purpose"] == "sort and label mail"
+
+    # Over the current version: saved (or unchanged), and the answer's ETag is the version now current.
+    mine = client.put(
+        url, headers={**alice.auth, "If-Match": '"2"'}, json={"spec": {**theirs, "instructions": "be quick"}}
+    )
+    assert (mine.status_code, mine.json()["outcome"], mine.headers["ETag"]) == (200, "updated", '"3"')
+    for if_match in ('"3"', '"2", "3"', "*"):
+        same = client.put(
+            url, headers={**alice.auth, "If-Match": if_match}, json={"spec": mine.json()["version"]["spec"]}
+        )
+        assert (same.status_code, same.json()["outcome"], same.headers["ETag"]) == (200, "unchanged", '"3"')
+    # Malformed: says what to send, saves nothing. Without If-Match, a PUT works as it always did.
+    for if_match in ("3", 'W/"3"', '"three"', ""):
+        bad = client.put(url, headers={**alice.auth, "If-Match": if_match}, json={"spec": SPEC})
+        assert (bad.status_code, bad.json()["error"]["field"]) == (400, "If-Match"), if_match
+        assert (
+            'send the ETag header of the GET as it came, quotes included (If-Match: "3")'
+            in bad.json()["error"]["message"]
+        )
+    old_client = client.put(url, headers=alice.auth, json={"spec": SPEC})
+    assert (old_client.status_code, old_client.json()["version"]["number"]) == (200, 4)
+    assert client.get(url, headers=alice.auth).headers["ETag"] == '"4"'
 
 
 def test_invalid_definitions_name_the_field(client: TestClient, people: People) -> None:

@@ -83,3 +83,26 @@ def test_bad_files_say_which_field_and_exit_2(tmp_path: Path) -> None:
     assert code == 2 and "no agent named 'ok'" in err
     code, out, _ = invoke(tmp_path, url, "agents", "templates")
     assert code == 0 and "assistant" in out and "model*" in out
+
+
+def test_apply_with_if_version_saves_only_over_that_version(
+    client: TestClient, people: People, tmp_path: Path, database_url: str
+) -> None:
+    alice = people.add()
+    spec = tmp_path / "triage.toml"
+    spec.write_text('name = "triage"\npurpose = "sort mail"\n')
+    apply = ("agents", "apply", str(spec), "--owner", alice.email)
+    code, out, err = invoke(tmp_path, database_url, *apply, "--if-version", "1")
+    assert code == 2 and "there is no agent 'triage' of this owner, so no version 1 of it" in err, out
+    assert invoke(tmp_path, database_url, *apply)[0] == 0
+    url = f"/api/v1/agents/{client.get('/api/v1/agents', headers=alice.auth).json()[0]['id']}"
+    web = {"name": "triage", "purpose": "sort and label mail"}  # someone saves version 2 meanwhile
+    assert client.put(url, headers=alice.auth, json={"spec": web}).json()["version"]["number"] == 2
+
+    spec.write_text('name = "triage"\npurpose = "sort mail"\ninstructions = "be quick"\n')
+    code, out, err = invoke(tmp_path, database_url, *apply, "--if-version", "1")
+    assert code == 2 and "agent 'triage' is at version 2 now, saved" in err, out
+    assert f"by {alice.email}, and this definition was made from version 1: nothing was saved" in err
+    assert client.get(url, headers=alice.auth).json()["purpose"] == "sort and label mail"
+    code, out, err = invoke(tmp_path, database_url, *apply, "--if-version", "2")
+    assert (code, out.strip()) == (0, f"Saved version 3 of agent triage (id 1) for {alice.email}."), err

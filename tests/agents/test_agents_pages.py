@@ -15,6 +15,8 @@ from meshclaw.agents.spec import AgentSpec
 from meshclaw.context import AppContext
 from meshclaw.identity.principal import Role
 from meshclaw.providers.registry import add_provider
+from meshclaw.server.app import create_app
+from meshclaw.web.render import when
 from tests.conftest import People
 from tests.web.conftest import WebPeople, csrf_field, signed_in
 
@@ -290,3 +292,84 @@ def test_editing_keeps_what_the_form_leaves_untouched_and_saves_nothing_when_a_v
     assert (
         "Dreaming consolidates the agent&#39;s memory: set memory = true or remove dreaming" in refused.text
     )
+
+
+def test_a_form_opened_before_someone_else_saved_is_refused_with_what_was_typed_and_who_saved_what(
+    client: TestClient, web_people: WebPeople, context: AppContext, org_id: int
+) -> None:
+    alice, admin = web_people.add(), web_people.add(Role.ADMIN)
+    signed_in(client, alice)
+    data = {"name": "night-watch", "purpose": "watch the night", "instructions": "Be brief."}
+    with context.db.session() as session:
+        agent = store.save_spec(session, org_id=org_id, owner_user_id=alice.id, created_by_user_id=alice.id,
+                                spec=AgentSpec.model_validate(data), now=context.clock.now()).agent  # fmt: skip
+    url = f"/agents/{agent.id}"
+    opened = _form_on(client.get(f"{url}/edit").text, f"{url}/edit")
+    assert opened["version"] == "1"
+
+    # Meanwhile an admin opens the same form in another browser and saves a new purpose: version 2.
+    with TestClient(create_app(context)) as other:
+        signed_in(other, admin)
+        theirs = _form_on(other.get(f"{url}/edit").text, f"{url}/edit")
+        saved = other.post(f"{url}/edit", data={**theirs, "purpose": "watch the night and the day"},
+                           follow_redirects=False)  # fmt: skip
+        assert saved.headers["location"] == f"{url}?notice=updated", saved.text
+
+    # Alice's form, filled in from version 1, would put the old purpose back: refused, nothing saved.
+    mine = {**opened, "instructions": "Be brief and kind."}
+    refused = client.post(f"{url}/edit", data=mine, follow_redirects=False)
+    assert refused.status_code == 409, refused.text
+    with context.db.session() as session:
+        versions = store.list_versions(session, agent.id)
+    assert [v.number for v in versions] == [2, 1]
+    assert versions[0].spec_data["purpose"] == "watch the night and the day"
+    message = (
+        f"Someone else ({admin.email}) saved version 2 at {when(versions[0].created_at)}, after you opened "
+        "this form from version 1. Saving this form would have undone their change, so nothing was saved. "
+        "Reload the form to see their change, then make yours again: what you typed is still below."
+    )
+    assert message in refused.text
+    assert f'href="{url}?old=1&amp;new=2"' in refused.text and f'href="{url}/edit"' in refused.text
+    shown = _form_on(refused.text, f"{url}/edit")
+    assert shown["instructions"] == "Be brief and kind."
+    assert shown["purpose"] == "watch the night" and shown["version"] == "1"
+    # Saving the page again is refused again (it still says version 1); saved untouched, too.
+    assert client.post(f"{url}/edit", data=shown).status_code == 409
+    assert client.post(f"{url}/edit", data=opened).status_code == 409
+
+    # Reloaded, the form shows version 2; Alice makes her change again and it keeps the admin's.
+    again = _form_on(client.get(f"{url}/edit").text, f"{url}/edit")
+    assert again["version"] == "2" and again["purpose"] == "watch the night and the day"
+    unchanged = client.post(f"{url}/edit", data=again, follow_redirects=False)
+    assert unchanged.headers["location"] == f"{url}?notice=unchanged"
+    made = client.post(f"{url}/edit", data={**again, "instructions": "Be brief and kind."},
+                       follow_redirects=False)  # fmt: skip
+    assert made.headers["location"] == f"{url}?notice=updated", made.text
+    with context.db.session() as session:
+        latest = store.list_versions(session, agent.id)[0]
+    assert latest.number == 3
+    assert (latest.spec_data["purpose"], latest.spec_data["instructions"]) == (
+        "watch the night and the day",
+        "Be brief and kind.",
+    )
+
+
+def test_a_conflict_of_ones_own_two_tabs_says_so(
+    client: TestClient, web_people: WebPeople, context: AppContext, org_id: int
+) -> None:
+    alice = web_people.add()
+    signed_in(client, alice)
+    with context.db.session() as session:
+        agent = store.save_spec(session, org_id=org_id, owner_user_id=alice.id, created_by_user_id=alice.id,
+                                spec=AgentSpec(name="tabs"), now=context.clock.now()).agent  # fmt: skip
+    url = f"/agents/{agent.id}"
+    first, second = (_form_on(client.get(f"{url}/edit").text, f"{url}/edit") for _ in range(2))
+    assert (
+        client.post(f"{url}/edit", data={**first, "purpose": "one"}, follow_redirects=False).status_code
+        == 303
+    )
+    refused = client.post(f"{url}/edit", data={**second, "purpose": "two"})
+    assert refused.status_code == 409
+    assert "You saved version 2 at" in refused.text and "would have undone that change" in refused.text
+    bad = client.post(f"{url}/edit", data={**second, "version": "latest"})
+    assert bad.status_code == 422 and "&#39;latest&#39; is not a version number" in bad.text
