@@ -12,6 +12,11 @@ VENV := .venv
 TEST_WORKERS ?= 2
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Installed packages are compiled to bytecode once, at install: where Python may not write .pyc files
+# (PYTHONDONTWRITEBYTECODE, a read-only install) every start compiled ~1,500 modules from source again,
+# 7 of the 17 s `meshclaw up` took to answer /healthz here (bench/RESULTS.md, 2026-12-02). The first
+# install takes ~50 s longer; later ones recompile only what changed.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: up install test test-deps lint typecheck clean
 
