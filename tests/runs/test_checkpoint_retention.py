@@ -4,11 +4,13 @@ DBOS holds open; the runs themselves and their steps stay."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from dbos import DBOS
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
@@ -96,6 +98,8 @@ def test_the_engine_keeps_a_runs_checkpoints_while_its_workflow_is_open_then_a_w
     )
     assert decided.status_code == 200, decided.text
     assert wait_final(context, run_id, timeout=60) == "succeeded"
+    # The run's record ends in the workflow's last step; DBOS records the workflow's end just after.
+    _wait_workflow_closed(run_id)
     recorded = _count(context, run_id)
     steps_before = _steps(context, run_id)
     assert _prune(engine, now) == 0  # it ended just now
@@ -111,6 +115,18 @@ def _prune(engine: RunEngine, now: datetime) -> int:
     # (the suite's Playwright keeps one marked running on the main thread).
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(engine.prune_checkpoints, now).result()
+
+
+def _wait_workflow_closed(run_id: str, timeout: float = 30.0) -> None:
+    def closed() -> bool:
+        status = DBOS.get_workflow_status(run_id)
+        return status is not None and status.status not in checkpoint_retention.OPEN_WORKFLOW_STATUSES
+
+    deadline = time.monotonic() + timeout
+    with ThreadPoolExecutor(1) as pool:  # on a thread, as `_prune` says why
+        while not pool.submit(closed).result():
+            assert time.monotonic() < deadline, f"run {run_id}'s workflow did not close within {timeout} s"
+            time.sleep(0.05)
 
 
 def _ended(context: AppContext, run_id: str, at: datetime) -> None:
