@@ -17,7 +17,7 @@ version it has not seen.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -191,6 +191,18 @@ def list_versions(session: Session, agent_id: int) -> list[VersionRecord]:
         select(AgentVersion).where(AgentVersion.agent_id == agent_id).order_by(AgentVersion.number.desc())
     ).all()
     return [_version(row) for row in rows]
+
+
+def author_emails(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
+    """The email of each person who saved a version, by user id (`created_by_user_id`; None, the CLI's
+    saves, is skipped)."""
+    ids = {user_id for user_id in user_ids if user_id is not None}
+    if not ids:
+        return {}
+    return {
+        user_id: email
+        for user_id, email in session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+    }
 
 
 def get_version(session: Session, agent_id: int, number: int) -> VersionRecord:

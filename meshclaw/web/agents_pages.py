@@ -209,6 +209,7 @@ def agent_page(
         agent = service.visible_agent(session, principal.org_id, principal, agent_id)
         detail = agent_detail(session, agent)
         numbers = [version.number for version in detail.versions]
+        authors = store.author_emails(session, (version.created_by_user_id for version in detail.versions))
         diff: list[str] = []
         if len(numbers) > 1:
             new = new if new in numbers else numbers[0]
@@ -240,6 +241,7 @@ def agent_page(
         request,
         "agent.html",
         agent=detail,
+        authors=authors,
         spec_text=_pretty(detail.spec),
         diff=diff,
         old=old,

@@ -62,8 +62,16 @@ def test_create_with_the_form_then_see_versions_diff_and_disable(
             session, org_id=org_id, owner_user_id=alice.id, created_by_user_id=alice.id, now=context.clock.now(),
             spec=AgentSpec.model_validate({"name": "inbox-bot", "purpose": "sort and label mail"}),
         )  # fmt: skip
+        store.save_spec(  # as `meshclaw agents apply` does: nobody signed in
+            session, org_id=org_id, owner_user_id=alice.id, created_by_user_id=None, now=context.clock.now(),
+            spec=AgentSpec.model_validate({"name": "inbox-bot", "purpose": "sort, label and file mail"}),
+        )  # fmt: skip
     detail = client.get(url).text
     assert "version 1" in detail and "version 2" in detail
+    # Who saved each version, by email; the CLI's saves as such.
+    saved_by = re.findall(r'<th scope="row">(\d+)</th>\s*<td>[^<]*</td>\s*<td>([^<]*)</td>', detail)
+    assert saved_by == [("3", "operator (CLI)"), ("2", alice.email), ("1", alice.email)], saved_by
+    detail = client.get(f"{url}?old=1&new=2").text
     assert '<span class="diff-del">-  &#34;purpose&#34;: &#34;sort mail&#34;,</span>' in detail
     assert '<span class="diff-add">+  &#34;purpose&#34;: &#34;sort and label mail&#34;,</span>' in detail
 
