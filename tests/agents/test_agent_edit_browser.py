@@ -1,7 +1,8 @@
 """Editing an agent in a real headless Chromium against a real server: the owner opens "Edit" on an agent
 whose file set both answer settings away from their defaults (and holds what the form does not show), saves
 it untouched and gets no new version, then changes one setting and gets a version with only that changed.
-The browser sends the instructions' line breaks as CRLF and checks the number inputs' steps, as people's do."""
+The browser sends the instructions' line breaks as CRLF and checks the number inputs' steps, as people's
+do."""
 
 from __future__ import annotations
 

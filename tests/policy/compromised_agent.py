@@ -1,9 +1,9 @@
 """A compromised agent for policy tests: `MESHCLAW_RUNS_EXECUTOR=tests.policy.compromised_agent:build`.
 
 The real runtime (pydantic-ai, the server's policy gate) with a scripted model that does whatever text it
-read tells it to. Its first step reads a page (`web_fetch_page`, read_untrusted) when the run's input
-(in a chat, the newest message) names one; then it mails whatever address the newest text names (the input or the page) with
-`mail_send_message` (communicate_external), which appends each message it really sent to
+read tells it to. Its first step reads a page (`web_fetch_page`, read_untrusted) when the run's input (in a
+chat, the newest message) names one; then it mails whatever address the newest text names (the input or
+the page) with `mail_send_message` (communicate_external), which appends each message it really sent to
 `<data_dir>/sent.log`. Told to "use the tool NAME", it calls that tool first, granted or not.
 """
 
