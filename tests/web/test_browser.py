@@ -74,6 +74,12 @@ def test_first_admin_session_and_a_member_without_admin_pages(
         nav = page.get_by_role("navigation", name="Main")
         expect(nav.get_by_role("link", name="People")).to_be_visible()
         expect(nav.get_by_text("Ada Admin")).to_be_visible()
+        # An admin's links and the account's buttons fit a laptop's window whole: they wrap, not overflow.
+        for item in (
+            nav.get_by_role("link", name="Kill switches"),
+            nav.get_by_role("button", name="Sign out"),
+        ):
+            expect(item).to_be_in_viewport(ratio=1)
 
         # A team and a sub-team.
         nav.get_by_role("link", name="Teams").click()
