@@ -51,8 +51,8 @@ class Turn:
 
     @property
     def taint_sources(self) -> tuple[str, ...]:
-        """Where outsiders' text came from, as the page names it (`store.trigger_taint`'s words)."""
-        earlier = ("earlier replies in this conversation",) if self.started_tainted else ()
+        """Where outsiders' text came from, as the page names it (as `store.trigger_taint` does)."""
+        earlier = (store.EARLIER_REPLIES,) if self.started_tainted else ()
         return (*earlier, *self.untrusted_sources)
 
 

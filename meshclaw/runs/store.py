@@ -224,6 +224,10 @@ def untrusted_sources(session: Session, run_ids: Sequence[str]) -> dict[str, lis
     return found
 
 
+EARLIER_REPLIES = "earlier replies in this conversation"
+"""How a chat message's run that began tainted names where the outsiders' text came from."""
+
+
 def trigger_taint(run: Run) -> str | None:
     """What in the way the run was started carries outsiders' text, named for a person (None: nothing):
     an event outsiders can cause (an inbound email, someone's message, a webhook) or, for a chat message,
@@ -232,7 +236,7 @@ def trigger_taint(run: Run) -> str | None:
     if not detail.get("untrusted"):
         return None
     if run.trigger_kind == "chat":
-        return "earlier replies in this conversation"
+        return EARLIER_REPLIES
     return f"the event that started it ({detail.get('event') or run.trigger_kind})"
 
 

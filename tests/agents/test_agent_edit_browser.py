@@ -11,10 +11,8 @@ from playwright.sync_api import Browser, expect
 
 from meshclaw.agents import store as agents_store
 from meshclaw.agents.spec import AgentSpec
-from meshclaw.identity import store
-from meshclaw.identity.passwords import hash_password
-from tests.conftest import LiveServer, People
-from tests.web.conftest import PASSWORD
+from tests.conftest import LiveServer
+from tests.web.conftest import PASSWORD, person_in_live_org
 
 pytestmark = pytest.mark.browser
 
@@ -29,15 +27,8 @@ def test_an_owner_saves_the_edit_form_untouched_then_changes_one_setting(
     live_server: LiveServer, browser: Browser
 ) -> None:
     context, url = live_server.context, live_server.url
+    org_id, alice = person_in_live_org(context)
     with context.db.session() as session:
-        org = store.get_org(session)
-        assert org is not None
-        org_id = org.id
-    alice = People(context, org_id).add()
-    with context.db.session() as session:
-        store.update_user(
-            session, store.get_user(session, org_id, alice.id), password_hash=hash_password(PASSWORD)
-        )
         agent = agents_store.save_spec(session, org_id=org_id, owner_user_id=alice.id, now=context.clock.now(),
                                        created_by_user_id=alice.id, spec=AgentSpec.model_validate(DEFINITION)).agent  # fmt: skip
 

@@ -27,7 +27,9 @@ def test_template_settings_are_checked() -> None:
 
 def test_unknown_template_lists_the_known_ones() -> None:
     # Every built-in, in order (the playbooks add theirs).
-    with pytest.raises(NotFoundError, match=r"no template named 'x' \(templates: assistant, [^)]*inbox-triage"):
+    with pytest.raises(
+        NotFoundError, match=r"no template named 'x' \(templates: assistant, [^)]*inbox-triage"
+    ):
         builtin_templates().get("x")
 
 

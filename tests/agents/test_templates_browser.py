@@ -11,10 +11,8 @@ from playwright.sync_api import Browser, ConsoleMessage, expect
 
 from meshclaw.agents import store as agents_store
 from meshclaw.agents.templates import builtin_templates
-from meshclaw.identity import store
-from meshclaw.identity.passwords import hash_password
-from tests.conftest import LiveServer, People
-from tests.web.conftest import PASSWORD
+from tests.conftest import LiveServer
+from tests.web.conftest import PASSWORD, person_in_live_org
 
 pytestmark = pytest.mark.browser
 
@@ -27,15 +25,7 @@ def test_a_person_creates_the_inbox_triage_agent_from_its_template(
     live_server: LiveServer, browser: Browser
 ) -> None:
     context, url = live_server.context, live_server.url
-    with context.db.session() as session:
-        org = store.get_org(session)
-        assert org is not None
-        org_id = org.id
-    alice = People(context, org_id).add()
-    with context.db.session() as session:
-        store.update_user(
-            session, store.get_user(session, org_id, alice.id), password_hash=hash_password(PASSWORD)
-        )
+    org_id, alice = person_in_live_org(context)
     stored = httpx.post(f"{url}/api/v1/vault/secrets", headers=alice.auth,
                         json={"name": "mail-password", "value": "not-checked-here"})  # fmt: skip
     assert stored.status_code == 201, stored.text

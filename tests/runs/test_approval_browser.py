@@ -10,12 +10,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from meshclaw.identity import store
-from meshclaw.identity.passwords import hash_password
-from tests.conftest import LiveServer, People
+from tests.conftest import LiveServer
 from tests.runs.approval_agent import DEPLOY, LONG, deploys
 from tests.runs.records import save_agent, wait_final, wait_status
-from tests.web.conftest import PASSWORD
+from tests.web.conftest import PASSWORD, person_in_live_org
 
 pytestmark = pytest.mark.browser
 
@@ -27,15 +25,7 @@ def live_server_settings() -> dict[str, Any]:
 
 def test_approve_from_the_inbox_in_a_browser(live_server: LiveServer, browser: Browser) -> None:
     context, url = live_server.context, live_server.url
-    with context.db.session() as session:
-        org = store.get_org(session)
-        assert org is not None
-        org_id = org.id
-    alice = People(context, org_id).add()
-    with context.db.session() as session:
-        store.update_user(
-            session, store.get_user(session, org_id, alice.id), password_hash=hash_password(PASSWORD)
-        )
+    org_id, alice = person_in_live_org(context)
     save_agent(context, org_id, alice, "deployer", model={"name": "scripted"}, tools=[{"tool": DEPLOY}])
     started = httpx.post(
         f"{url}/api/v1/runs", json={"agent": "deployer", "input": "long"}, headers=alice.auth

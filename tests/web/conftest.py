@@ -14,7 +14,7 @@ from httpx2 import Response  # what Starlette's TestClient returns
 from meshclaw.context import AppContext
 from meshclaw.identity import store
 from meshclaw.identity.principal import Role
-from tests.conftest import People
+from tests.conftest import People, Person
 
 PASSWORD = "correct horse battery staple"
 _CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -84,3 +84,16 @@ def signed_in(client: TestClient, person: WebPerson) -> str:
     answer = sign_in(client, person.email)
     assert answer.status_code == 303, answer.text
     return csrf_field(client.get("/account").text)
+
+
+def person_in_live_org(context: AppContext) -> tuple[int, Person]:
+    """The organization a live server made at its first start, and a member of it with an API key and the
+    sign-in form's password: whom a browser test signs in as."""
+    with context.db.session() as session:
+        org = store.get_org(session)
+        assert org is not None
+        org_id = org.id
+    person = People(context, org_id).add()
+    with context.db.session() as session:
+        store.update_user(session, store.get_user(session, org_id, person.id), password_hash=password_hash())
+    return org_id, person

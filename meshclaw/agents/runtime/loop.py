@@ -157,8 +157,8 @@ async def execute(
     seconds = spec.limits.max_seconds - request.spent_seconds
     if used_up is None and seconds <= 0:
         used_up = "max_seconds"
-    if used_up is None and (request.spent.cost_usd or 0.0) >= spec.limits.max_cost_usd:
-        used_up = "max_cost_usd"
+    if used_up is None:  # the money, as the clean answer's request is held to it too
+        used_up = no_room_left(spec.limits, request.spent)
     if used_up is not None:
         return _over(segment, used_up)
     state.tool_calls_limit = limits.tool_calls_limit
