@@ -90,7 +90,9 @@ class GroupOut(MeasuresOut):
     key: int | str | None = Field(
         description="User, team or agent id, or model, client or source name; null for none recorded"
     )
-    label: str | None = Field(description="A user's email, a team's name, else the key")
+    label: str | None = Field(
+        description="A user's email, a team's name, an agent's name and its owner's email, else the key"
+    )
     period_start: datetime | None = Field(description="The bucket's start, when series=true")
 
 

@@ -18,9 +18,10 @@ from meshclaw.clarity.freshness import stale_days
 from meshclaw.clarity.measures import effective_tokens
 from meshclaw.clarity.ranges import DateRange
 from meshclaw.clarity.week_blocks import day_spans, week_block
-from meshclaw.db.models import Team, UsageRollup, User
+from meshclaw.db.models import UsageRollup
 from meshclaw.db.models.clarity import ClarityUsageDay, ClarityUsageWeek
 from meshclaw.metering.events import BUCKETS
+from meshclaw.metering.labels import group_labels
 from meshclaw.metering.queries import Scope, scope_clause
 
 GroupBy = Literal["team", "user", "agent", "model", "client", "source", "initiator"]
@@ -56,21 +57,6 @@ def _key(group_by: GroupBy, value: Any) -> int | str | None:
     if group_by in ("team", "user", "agent"):
         return int(value) or None
     return str(value) or None
-
-
-def _labels(session: Session, group_by: GroupBy, keys: set[int | str | None]) -> dict[int | str | None, str]:
-    ids = sorted(key for key in keys if isinstance(key, int))
-    if group_by == "user" and ids:
-        return {
-            key: value for key, value in session.execute(select(User.id, User.email).where(User.id.in_(ids)))
-        }
-    if group_by == "team" and ids:
-        return {
-            key: value for key, value in session.execute(select(Team.id, Team.name).where(Team.id.in_(ids)))
-        }
-    if group_by == "agent":
-        return {key: f"agent {key}" for key in ids}
-    return {key: str(key) for key in keys if isinstance(key, str)}
 
 
 def _rollup_sums(
@@ -241,7 +227,7 @@ def usage_rows(
         session, scope, window, group_by, daily=daily, user_id=user_id, team_id=team_id, agent_id=agent_id
     )
     # Labelled as built (not replaced after): thousands of rows when grouped by person.
-    labels = _labels(session, group_by, {group for group, _ in merged}) if group_by is not None else {}
+    labels = group_labels(session, group_by, {group for group, _ in merged}) if group_by is not None else {}
     rows: list[UsageRow] = []
     for (group, moment), values in merged.items():
         sums = {name: int(value) for name, value in zip(_SUMS, values[: len(_SUMS)], strict=True)}

@@ -24,7 +24,8 @@ from meshclaw.clarity.scoring import FLAG_THRESHOLD, score
 from meshclaw.clarity.settings_store import load_config
 from meshclaw.clarity.signals import RULES, Peers
 from meshclaw.clarity.weeks import monday_of
-from meshclaw.db.models import ClarityFlag, ClaritySettings, User
+from meshclaw.db.models import ClarityFlag, ClaritySettings
+from meshclaw.metering.labels import agent_labels, group_labels
 
 
 def subject_key(flag_kind: str, subject_id: int) -> str:
@@ -83,22 +84,17 @@ def detect_flags(session: Session, week_start: date, *, config: ClarityConfig | 
             if any(names <= pattern for pattern in suppressed.get(subject_key(kind, subject.id), [])):
                 continue
             found.append((subject, total, fired))
-    person_ids = [subject.id for subject, _, _ in found if subject.kind == "person"]
-    emails = (
-        {
-            key: value
-            for key, value in session.execute(select(User.id, User.email).where(User.id.in_(person_ids)))
-        }
-        if person_ids
-        else {}
+    people = group_labels(
+        session, "user", {subject.id for subject, _, _ in found if subject.kind == "person"}
     )
+    agents = agent_labels(session, {subject.id for subject, _, _ in found if subject.kind == "agent"})
     flags = [
         Flag(
             week_start=week,
             kind=subject.kind,
-            subject=emails.get(subject.id, f"user {subject.id}")
+            subject=people.get(subject.id, f"user {subject.id}")
             if subject.kind == "person"
-            else f"agent {subject.id}",
+            else agents[subject.id],
             user_id=subject.user_id,
             agent_id=subject.id if subject.kind == "agent" else None,
             score=total,

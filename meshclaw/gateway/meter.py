@@ -70,7 +70,9 @@ class CallMeter:
                 provider=self.provider,
                 operation=self.api.operation,
                 requested_model=self.requested_model,
-                model=self.model or self.requested_model,
+                # What the upstream says answered is its text: cut to the column's width (PostgreSQL refuses
+                # longer values) and made text whatever a stream chunk held.
+                model=str(self.model or self.requested_model or "")[:200] or None,
                 tokens=tokens,
                 raw_usage=self.usage,
                 user_id=self.caller.user_id,

@@ -43,6 +43,31 @@ def encode_other(kind: str, event: OutcomeEvent | ActivityEvent) -> bytes:
     return orjson.dumps((kind, *(getattr(event, name) for name in names))) + b"\n"
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
+def make_encodable(event: Event) -> None:
+    """After an encoding failed (`TypeError`): keep what JSON cannot carry here in the event's free-form
+    fields (`raw_usage`, `attributes`; an integer past 64 bits from an upstream or an OTLP export) as text,
+    in place, so the event encodes. The recorder calls it only then: the normal path pays nothing."""
+    if isinstance(event, UsageEvent) and event.raw_usage is not None:
+        event.raw_usage = _jsonable(event.raw_usage)
+    if event.attributes is not None:
+        event.attributes = _jsonable(event.attributes)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        return value if value in _INT64 else str(value)
+    return str(value)
+
+
 def _time(value: Any) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 

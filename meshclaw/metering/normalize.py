@@ -8,6 +8,7 @@ Negative results (inconsistent upstream counts) are clamped to zero rather than 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +20,8 @@ def _int(value: Any) -> int:
         return 0
     if isinstance(value, int):
         return max(0, value)
-    if isinstance(value, float):
-        return max(0, int(value))
+    if isinstance(value, float):  # (json reads Infinity and NaN; int() of either raises)
+        return max(0, int(value)) if math.isfinite(value) else 0
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return 0

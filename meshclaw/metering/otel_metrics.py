@@ -273,7 +273,7 @@ class _MetricsMapper:
                     source="otlp",
                     started_at=from_nanos(group.start_ns or group.time_ns),
                     ended_at=from_nanos(group.time_ns),
-                    provider=text(first(group.attrs, "gen_ai.provider.name", "gen_ai.system")),
+                    provider=text(first(group.attrs, "gen_ai.provider.name", "gen_ai.system"), 100),
                     operation="aggregate",
                     requested_model=text(group.attrs.get("gen_ai.request.model")) or model,
                     model=model,

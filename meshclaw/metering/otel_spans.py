@@ -87,7 +87,7 @@ class _SpansMapper:
                 ended_at=from_nanos(span.end_time_unix_nano or span.start_time_unix_nano),
                 status="error" if failed else "ok",
                 error=(text(attrs.get("error.type")) or "span status error")[:200] if failed else None,
-                provider=text(first(attrs, "gen_ai.provider.name", "gen_ai.system")),
+                provider=text(first(attrs, "gen_ai.provider.name", "gen_ai.system"), 100),
                 operation=str(attrs.get("gen_ai.operation.name") or "chat")[:40],
                 requested_model=text(attrs.get("gen_ai.request.model")) or model,
                 model=model,

@@ -66,10 +66,12 @@ def count(value: Any) -> int:
     return max(0, int(parsed)) if parsed is not None else 0
 
 
-def text(value: Any) -> str | None:
+def text(value: Any, limit: int = 200) -> str | None:
+    """An attribute as text for a column, cut to `limit` characters (the model and name columns' width:
+    PostgreSQL refuses longer values, and an exporter may send anything)."""
     if value is None or isinstance(value, dict | list):
         return None
-    return str(value)
+    return str(value)[:limit]
 
 
 def event_id(kind: str, *parts: Any) -> str:

@@ -10,25 +10,34 @@ started. If the database is unavailable, batches are kept and retried; the journ
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+import psycopg
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError, StatementError
 
 from meshclaw.db.engine import Database
 from meshclaw.db.models import User
+from meshclaw.metering.bounds import clamp_outcome, clamp_usage, usage_in_bounds
 from meshclaw.metering.events import ActivityEvent, OutcomeEvent, TokenBuckets, UsageEvent
 from meshclaw.metering.journal import Journal, Segment, orphaned_segments
-from meshclaw.metering.journal_records import decode, encode_other, encode_usage
+from meshclaw.metering.journal_records import decode, encode_other, encode_usage, make_encodable
 from meshclaw.metering.prices import PriceBook
 from meshclaw.metering.writer import write_batch
 
 log = logging.getLogger("meshclaw.metering")
+
+
+REFUSED_FILE = "refused.jsonl"
+"""Events the database refused on their own (journal line and error), in the journal directory."""
 
 
 @dataclass
@@ -40,6 +49,47 @@ class _Batch:
 
     def __len__(self) -> int:
         return len(self.usage) + len(self.outcomes) + len(self.activities)
+
+
+def _encode_other(event: OutcomeEvent | ActivityEvent) -> bytes:
+    kind = "o" if isinstance(event, OutcomeEvent) else "a"
+    try:
+        return encode_other(kind, event)
+    except TypeError:  # as in `record_usage`
+        make_encodable(event)
+        return encode_other(kind, event)
+
+
+def _halves(part: _Batch) -> list[_Batch]:
+    """A one-kind batch in two (`_write_apart` splits batches by kind first)."""
+    for kind in ("usage", "outcomes", "activities"):
+        events: list[Any] = getattr(part, kind)
+        if events:
+            middle = len(events) // 2
+            return [replace(part, **{kind: events[:middle]}), replace(part, **{kind: events[middle:]})]
+    return []
+
+
+_REFUSED = (
+    DataError, IntegrityError, sqlite3.DataError, sqlite3.IntegrityError, psycopg.DataError,
+    psycopg.IntegrityError, OverflowError, ValueError, TypeError,
+)  # fmt: skip
+"""What the database or its driver raise for a value it will never take. (SQLAlchemy wraps the drivers'
+errors in its own classes, except on PostgreSQL's COPY path, which speaks to psycopg directly.)"""
+_UNAVAILABLE = (
+    OperationalError, InterfaceError, sqlite3.OperationalError, sqlite3.InterfaceError,
+    psycopg.OperationalError, psycopg.InterfaceError, TimeoutError, ConnectionError,
+)  # fmt: skip
+
+
+def refused_for_its_data(error: BaseException) -> bool:
+    """Whether the database (or its driver) refused a value, which no retry changes, as opposed to being
+    unavailable for a while (locked, restarting, unreachable)."""
+    if isinstance(error, _UNAVAILABLE):
+        return False
+    return isinstance(error, _REFUSED) or (
+        isinstance(error, StatementError) and isinstance(error.orig, _REFUSED)
+    )
 
 
 class Recorder:
@@ -78,6 +128,10 @@ class Recorder:
         self._starts = 0
         self._prices = PriceBook([])
         self._prices_stale = True
+        self.clamped = 0
+        """Events recorded with numbers out of range, clamped (bounds.py), since this recorder was made."""
+        self.set_aside = 0
+        """Events the database refused, set aside in `REFUSED_FILE`, since this recorder was made."""
         self._prices_loaded_at = 0.0
         self._teams: dict[int, int | None] = {}
         self._teams_loaded_at = 0.0
@@ -125,13 +179,27 @@ class Recorder:
     # --- recording (the hot path) ---------------------------------------------------------------
 
     def record_usage(self, event: UsageEvent) -> None:
-        self._record(event, "usage", encode_usage(event))
+        if not usage_in_bounds(event):  # one comparison on the hot path; see bounds.py for why
+            clamp_usage(event)
+            self._count_clamped()
+        try:
+            line = encode_usage(event)
+        except TypeError:  # a value JSON cannot carry here, in its free-form fields
+            make_encodable(event)
+            line = encode_usage(event)
+        self._record(event, "usage", line)
 
     def record_outcome(self, event: OutcomeEvent) -> None:
-        self._record(event, "outcome", encode_other("o", event))
+        if clamp_outcome(event):
+            self._count_clamped()
+        self._record(event, "outcome", _encode_other(event))
 
     def record_activity(self, event: ActivityEvent) -> None:
-        self._record(event, "activity", encode_other("a", event))
+        self._record(event, "activity", _encode_other(event))
+
+    def _count_clamped(self) -> None:
+        with self._lock:
+            self.clamped += 1
 
     def _record(self, event: UsageEvent | OutcomeEvent | ActivityEvent, kind: str, line: bytes) -> None:
         # Encoded before taking the lock: concurrent recorders serialize only on the write itself.
@@ -209,24 +277,20 @@ class Recorder:
 
     def _commit(self, batch: _Batch) -> bool:
         try:
-            self._stamp_teams(batch)
-            with self.db.session() as session:
-                # Reloaded now and then too: a price added by the CLI or another server process must
-                # apply here without a restart.
-                if self._prices_stale or time.monotonic() - self._prices_loaded_at > self.price_refresh_s:
-                    self._prices = PriceBook.load(session)
-                    self._prices_stale = False
-                    self._prices_loaded_at = time.monotonic()
-                counts = write_batch(
-                    session,
-                    usage=batch.usage,
-                    outcomes=batch.outcomes,
-                    activities=batch.activities,
-                    prices=self._prices,
-                )
-        except Exception:  # the database may be briefly unavailable; keep the batch and retry
-            log.exception("metering batch of %d events not committed yet; will retry", len(batch))
-            return False
+            counts = self._write(batch)
+        except Exception as error:
+            if not refused_for_its_data(error):  # the database may be briefly unavailable: retry the batch
+                log.exception("metering batch of %d events not committed yet; will retry", len(batch))
+                return False
+            # A value the database refuses would fail this batch at every attempt and hold up every event
+            # recorded after it: commit the rest and set the refused events aside.
+            log.error("the database refused part of a metering batch of %d events (%s: %s); finding which",
+                      len(batch), type(error).__name__, str(error)[:300])  # fmt: skip
+            try:
+                counts = self._write_apart(batch)
+            except Exception:
+                log.exception("metering batch of %d events not committed yet; will retry", len(batch))
+                return False
         for segment in batch.segments:
             segment.remove()
         with self._flushed:
@@ -235,6 +299,61 @@ class Recorder:
         if self.on_flush is not None:
             self.on_flush(*counts)
         return True
+
+    def _write(self, batch: _Batch) -> tuple[int, int, int]:
+        self._stamp_teams(batch)
+        with self.db.session() as session:
+            # Reloaded now and then too: a price added by the CLI or another server process must apply
+            # here without a restart.
+            if self._prices_stale or time.monotonic() - self._prices_loaded_at > self.price_refresh_s:
+                self._prices = PriceBook.load(session)
+                self._prices_stale = False
+                self._prices_loaded_at = time.monotonic()
+            return write_batch(
+                session,
+                usage=batch.usage,
+                outcomes=batch.outcomes,
+                activities=batch.activities,
+                prices=self._prices,
+            )
+
+    def _write_apart(self, batch: _Batch) -> tuple[int, int, int]:
+        """Commit the batch in halves, and halves of the half that fails, down to the events the database
+        refuses on their own: those go to `refused.jsonl` in the journal directory (their journal line and
+        the error) instead of the database. Raises for anything but refused data (the caller retries the
+        whole batch; the halves already committed are skipped then, by their event ids)."""
+        counts = [0, 0, 0]
+        pending = [
+            _Batch(batch.usage, [], [], []),
+            _Batch([], batch.outcomes, [], []),
+            _Batch([], [], batch.activities, []),
+        ]
+        while pending:
+            part = pending.pop()
+            if not len(part):
+                continue
+            try:
+                written = self._write(part)
+            except Exception as error:
+                if not refused_for_its_data(error):
+                    raise
+                if len(part) == 1:
+                    self._set_aside(part, error)
+                    continue
+                pending.extend(_halves(part))
+                continue
+            counts = [total + new for total, new in zip(counts, written, strict=True)]
+        return counts[0], counts[1], counts[2]
+
+    def _set_aside(self, part: _Batch, error: Exception) -> None:
+        event: UsageEvent | OutcomeEvent | ActivityEvent = (part.usage or part.outcomes or part.activities)[0]
+        line = encode_usage(event) if isinstance(event, UsageEvent) else _encode_other(event)
+        reason = f"{type(error).__name__}: {str(error)[:500]}"
+        with (self.journal_dir / REFUSED_FILE).open("ab") as refused:
+            refused.write(orjson.dumps({"refused": reason, "event": orjson.Fragment(line.rstrip())}) + b"\n")
+        log.error("metering event %s refused by the database, set aside in %s: %s",
+                  event.event_id, REFUSED_FILE, reason)  # fmt: skip
+        self.set_aside += 1  # (only the writer thread sets events aside)
 
     def _stamp_teams(self, batch: _Batch) -> None:
         events: list[UsageEvent | OutcomeEvent | ActivityEvent] = [

@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
 
-from meshclaw.db.models import Team, UsageRollup, User
+from meshclaw.db.models import UsageRollup
 from meshclaw.metering.events import BUCKETS
+from meshclaw.metering.labels import GroupKey, group_labels
 from meshclaw.metering.queries import Dimension, Period, Scope, UsageFilters, scope_clause
 
 _MEASURES = ("requests", "errors", *BUCKETS, "cost_microusd")
@@ -29,8 +30,6 @@ _DIMENSION_COLUMN = {
     "source": "source",
 }
 _STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
-
-GroupKey = int | str | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,19 +120,6 @@ def _key(dimension: Dimension, value: Any) -> GroupKey:
     return str(value) or None
 
 
-def _labels(session: Session, dimension: Dimension, keys: set[GroupKey]) -> dict[GroupKey, str]:
-    ids = [key for key in keys if isinstance(key, int)]
-    if dimension == "user" and ids:
-        rows = session.execute(select(User.id, User.email).where(User.id.in_(ids)))
-        return {user_id: email for user_id, email in rows}
-    if dimension == "team" and ids:
-        rows = session.execute(select(Team.id, Team.name).where(Team.id.in_(ids)))
-        return {team_id: name for team_id, name in rows}
-    if dimension == "agent":
-        return {key: f"agent {key}" for key in ids}
-    return {key: key for key in keys if isinstance(key, str)}
-
-
 def summarize(
     session: Session,
     scope: Scope,
@@ -171,7 +157,7 @@ def summarize(
         groups.append(Group(key=key, label=None, period_start=period_start, measures=measures))
         totals = totals + measures
     if group_by is not None:
-        labels = _labels(session, group_by, {group.key for group in groups})
+        labels = group_labels(session, group_by, {group.key for group in groups})
         groups = [
             Group(key=g.key, label=labels.get(g.key), period_start=g.period_start, measures=g.measures)
             for g in groups

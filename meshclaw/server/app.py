@@ -29,6 +29,7 @@ from meshclaw.runs.engine import RunEngine
 from meshclaw.server import ops
 from meshclaw.server.budget_notices import NotifyingAlertSink
 from meshclaw.server.errors import ErrorRenderer, install_error_handlers
+from meshclaw.server.metering_metrics import register_metering_metrics
 from meshclaw.server.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware
 from meshclaw.web.errors import render_html_error
 from meshclaw.web.headers import SecurityHeadersMiddleware
@@ -132,6 +133,7 @@ def create_app(context: AppContext, *, freeze_gc: bool = False) -> FastAPI:
     app.state.recorder = recorder
     app.state.limiter = limiter
     app.state.metrics = Metrics()
+    register_metering_metrics(app.state.metrics.registry, recorder)
     app.state.provider_routes = LiveRoutes(context.db)
     gateway = Gateway(context, app.state, registry=app.state.metrics.registry)
     app.state.gateway = gateway

@@ -86,6 +86,7 @@ def test_summary_by_team_source_client_agent_and_model(recorded: Org) -> None:
     agents = by_key(get(recorded, "/api/v1/usage/summary?group_by=agent"))
     assert {k: g["requests"] for k, g in agents.items()} == {7: 1, None: 7}
     assert agents[7]["cache_write"] == 2000 and agents[7]["reasoning"] == 200
+    assert agents[7]["label"] == "agent 7"  # known only from its usage: no such agent is defined
     models = by_key(get(recorded, "/api/v1/usage/summary?group_by=model&source=gateway"))
     assert {k: (g["requests"], g["cost_usd"]) for k, g in models.items()} == {
         "gpt-4o": (5, 0.107775),
@@ -288,3 +289,17 @@ def test_no_usage_is_an_empty_answer_not_an_error(org: Org) -> None:
     assert summary["groups"] == []
     assert summary["totals"]["requests"] == 0 and summary["totals"]["cost_usd"] == 0
     assert get(org, "/api/v1/usage") == {"items": [], "next_cursor": None, "limit": 100}
+
+
+def test_agents_are_named_with_their_owner(org: Org) -> None:
+    """Two people's agents may share a name; a table by agent tells them apart by owner."""
+    ids = []
+    for person in (org.member, org.report):
+        created = org.client.post("/api/v1/agents", headers=person.auth, json={"spec": {"name": "triage"}})
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["agent"]["id"])
+        org.record(person, DAY1, agent_id=ids[-1], input_uncached=10)
+    org.flush()
+    agents = by_key(get(org, "/api/v1/usage/summary?group_by=agent"))
+    assert agents[ids[0]]["label"] == "triage (member@example.org)"
+    assert agents[ids[1]]["label"] == "triage (report@example.org)"
