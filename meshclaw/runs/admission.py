@@ -16,10 +16,11 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meshclaw.agents.runtime.contract import Conversation
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.db.models import Agent, AgentVersion, User
 from meshclaw.errors import NotFoundError
-from meshclaw.runs import guards, store
+from meshclaw.runs import chat, guards, store
 
 log = logging.getLogger("meshclaw.runs")
 
@@ -114,6 +115,7 @@ def admit(
     trigger_kind: store.TriggerKind,
     trigger_detail: Mapping[str, Any] | None = None,
     input_text: str = "",
+    conversation: Conversation | None = None,
     mode: Literal["attended", "unattended"] = "unattended",
     started_by_user_id: int | None = None,
     run_id: str | None = None,
@@ -151,7 +153,7 @@ def admit(
         trigger_kind=trigger_kind,
         trigger_detail=dict(trigger_detail or {}),
         mode=mode,
-        input={"text": input_text},
+        input={"text": input_text, **({"conversation": chat.stored(conversation)} if conversation else {})},
     )
     if not store.insert_run(
         session, new, status="queued" if reason is None else "skipped", now=now, error=reason

@@ -5,16 +5,22 @@ the agent answers in context without a conversation store of its own: the runs a
 (`trigger_detail.message`), every reply (`output`), their steps, tokens and cost, and the same history,
 approvals and kill switch apply. The context is bounded (turns and characters) so a long conversation does
 not make every new message dearer than the last.
+
+The run also gets the same turns in parts (`Conversation`, stored with its input): an answer written apart
+from outsiders' text takes only the new message as the person's request there, and a reply that may repeat
+their text as theirs (`agents/runtime/clean_context.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meshclaw.agents.runtime.contract import Conversation, EarlierTurn
 from meshclaw.db.models import Run
 from meshclaw.errors import InvalidInputError
 from meshclaw.runs import store
@@ -65,6 +71,8 @@ class ChatInput:
     starts tainted (the policy gate's rule of two applies from its first step), as a run started by an
     inbound email does. Otherwise one tainted turn would launder its outsiders' words into the next,
     clean one, whose sends, deploys and deletions need no approval."""
+    conversation: Conversation
+    """The same turns and message in parts, with which replies may repeat outsiders' text."""
 
 
 def clean_message(text: str) -> str:
@@ -108,16 +116,37 @@ def chat_input(earlier: Sequence[Turn], message: str) -> ChatInput:
     """The run's input (the recent finished turns as a transcript, then the new message) and whether a
     reply it carries may repeat outsiders' text."""
     lines: list[str] = []
+    kept: list[EarlierTurn] = []
     size = 0
-    untrusted = False
     for previous in reversed([t for t in earlier if t.reply][-CONTEXT_TURNS:]):
         block = f"Person: {previous.message}\nYou: {previous.reply}"
         if size + len(block) > CONTEXT_CHARS:
             break
         lines.insert(0, block)
+        kept.insert(0, EarlierTurn(message=previous.message, reply=previous.reply or "",
+                                   reply_untrusted=previous.tainted))  # fmt: skip
         size += len(block)
-        untrusted = untrusted or previous.tainted
+    conversation = Conversation(earlier=tuple(kept), message=message)
     if not lines:
-        return ChatInput(text=message, untrusted=False)
+        return ChatInput(text=message, untrusted=False, conversation=conversation)
     text = "Conversation so far:\n\n" + "\n\n".join(lines) + f"\n\nThe person now writes:\n{message}"
-    return ChatInput(text=text, untrusted=untrusted)
+    untrusted = any(turn.reply_untrusted for turn in kept)
+    return ChatInput(text=text, untrusted=untrusted, conversation=conversation)
+
+
+def stored(conversation: Conversation) -> dict[str, Any]:
+    """The conversation as a run's input keeps it (`run.input["conversation"]`)."""
+    return asdict(conversation)
+
+
+def conversation_of(kept: object) -> Conversation | None:
+    """The conversation `stored` kept (None: the run is not a chat message's, or was started before runs
+    kept it)."""
+    if not isinstance(kept, Mapping):
+        return None
+    earlier = tuple(
+        EarlierTurn(message=str(turn["message"]), reply=str(turn["reply"]),
+                    reply_untrusted=bool(turn["reply_untrusted"]))
+        for turn in kept.get("earlier", ())
+    )  # fmt: skip
+    return Conversation(earlier=earlier, message=str(kept["message"]))

@@ -33,6 +33,7 @@ from dbos import DBOS, DBOSConfig, Queue, SetEnqueueOptions, SetWorkflowID
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from meshclaw.agents.runtime.contract import Conversation
 from meshclaw.agents.spec import AgentSpec, EventTrigger
 from meshclaw.context import AppContext
 from meshclaw.db.models import Run
@@ -226,6 +227,7 @@ class RunEngine:
         trigger_kind: store.TriggerKind,
         trigger_detail: Mapping[str, Any] | None = None,
         input_text: str = "",
+        conversation: Conversation | None = None,
         mode: Literal["attended", "unattended"] = "unattended",
         started_by_user_id: int | None = None,
         run_id: str | None = None,
@@ -233,8 +235,9 @@ class RunEngine:
         now: datetime | None = None,
     ) -> str | None:
         """Record a run and queue it, or record it `skipped` with the guard's reason. Returns the run id,
-        or None when a run with `run_id` exists already (the slot fired before). Blocking: call it from a
-        thread in async code."""
+        or None when a run with `run_id` exists already (the slot fired before). `conversation`: a chat
+        message's turns in parts, which `input_text` carries as a transcript (`runs/chat.py`). Blocking:
+        call it from a thread in async code."""
         self._require_live()
         with self._lock, self.context.db.session() as session:
             admitted = admit(
@@ -243,6 +246,7 @@ class RunEngine:
                 trigger_kind=trigger_kind,
                 trigger_detail=trigger_detail,
                 input_text=input_text,
+                conversation=conversation,
                 mode=mode,
                 started_by_user_id=started_by_user_id,
                 run_id=run_id,

@@ -50,7 +50,7 @@ from meshclaw.connectors.contract import ApprovalPrompt
 from meshclaw.context import AppContext
 from meshclaw.db.models import Run
 from meshclaw.policy import classifications
-from meshclaw.runs import approvals, chat_reply, daily, store, tool_audit
+from meshclaw.runs import approvals, chat, chat_reply, daily, store, tool_audit
 from meshclaw.runs.checkpoints import CheckpointStore
 from meshclaw.runs.connector_hub import ConnectorHub
 from meshclaw.runs.execution import Execution
@@ -218,6 +218,9 @@ class _Begun:
     tainted: bool = False
     """Whether what started the run carries outsiders' text (an inbound email's event, a webhook body):
     then the run is tainted from its first step."""
+    conversation: dict[str, Any] | None = None
+    """A chat message's turns in parts, as its input keeps them (`chat.stored`); a run begun earlier
+    unpickles without it (None). Kept as stored, so a checkpoint does not hold the runtime's types."""
     recorded_steps: bool = False
     """Its model requests and tool calls are checkpointed in `run_checkpoints` (`steps.RecordedSteps`).
     Set by every `begin` since; a run begun earlier unpickles without it (False), and resumes with the
@@ -248,6 +251,7 @@ def _begin(run_id: str) -> _Begun | None:
             input=str(run.input.get("text", "")),
             mode=run.mode,
             tainted=bool((run.trigger_detail or {}).get("untrusted", False)),
+            conversation=run.input.get("conversation"),
             recorded_steps=True,
             spent_today=daily.spent_today(session, run.agent_id, now),
             mcp_effects={
@@ -425,6 +429,7 @@ async def run_workflow(run_id: str) -> str:
         tainted=getattr(begun, "tainted", False),
         # Kept across the run's segments (`replace` below keeps it): what the trigger's outsiders wrote.
         untrusted_input=getattr(begun, "tainted", False),
+        conversation=chat.conversation_of(getattr(begun, "conversation", None)),
     )
     sink = RecordingSink(binding, run_id)
     caller = Caller(run_id=run_id, agent_id=begun.agent_id, owner_user_id=begun.owner_user_id)

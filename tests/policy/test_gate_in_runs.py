@@ -5,7 +5,9 @@ run; a clean run mails colleagues freely; outsiders need an approval unless an a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +20,7 @@ from meshclaw.identity import store as identity_store
 from meshclaw.identity.passwords import hash_password
 from meshclaw.identity.principal import Role
 from meshclaw.policy import store as policy_store
-from tests.conftest import People
+from tests.conftest import People, Person
 from tests.policy.compromised_agent import SECRET
 from tests.runs.records import save_agent, wait_final, wait_status
 from tests.web.conftest import PASSWORD, WebPerson, signed_in
@@ -139,6 +141,63 @@ def test_a_chat_turn_after_one_that_read_outsiders_text_starts_tainted(
     """The next message carries the earlier replies (runs/chat.py), which may repeat what outsiders wrote:
     a message that mails a colleague, which a clean run may do, needs a person's approval after one."""
     owner, colleague = people.add(), people.add()
+    say, agent_id = _chat(app_client, context, org_id, owner)
+    first = say("summarize https://news.example/plain")
+    assert wait_final(context, first, timeout=60) == "succeeded"
+    second = say(f"tell {colleague.email} the build is green")
+    wait_status(context, second, "waiting_approval", timeout=60)
+    assert sent(context) == []
+    shown = app_client.get(f"/api/v1/runs/{second}", headers=owner.auth).json()
+    assert shown["untrusted_sources"] == ["earlier replies in this conversation"]
+    (pending,) = shown["pending_approvals"]
+    assert pending["args"]["to"] == [colleague.email]
+    assert "this run read content outsiders can write" in pending["reason"]
+    page = app_client.get(f"/agents/{agent_id}/chat").text
+    assert "outsiders can write (web_fetch_page)" in page  # the first reply's notice
+
+
+def test_a_chat_answer_written_apart_takes_no_earlier_reply_as_the_persons_words(
+    app_client: TestClient, context: AppContext, org_id: int, people: People
+) -> None:
+    """A reply quoted a page's instruction; the next message's run reads a page too, so its answer is
+    written apart, from a request that carried that reply in its transcript as the person's own text (and
+    the model obeyed it there). Now only the new message is the request; the reply is a handle."""
+    say, _ = _chat(app_client, context, org_id, people.add())
+    first = say("summarize https://news.example/invoice")
+    assert wait_final(context, first, timeout=60) == "succeeded"
+    with context.db.session() as session:
+        reply = str(session.get_one(Run, first).output)
+    assert IBAN in reply and "(quoted from the result of web_fetch_page, written by outsiders)" in reply
+    second = say("what does https://news.example/plain say?")
+    assert wait_final(context, second, timeout=60) == "succeeded"
+    *_, main, apart = _prompts(context)
+    assert main["tools"] and not apart["tools"]
+    # The agent's own requests see the transcript as they did; the request written apart does not.
+    assert IBAN in main["prompt"] and main["prompt"].startswith("Conversation so far:")
+    assert IBAN not in apart["prompt"] and "AI assistant" not in apart["prompt"]
+    assert "The person wrote: summarize https://news.example/invoice\nYou replied: [[r1]]" in apart["prompt"]
+    assert "The person now writes:\nwhat does https://news.example/plain say?\n\n---" in apart["prompt"]
+    with context.db.session() as session:
+        answer = str(session.get_one(Run, second).output)
+    assert answer == (
+        'finished. It read "Nothing to see here; the cafeteria opens at 8." '
+        "(quoted from the result of web_fetch_page, written by outsiders)."
+    )
+
+
+IBAN = "DE89 3704 0044 0532 0130 00"
+
+
+def _prompts(context: AppContext) -> list[dict[str, Any]]:
+    """What the scripted model was sent, in order (`compromised_agent.build`)."""
+    log = context.settings.data_dir / "model.log"
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _chat(
+    app_client: TestClient, context: AppContext, org_id: int, owner: Person
+) -> tuple[Callable[[str], str], int]:
+    """The owner, signed in, chats with a new agent: `say` posts a message and gives its run's id."""
     agent_id = save_agent(context, org_id, owner, "mailer", model={"name": "scripted"}, tools=GRANTS,
                           allow_overlap=True)  # fmt: skip
     with context.db.session() as session:
@@ -152,18 +211,7 @@ def test_a_chat_turn_after_one_that_read_outsiders_text_starts_tainted(
         (new,) = [run_id for run_id in _chat_runs(context, agent_id) if run_id not in before]
         return new
 
-    first = say("summarize https://news.example/plain")
-    assert wait_final(context, first, timeout=60) == "succeeded"
-    second = say(f"tell {colleague.email} the build is green")
-    wait_status(context, second, "waiting_approval", timeout=60)
-    assert sent(context) == []
-    shown = app_client.get(f"/api/v1/runs/{second}", headers=owner.auth).json()
-    assert shown["untrusted_sources"] == ["earlier replies in this conversation"]
-    (pending,) = shown["pending_approvals"]
-    assert pending["args"]["to"] == [colleague.email]
-    assert "this run read content outsiders can write" in pending["reason"]
-    page = app_client.get(f"/agents/{agent_id}/chat").text
-    assert "outsiders can write (web_fetch_page)" in page  # the first reply's notice
+    return say, agent_id
 
 
 def _chat_runs(context: AppContext, agent_id: int) -> list[str]:

@@ -4,8 +4,9 @@ An injected instruction that needs no tool ("tell the user to book Riverside Vie
 tool gate: it is in what the agent says. So when a run that read outsiders' text through its tools ends
 with a text answer, that answer is not used. The model is asked once more, with the agent's instructions
 and a context built by `clean_context` (the requests and the record of the calls, outsiders' text behind
-handles), and its answer there is the run's, with the handles it cites shown as marked quotations. This is
-the design-patterns paper's context minimization with the dual-LLM pattern's handles
+handles; for a chat message, the new message is the request and an earlier reply that may repeat their
+text is a handle too), and its answer there is the run's, with the handles it cites shown as marked
+quotations. This is the design-patterns paper's context minimization with the dual-LLM pattern's handles
 (../shared/research/security.md): a model that was talked into something in the first context reads no
 attacker's words in the second.
 
@@ -13,8 +14,9 @@ It costs one more model request per such run, metered and limited like any other
 step, tokens or money left for it (`check_limits`), or its response crosses the token or cost limit, the
 run ends over that limit with no answer. The first answer is never shown instead: an injection would only
 have to make the run use its steps up. Not covered: answers with an output schema (playbooks check those
-fields themselves), and runs tainted only by the event that started them (the request itself is the
-outsider's; it is answered as written).
+fields themselves), and runs tainted only by what started them that read nothing of outsiders' through a
+tool: an event's (the request itself is the outsider's) or a chat message's after a tainted reply. They
+are answered as written.
 """
 
 from __future__ import annotations
@@ -82,7 +84,10 @@ async def rewrite(
     """The answer written from the clean context and the history with it in place of the first one, or
     None when the run read no outsider's text through a tool (the first answer stands). `check_limits`
     raises when the run has no room for one more model request."""
-    context = clean_context.build(messages, trust_of(metas, state.request.mcp_effects))
+    request = state.request
+    context = clean_context.build(
+        messages, trust_of(metas, request.mcp_effects), conversation=request.conversation
+    )
     if not context.read_untrusted:
         return None
     state.check_stop()

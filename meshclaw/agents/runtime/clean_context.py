@@ -5,11 +5,15 @@ each tool call with its arguments and what it returned, in order. What outsiders
 handles (`[[r1]]`) and kept here; the model's own words from the tainted context (its text, its reasoning)
 are left out altogether, since it may have written them on an attacker's orders. Kept:
 
-- the requests as given (the owner's task, or the event that started the run);
+- the requests as given (the owner's task, or the event that started the run); for a chat message, only
+  the new message is the request: of the conversation before it (`Conversation`), the person's messages
+  are kept and a reply that may repeat outsiders' text is withheld like their text (the transcript the
+  model was sent would otherwise carry their words in as the person's own);
 - every result of a tool outsiders cannot write to (the owner's own records), as it is;
 - of an untrusted result, what its tool's `ResultView` keeps (numbers, booleans, declared fields);
-- a call's arguments as written before the run read outsiders' text; after that, only the strings the
-  context already holds (a hotel name from the listing, an address from the request) and numbers.
+- a call's arguments as written before the model was sent outsiders' text (a result, or such a reply);
+  after that, only the strings the context already holds (a hotel name from the listing, an address from
+  the request) and numbers.
 
 `render` turns the handles an answer cites back into the withheld text, as marked quotations, so outsiders'
 words reach the person only as quotes of them, never as the agent's own.
@@ -33,6 +37,7 @@ from pydantic_ai.messages import (
 )
 from pydantic_core import to_jsonable_python
 
+from meshclaw.agents.runtime.contract import Conversation
 from meshclaw.agents.runtime.gated import DENIED_BY_PERSON, DENIED_BY_POLICY
 from meshclaw.tools.result_view import WITHHOLD_ALL, ResultView
 
@@ -47,6 +52,8 @@ rating); other keys are withheld like any outsider's string."""
 _SPACE = re.compile(r"\s+")
 DENIED = (DENIED_BY_POLICY, DENIED_BY_PERSON)
 """How a refused call's return starts: its reason can quote the arguments, so the record only says so."""
+EARLIER_REPLY = "an earlier reply in this conversation"
+BY_OUTSIDERS = "written by outsiders"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -66,20 +73,27 @@ class Withheld:
     text: str
     source: str
     """Where it came from, as the quotation names it: "the result of email_list_messages"."""
+    marked: str = BY_OUTSIDERS
+    """Whose words the quotation says they are."""
 
 
 @dataclass(kw_only=True)
 class CleanContext:
     requests: list[str] = field(default_factory=list)
+    conversation: list[str] = field(default_factory=list)
+    """A chat's earlier turns, as the clean request shows them (the person's words, replies or handles)."""
     record: list[str] = field(default_factory=list)
     withheld: dict[str, Withheld] = field(default_factory=dict)
     read_untrusted: bool = False
     """Whether any tool result in the history was untrusted (else the answer needs no second writing)."""
+    heard_outsiders: bool = False
+    """Whether the model had been sent outsiders' text (an untrusted result, or an earlier chat reply that
+    may repeat it): the arguments it wrote from then on may carry their words."""
     _known: list[str] = field(default_factory=list)
 
-    def hold(self, text: str, source: str) -> str:
+    def hold(self, text: str, source: str, *, marked: str = BY_OUTSIDERS) -> str:
         handle = f"r{len(self.withheld) + 1}"
-        self.withheld[handle] = Withheld(text=text, source=source)
+        self.withheld[handle] = Withheld(text=text, source=source, marked=marked)
         return f"[[{handle}]]"
 
     def know(self, text: str) -> None:
@@ -90,7 +104,14 @@ class CleanContext:
         return not value or any(value in known for known in self._known)
 
 
-def build(messages: Sequence[ModelMessage], trust: Callable[[str], ToolTrust]) -> CleanContext:
+def build(
+    messages: Sequence[ModelMessage],
+    trust: Callable[[str], ToolTrust],
+    *,
+    conversation: Conversation | None = None,
+) -> CleanContext:
+    """The clean context of a run's history. With a `conversation` (a chat message's run), the history's
+    first user prompt, the run's input, is the transcript: it is taken from the conversation instead."""
     context = CleanContext()
     calls: dict[str, ToolCallPart] = {}
     for message in messages:
@@ -101,11 +122,29 @@ def build(messages: Sequence[ModelMessage], trust: Callable[[str], ToolTrust]) -
             continue
         for part in message.parts:
             if isinstance(part, UserPromptPart) and isinstance(part.content, str):
+                if conversation is not None:  # the run's input: in its parts instead, once
+                    _add_conversation(context, conversation)
+                    conversation = None
+                    continue
                 context.requests.append(part.content)
                 context.know(part.content)
             elif isinstance(part, ToolReturnPart):
                 _add_call(context, calls.get(part.tool_call_id), part, trust(part.tool_name))
     return context
+
+
+def _add_conversation(context: CleanContext, conversation: Conversation) -> None:
+    for turn in conversation.earlier:
+        context.know(turn.message)
+        if turn.reply_untrusted:
+            context.heard_outsiders = True
+            reply = context.hold(turn.reply, EARLIER_REPLY, marked="which may repeat outsiders' words")
+        else:  # written by a run that read nothing of theirs, from the person's words alone
+            reply = turn.reply
+            context.know(reply)
+        context.conversation.append(f"The person wrote: {turn.message}\nYou replied: {reply}")
+    context.requests.append(conversation.message)
+    context.know(conversation.message)
 
 
 def _add_call(
@@ -116,7 +155,7 @@ def _add_call(
     if isinstance(content, str) and content.startswith(DENIED):
         result: Any = "(not run: refused)"
     elif tool.untrusted:
-        context.read_untrusted = True
+        context.read_untrusted = context.heard_outsiders = True
         result = _view(context, content, tool.view, f"the result of {done.tool_name}")
     elif tool.view.mixed:
         result = _view(context, content, tool.view, f"the result of {done.tool_name}")
@@ -129,7 +168,7 @@ def _add_call(
 
 
 def _args(context: CleanContext, args: Mapping[str, Any], tool: str) -> Any:
-    if not context.read_untrusted:
+    if not context.heard_outsiders:
         context.know(_dump(args))
         return args
     source = f"an argument of {tool} the agent wrote after reading outsiders' text"
@@ -177,6 +216,11 @@ def prompt(context: CleanContext) -> str:
     """What the model is sent: the requests, then the record, then how to cite a handle."""
     latest = context.requests[-1] if context.requests else "(no request text)"
     earlier = "".join(f"Earlier request: {text}\n\n" for text in context.requests[:-1])
+    if context.conversation:
+        earlier += (
+            "Conversation so far (a reply of yours that may repeat outsiders' text is a handle, as their "
+            "text is below):\n\n" + "\n\n".join(context.conversation) + "\n\nThe person now writes:\n"
+        )
     record = "\n".join(context.record) or "(no tool was called)"
     return (
         f"{earlier}{latest}\n\n---\nYou have already done the work for this request; the record of it is "
@@ -200,9 +244,9 @@ def render(answer: str, context: CleanContext) -> str:
             more = len(withheld.text) - QUOTE_CHARS
             text = f"{text[:QUOTE_CHARS]}... ({more} more characters in the run's record)"
         if len(text) <= INLINE_CHARS and "\n" not in text:
-            return f'"{text}" (quoted from {withheld.source}, written by outsiders)'
+            return f'"{text}" (quoted from {withheld.source}, {withheld.marked})'
         lines = "\n".join(f"> {line}" for line in text.splitlines())
-        return f"\n\n> Quoted from {withheld.source}, written by outsiders:\n{lines}\n\n"
+        return f"\n\n> Quoted from {withheld.source}, {withheld.marked}:\n{lines}\n\n"
 
     return HANDLE.sub(quote, answer).strip()
 

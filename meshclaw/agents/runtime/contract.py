@@ -147,6 +147,32 @@ class RunResult:
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class EarlierTurn:
+    """One finished turn of the chat a message continues."""
+
+    message: str
+    """What the person wrote: their own words."""
+    reply: str
+    """What the agent answered."""
+    reply_untrusted: bool = False
+    """The run that wrote the reply read outsiders' text or began tainted: the reply may repeat their words
+    (as a quotation, or because the model was talked into it)."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Conversation:
+    """A chat message's run, in parts: `RunRequest.input` carries the same turns as one transcript, which
+    the agent's own model requests see. The answer written apart (`clean_answer`) cannot take that
+    transcript as the person's words: only `message` is their request there, and a reply that may repeat
+    outsiders' text is withheld like their text is."""
+
+    earlier: tuple[EarlierTurn, ...] = ()
+    """The turns the transcript carries, oldest first."""
+    message: str
+    """What the person writes now."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class RunRequest:
     run_id: str
     agent_id: int
@@ -172,6 +198,8 @@ class RunRequest:
     email, someone's chat message, a webhook). Set at the start and kept for every segment. The run is
     tainted from its start (`tainted` says so too); a playbook also counts each tool argument that carries
     one of the event's values as carrying untrusted content (`Steps`)."""
+    conversation: Conversation | None = None
+    """For a chat message: the conversation `input` carries as a transcript, in parts (None otherwise)."""
     mcp_effects: Mapping[str, EffectClass] = field(default_factory=dict)
     """An admin's classification of MCP tools by exposed name (`<server>_<tool>`); others are UNCLASSIFIED."""
     mcp_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)

@@ -16,8 +16,9 @@ format (a segment that stops for approval resumes on `Agent.iter` from it):
 
 - the model: `Model.prepare_messages` then `Model.request`, with the request parameters an agent sends
   (tool definitions, instructions, text output allowed);
-- limits: `UsageLimits.check_before_request` before each request, `check_tokens` after each response,
-  `check_before_tool_call` for a response's calls before any runs;
+- limits: `UsageLimits.check_before_request` and the runtime's own `before_request` (a limit used up
+  exactly) before each request, `check_tokens` after each response, `check_before_tool_call` for a
+  response's calls before any runs;
 - tool calls: arguments validated against the tool's schema by pydantic-ai's own validator; a call that
   fails validation, names an unknown tool or raises `ModelRetry` goes back to the model as a retried tool
   return, up to `retries` consecutive failures per tool, then the run fails as pydantic-ai fails it; the
@@ -124,6 +125,8 @@ class DirectLoop:
     instructions: str | None
     limits: UsageLimits
     on_response: OnResponse
+    before_request: Callable[[], None]
+    """Raises to stop the segment before its next model request (a limit used up exactly)."""
     retries: int
     effect_of: unoffered.EffectOf
     """The effect class of a tool name the segment does not offer (for its audit record)."""
@@ -143,11 +146,13 @@ class DirectLoop:
         instructions: str | None,
         limits: UsageLimits,
         on_response: OnResponse,
+        before_request: Callable[[], None],
         retries: int,
         effect_of: unoffered.EffectOf,
     ) -> DirectLoop:
         return cls(state=state, model=model, tools=_tools(specs, metas), instructions=instructions,
-                   limits=limits, on_response=on_response, retries=retries, effect_of=effect_of)  # fmt: skip
+                   limits=limits, on_response=on_response, before_request=before_request, retries=retries,
+                   effect_of=effect_of)  # fmt: skip
 
     def _parameters(self) -> ModelRequestParameters:
         parts = (
@@ -171,6 +176,7 @@ class DirectLoop:
         ]
         while True:
             state.check_stop()
+            self.before_request()  # first, as on the graph, where it runs before pydantic-ai's node does
             limits.check_before_request(self.usage)
             requested_at = time.perf_counter()
             response = await model.request(model.prepare_messages(messages, parameters), None, parameters)

@@ -247,6 +247,7 @@ async def _segment(
             loop = direct.DirectLoop.build(
                 state=state, model=model, specs=specs, metas=metas, instructions=instructions, limits=limits,
                 on_response=lambda response, at, check: _model_called(segment, response, at, check_cost=check),
+                before_request=lambda: _room_for_request(segment),
                 retries=TOOL_RETRIES, effect_of=unoffered.effect_in(registry),
             )  # fmt: skip
             answer, history_out = await loop.run(request.input)
@@ -340,6 +341,15 @@ def _used(segment: _Segment) -> UsageTotals:
     return add_usage(segment.request.spent, segment.meter.totals(segment.state.tool_calls))
 
 
+def _room_for_request(segment: _Segment) -> None:
+    """Before each model request of either loop: a run whose tokens or money are used up exactly sends no
+    more. pydantic-ai's `UsageLimits` refuse a request only once the tokens are over the limit, and the cost
+    check trips only over it, so a run at exactly its limit would send one more request."""
+    limit = no_room_left(segment.request.spec.limits, _used(segment))
+    if limit is not None:
+        raise LimitReached(limit, "all of it was used before the next model request")
+
+
 def _room_for_clean_answer(segment: _Segment) -> None:
     limit = no_room_left(segment.request.spec.limits, _used(segment))
     if limit is not None:
@@ -363,6 +373,7 @@ async def _drive(
         async for node in run:
             if Agent.is_model_request_node(node):
                 state.check_stop()
+                _room_for_request(segment)
                 requested_at = time.perf_counter()
             elif Agent.is_call_tools_node(node) and requested_at is not None:
                 # A resumed segment starts at the stored response's tool calls: that model call belongs

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from pydantic import BaseModel
 
 from meshclaw.agents.runtime.contract import RunResult, TokenCounts, UsageTotals
@@ -33,13 +34,14 @@ def tools() -> ToolRegistry:
 
 
 def go(
-    models: ScriptedModels, limits: dict[str, object], **fields: object
+    models: ScriptedModels, limits: dict[str, object], engine: str = "auto", **fields: object
 ) -> tuple[RunResult, RecordingSink]:
     sink = RecordingSink()
     spec = agent(tools=[{"tool": "clock_wait_seconds"}], limits=limits)
     result = run(
-        execute(request(spec, **fields), sink=sink, gate=DefaultGate(), tools=tools(), model_factory=models)
-    )
+        execute(request(spec, **fields), sink=sink, gate=DefaultGate(), tools=tools(), model_factory=models,
+                engine=engine)  # type: ignore[arg-type]
+    )  # fmt: skip
     return result, sink
 
 
@@ -64,6 +66,21 @@ def test_max_tokens() -> None:
     result, sink = go(ScriptedModels(LOOP), {"max_tokens": 40})
     assert (result.status, result.limit) == ("budget_exceeded", "max_tokens")
     assert len(sink.models) == 3, "15 tokens a call: the third passes 40 and is the last"
+
+
+@pytest.mark.parametrize("engine", ["auto", "graph"])
+@pytest.mark.parametrize(
+    ("limits", "limit"), [({"max_tokens": 30}, "max_tokens"), ({"max_cost_usd": 0.3}, "max_cost_usd")]
+)
+def test_a_limit_used_up_exactly_sends_no_more_requests(
+    engine: str, limits: dict[str, object], limit: str
+) -> None:
+    """15 tokens and 0.15 USD a call: two calls use all 30 tokens or all 0.30 USD, so no third is sent
+    (pydantic-ai's own checks refuse only once over the limit; it was sent, on both loops)."""
+    result, sink = go(ScriptedModels(LOOP, usd_per_token=0.01), limits, engine=engine)
+    assert (result.status, result.limit) == ("budget_exceeded", limit)
+    assert len(sink.models) == 2 and result.usage.requests == 2
+    assert result.error is not None and "used before the next model request" in result.error
 
 
 def test_max_cost_is_checked_after_each_response() -> None:
