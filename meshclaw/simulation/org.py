@@ -71,12 +71,14 @@ class SimPerson:
 
 @dataclass(kw_only=True)
 class SimAgent:
-    agent_id: int
     name: str
+    purpose: str
     label: AgentLabel
     owner: SimPerson
     outcome_type: str
     minutes_saved: float
+    agent_id: int = 0
+    """Set once the agent is defined."""
 
 
 @dataclass(kw_only=True)
@@ -227,8 +229,8 @@ def _agents(everyone: list[SimPerson], rng: random.Random) -> list[SimAgent]:
         label: AgentLabel = "runaway_agent" if index < runaway else "productive_agent"
         agents.append(
             SimAgent(
-                agent_id=index + 1,
                 name=f"{purpose}-{index + 1}",
+                purpose=f"Simulated {purpose.replace('-', ' ')}: no model, no schedule, made-up usage.",
                 label=label,
                 owner=rng.choice(owners),
                 outcome_type=outcome_type,

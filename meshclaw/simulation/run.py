@@ -18,6 +18,8 @@ from pathlib import Path
 import orjson
 from sqlalchemy import func, select
 
+from meshclaw.agents.spec import AgentSpec
+from meshclaw.agents.store import save_spec
 from meshclaw.context import AppContext
 from meshclaw.db.models import User
 from meshclaw.errors import ConflictError, InvalidInputError
@@ -112,6 +114,18 @@ def _import_people(context: AppContext, org_id: int, sim: SimOrg, *, force: bool
         person.user_id = ids[person.email]
 
 
+def _define_agents(context: AppContext, org_id: int, sim: SimOrg) -> None:
+    """Define the simulated agents, each for its owner, so pages and flags name them ("inbox-triage-3
+    (ada@example.com)") and the agents page lists them. No model and no schedule: nothing runs them. A
+    second simulation finds them unchanged and keeps their ids."""
+    with context.db.session() as session:
+        for agent in sim.agents:
+            spec = AgentSpec(name=agent.name, purpose=agent.purpose, memory=False)
+            applied = save_spec(session, org_id=org_id, owner_user_id=agent.owner.user_id, spec=spec,
+                                created_by_user_id=None, now=context.clock.now())  # fmt: skip
+            agent.agent_id = applied.agent.id
+
+
 def _ensure_prices(context: AppContext, since: date) -> None:
     """List prices for the simulated models, from before the first simulated day, unless the deployment
     already prices them (its own prices are kept)."""
@@ -133,6 +147,7 @@ def simulate(
     started = time.perf_counter()
     sim = build_org(options.people, seed=options.seed, domain=options.domain)
     _import_people(context, org_id, sim, force=options.force)
+    _define_agents(context, org_id, sim)
     _ensure_prices(context, options.first_day)
     sink = EventSink(context.db, journal_dir=context.settings.data_dir / "metering-journal")
     sink.start()

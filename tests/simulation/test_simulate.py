@@ -20,6 +20,8 @@ from meshclaw.context import AppContext
 from meshclaw.db.migrate import upgrade
 from meshclaw.db.models import (
     ActivityEventRow,
+    Agent,
+    AgentVersion,
     OutcomeEventRow,
     OutcomeRollup,
     UsageEventRow,
@@ -82,6 +84,31 @@ def test_the_same_seed_gives_the_same_organization_and_usage(tmp_path: Path) -> 
     assert first_totals == second_totals
     assert first_labels == second_labels
     assert first.usage_events > 1000 and first.outcome_events > 100 and first.activity_events > 100
+
+
+@BOTH_BACKENDS
+def test_simulated_agents_are_defined_for_their_owners(
+    simulated: tuple[AppContext, SimulationSummary],
+) -> None:
+    """The agents page lists them and usage by agent names them: every agent id in the usage is a defined
+    agent, owned by the person the labels file says, with nothing that could run it."""
+    context, _ = simulated
+    document = orjson.loads((context.settings.data_dir / LABELS_FILE).read_bytes())
+    with context.db.session() as session:
+        defined = {
+            agent.id: (agent.name, owner, agent.current_version_id)
+            for agent, owner in session.execute(
+                select(Agent, User.email).join(User, User.id == Agent.owner_user_id)
+            )
+        }
+        used = set(session.scalars(select(UsageEventRow.agent_id).where(UsageEventRow.agent_id.is_not(None))))
+        specs = session.scalars(select(AgentVersion.spec)).all()
+    assert {(a["agent_id"], name, a["owner"]) for name, a in document["agents"].items()} == {
+        (agent_id, name, owner) for agent_id, (name, owner, _) in defined.items()
+    }
+    assert used == set(defined) and len(defined) >= 2
+    assert all(version for *_, version in defined.values())
+    assert all(not spec.get("model") and not spec.get("triggers") for spec in specs)
 
 
 def test_every_behaviour_is_labelled(simulated: tuple[AppContext, SimulationSummary]) -> None:
