@@ -8,10 +8,8 @@ journals a call before it answers)."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -28,40 +26,18 @@ from meshclaw.identity import store
 from meshclaw.identity.principal import Role
 from meshclaw.providers.registry import add_provider
 from tests.conftest import free_port
+from tests.meshclaw_up import start_meshclaw_up
 from tests.postgres import BOTH_BACKENDS
 from tests.stub_upstream import stub_process
 
 CONCURRENCY = 8
 KEY_ENV = "MESHCLAW_TEST_STUB_KEY"
-START_TIMEOUT_S = 180
-"""Generous: on a shared 2-core machine under load, starting Python and importing everything is slow."""
 
 
 def start_server(data_dir: Path, database_url: str, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MESHCLAW_")},
-        "MESHCLAW_DATA_DIR": str(data_dir),
-        "MESHCLAW_DATABASE_URL": database_url,
-        KEY_ENV: "sk-provider-durability",
-    }
-    meshclaw = Path(sys.executable).parent / "meshclaw"
-    process = subprocess.Popen(
-        [str(meshclaw), "up", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(data_dir / f"server-{port}.log", "ab"),  # noqa: SIM115 - closed with the process
+    return start_meshclaw_up(
+        data_dir, port, {"MESHCLAW_DATABASE_URL": database_url, KEY_ENV: "sk-provider-durability"}
     )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"meshclaw up exited: {(data_dir / f'server-{port}.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"meshclaw up did not answer /healthz within {START_TIMEOUT_S} s")
 
 
 @BOTH_BACKENDS

@@ -5,14 +5,12 @@ on rows without sleeping."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -23,7 +21,7 @@ from meshclaw.context import AppContext
 from meshclaw.db.models import ActivityEventRow, OutcomeEventRow, UsageEventRow
 from meshclaw.identity import store
 from meshclaw.server.app import create_app
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_answers
 
 
 @dataclass
@@ -75,15 +73,7 @@ def running_server(
     thread.start()
     url = f"http://127.0.0.1:{port}"
     # Start-up (the runs engine's DBOS launch included) takes seconds, many more on a loaded machine.
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    else:
-        raise RuntimeError("the server did not answer /healthz within 60 s")
+    wait_until_answers(f"{url}/healthz", within_s=60, what="the server")
     try:
         yield OtlpServer(url=url, context=context, app=app)
     finally:

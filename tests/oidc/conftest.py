@@ -26,16 +26,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.conftest import LiveServer, free_port
+from tests.conftest import LiveServer, free_port, wait_until_answers
 
 PROVIDER_DIR = Path(__file__).parent / "provider"
 START_TIMEOUT_S = 20
@@ -130,18 +128,15 @@ def oidc_provider(
             stderr=subprocess.STDOUT,
         )
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the test OpenID provider exited at start:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the test OpenID provider did not answer within {START_TIMEOUT_S} s")
-            time.sleep(0.05)
+        try:
+            wait_until_answers(
+                f"{issuer}/.well-known/openid-configuration",
+                within_s=START_TIMEOUT_S,
+                what="the test OpenID provider",
+                alive=lambda: process.poll() is None,
+            )
+        except RuntimeError as exc:
+            pytest.fail(f"{exc}:\n{log_path.read_text()}")
         yield OidcProvider(issuer=issuer, client_id=CLIENT_ID)
     finally:
         process.terminate()

@@ -11,10 +11,8 @@ ran exactly once, and every call left exactly one effect record.
 from __future__ import annotations
 
 import collections
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from meshclaw.identity import store
 from meshclaw.identity.principal import Role
 from meshclaw.runs.store import FINAL
 from tests.conftest import free_port
+from tests.meshclaw_up import start_meshclaw_up
 from tests.postgres import BOTH_BACKENDS
 from tests.runs.records import save_agent
 from tests.runs.scripted import TOOL
@@ -37,39 +36,19 @@ from tests.runs.scripted import TOOL
 RUNS = 50
 CALLS = 3
 USER_CONCURRENCY = 10
-START_TIMEOUT_S = 180
-REPO = Path(__file__).resolve().parents[2]
 
 
 def start_server(data_dir: Path, port: int, database_url: str) -> subprocess.Popen[bytes]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MESHCLAW_")},
-        "MESHCLAW_DATA_DIR": str(data_dir),
-        "MESHCLAW_DATABASE_URL": database_url,
-        "MESHCLAW_RUNS_EXECUTOR": "tests.runs.scripted:build",
-        "MESHCLAW_RUNS_AGENT_CONCURRENCY": str(RUNS),
-        "MESHCLAW_RUNS_USER_CONCURRENCY": str(USER_CONCURRENCY),
-        "PYTHONPATH": str(REPO),
-    }
-    log = data_dir / f"server-{port}.log"
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "meshclaw"), "up", "--port", str(port)],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=open(log, "ab"),  # noqa: SIM115 - closed with the process
+    return start_meshclaw_up(
+        data_dir,
+        port,
+        {
+            "MESHCLAW_DATABASE_URL": database_url,
+            "MESHCLAW_RUNS_EXECUTOR": "tests.runs.scripted:build",
+            "MESHCLAW_RUNS_AGENT_CONCURRENCY": str(RUNS),
+            "MESHCLAW_RUNS_USER_CONCURRENCY": str(USER_CONCURRENCY),
+        },
     )
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"meshclaw up exited: {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"meshclaw up did not answer /healthz within {START_TIMEOUT_S} s")
 
 
 def attempts(data_dir: Path) -> list[tuple[str, int]]:

@@ -10,7 +10,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from meshclaw.db.models import User
 from meshclaw.identity.passwords import verify_password
 from meshclaw.simulation.run import LABELS_FILE
 from tests.cli_runner import Done, run_cli
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_until_answers
 
 MESHCLAW = Path(sys.executable).with_name("meshclaw")
 
@@ -83,14 +82,13 @@ def test_demo_seeds_a_fresh_directory_serves_it_and_prints_working_credentials(d
         assert match, output + (process.stderr.read() if process.poll() is not None else "")
         url, email, password = match.groups()
         assert url == f"http://127.0.0.1:{port}/login"
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            raise AssertionError("the demo server did not answer /healthz")
+        wait_until_answers(
+            f"http://127.0.0.1:{port}/healthz",
+            within_s=max(0.0, deadline - time.monotonic()),
+            what="the demo server",
+            alive=lambda: process.poll() is None,
+            pause_s=0.2,
+        )
         # The demo wrote to its own directory (SQLite), not to MESHCLAW_DATA_DIR or MESHCLAW_DATABASE_URL.
         assert (demo_dir / LABELS_FILE).exists() and not (data_dir / "nowhere.db").exists()
         context = AppContext.from_settings(load_settings(data_dir=demo_dir, database_url=""))
