@@ -52,6 +52,12 @@ class AgentRecord:
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def label(self) -> str:
+        """How lists name it: names are unique per owner only ("triage (ada@example.org)"; metering's
+        `labels.agent_labels` writes the same for usage, from the rows, as it cannot import this layer)."""
+        return f"{self.name} ({self.owner_email})"
+
 
 @dataclass(frozen=True, kw_only=True)
 class VersionRecord:

@@ -31,6 +31,7 @@ from meshclaw.agents.templates import Template, builtin_templates
 from meshclaw.api import preconditions
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowId
 from meshclaw.context import AppContext
 from meshclaw.identity.authorize import Resource, authorize
 from meshclaw.identity.principal import Principal
@@ -258,7 +259,7 @@ def create_from_template(
 
 @router.get("/{agent_id}", response_model=AgentDetail)
 def read_agent(
-    agent_id: int, response: Response, principal: CurrentPrincipal, context: Context
+    agent_id: RowId, response: Response, principal: CurrentPrincipal, context: Context
 ) -> AgentDetail:
     """The agent with its current definition and its versions (newest first). The `ETag` header is the
     current version (`"3"`): send it back as `If-Match` on the PUT that changes this definition."""
@@ -282,7 +283,7 @@ _IF_MATCH = (
     responses={412: {"description": "If-Match names a version that is no longer current; nothing saved"}},
 )
 def apply_agent(
-    agent_id: int,
+    agent_id: RowId,
     body: AgentApply,
     request: Request,
     response: Response,
@@ -335,7 +336,7 @@ def _stale_message(agent_id: int, if_match: str, exc: StaleVersionError) -> str:
 
 
 @router.get("/{agent_id}/versions", response_model=list[VersionOut])
-def read_versions(agent_id: int, principal: CurrentPrincipal, context: Context) -> list[VersionOut]:
+def read_versions(agent_id: RowId, principal: CurrentPrincipal, context: Context) -> list[VersionOut]:
     """Every version with its definition, newest first."""
     with context.db.session() as session:
         agent = service.visible_agent(session, principal.org_id, principal, agent_id)
@@ -343,7 +344,7 @@ def read_versions(agent_id: int, principal: CurrentPrincipal, context: Context) 
 
 
 @router.get("/{agent_id}/versions/{number}", response_model=VersionOut)
-def read_version(agent_id: int, number: int, principal: CurrentPrincipal, context: Context) -> VersionOut:
+def read_version(agent_id: RowId, number: RowId, principal: CurrentPrincipal, context: Context) -> VersionOut:
     with context.db.session() as session:
         agent = service.visible_agent(session, principal.org_id, principal, agent_id)
         return version_out(store.get_version(session, agent.id, number))
@@ -372,11 +373,11 @@ def _switch(agent_id: int, principal: CurrentPrincipal, context: Context, *, ena
 
 
 @router.post("/{agent_id}/enable", response_model=AgentOut)
-def enable_agent(agent_id: int, principal: CurrentPrincipal, context: Context) -> AgentOut:
+def enable_agent(agent_id: RowId, principal: CurrentPrincipal, context: Context) -> AgentOut:
     return _switch(agent_id, principal, context, enabled=True)
 
 
 @router.post("/{agent_id}/disable", response_model=AgentOut)
-def disable_agent(agent_id: int, principal: CurrentPrincipal, context: Context) -> AgentOut:
+def disable_agent(agent_id: RowId, principal: CurrentPrincipal, context: Context) -> AgentOut:
     """The kill switch: the agent keeps its definition and versions but starts no run."""
     return _switch(agent_id, principal, context, enabled=False)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from meshclaw.api.audit_trail import audit_log
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowIdQuery
 from meshclaw.audit.store import MAX_PAGE, AuditFilter, event_dict, list_events
 from meshclaw.audit.verify import verify
 from meshclaw.identity.authorize import Resource, authorize
-from meshclaw.metering.queries import parse_time
+from meshclaw.metering.queries import MAX_ID, parse_time
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -56,13 +57,15 @@ def list_audit(
     principal: CurrentPrincipal,
     context: Context,
     kind: str | None = Query(default=None, description="A kind, or a prefix such as admin.*"),
-    agent_id: int | None = None,
-    user_id: int | None = Query(default=None, description="On whose behalf"),
+    agent_id: RowIdQuery | None = None,
+    user_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="On whose behalf")] = None,
     tool: str | None = None,
     decision: str | None = None,
     since: str | None = None,
     until: str | None = None,
-    before: int | None = Query(default=None, description="Only records with a lower seq (paging)"),
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only records with a lower seq (paging)")
+    ] = None,
     limit: int = Query(default=50, ge=1, le=MAX_PAGE),
 ) -> AuditPageOut:
     authorize(principal, "read", Resource(kind="audit"))

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowId
 from meshclaw.errors import NotFoundError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
 from meshclaw.identity.principal import Principal
@@ -159,7 +160,7 @@ def create_budget(
 
 @router.delete("/{budget_id}", status_code=204)
 def delete_budget(
-    budget_id: int, request: Request, principal: CurrentPrincipal, context: Context
+    budget_id: RowId, request: Request, principal: CurrentPrincipal, context: Context
 ) -> Response:
     """Remove a budget (admins); calls are no longer limited by it from now on."""
     with context.db.session() as session:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowId
 from meshclaw.api.runs import engine_of
 from meshclaw.errors import InvalidInputError, NotFoundError
 from meshclaw.runs import history, webhooks
@@ -33,7 +34,7 @@ class HookFired(BaseModel):
 
 
 @router.post("/{agent_id}", response_model=HookCreated, status_code=201)
-def create_hook(agent_id: int, principal: CurrentPrincipal, context: Context) -> HookCreated:
+def create_hook(agent_id: RowId, principal: CurrentPrincipal, context: Context) -> HookCreated:
     with context.db.session() as session:
         history.authorize_agent(session, principal, agent_id, "update")
         token = webhooks.create_token(session, agent_id, now=context.clock.now())
@@ -59,7 +60,7 @@ def _fields(body: bytes) -> dict[str, str]:
 
 
 @router.post("/{agent_id}/{token}", response_model=HookFired, status_code=202)
-async def fire_hook(agent_id: int, token: str, request: Request, context: Context) -> HookFired:
+async def fire_hook(agent_id: RowId, token: str, request: Request, context: Context) -> HookFired:
     def known() -> bool:
         with context.db.session() as session:
             return webhooks.token_matches(session, agent_id, token)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowId, RowIdField, RowIdQuery
 from meshclaw.db.models import ApiKey
 from meshclaw.errors import NotFoundError, PermissionDeniedError
 from meshclaw.identity import store
@@ -40,7 +41,7 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(max_length=200)
-    user_id: int | None = Field(
+    user_id: RowIdField | None = Field(
         default=None, description="Owner; defaults to the caller. Admins only for others."
     )
     scopes: list[KeyScope] | None = Field(default=None, description="Defaults to every scope")
@@ -52,7 +53,9 @@ def _resource(key: ApiKey) -> Resource:
 
 
 @router.get("", response_model=list[KeyOut])
-def list_keys(principal: CurrentPrincipal, context: Context, user_id: int | None = None) -> list[KeyOut]:
+def list_keys(
+    principal: CurrentPrincipal, context: Context, user_id: RowIdQuery | None = None
+) -> list[KeyOut]:
     granted = reach(principal, "read", "api_key")
     if granted is None:
         raise PermissionDeniedError("your role does not allow listing API keys")
@@ -99,7 +102,7 @@ def create_key(body: KeyCreate, principal: CurrentPrincipal, context: Context) -
 
 
 @router.delete("/{key_id}", response_model=KeyOut)
-def revoke_key(key_id: int, principal: CurrentPrincipal, context: Context) -> KeyOut:
+def revoke_key(key_id: RowId, principal: CurrentPrincipal, context: Context) -> KeyOut:
     """Revoke a key. It stays listed, with `revoked_at` set, so its usage history keeps its name."""
     with context.db.session() as session:
         try:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from meshclaw.agents import service
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowId
 from meshclaw.context import AppContext
 from meshclaw.db.models import KillSwitch
 from meshclaw.errors import InvalidInputError, NotFoundError, PermissionDeniedError
@@ -206,7 +207,7 @@ async def engage(
 
 
 @router.post("/{switch_id}/release", response_model=SwitchOut)
-def release(switch_id: int, principal: CurrentPrincipal, context: Context) -> SwitchOut:
+def release(switch_id: RowId, principal: CurrentPrincipal, context: Context) -> SwitchOut:
     """Release a switch: its agents may run again (runs it stopped stay cancelled)."""
     with context.db.session() as session:
         switch = release_switch(context, session, principal, switch_id=switch_id, org_id=principal.org_id)

@@ -25,9 +25,11 @@ from meshclaw.agents.memory import store as memory_store
 from meshclaw.agents.memory.search import search
 from meshclaw.agents.memory.store import MAX_CONTENT, Kind, Memory, Origin, Source, State
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowId
 from meshclaw.errors import NotFoundError, PermissionDeniedError
 from meshclaw.identity.authorize import Action, Resource, is_allowed
 from meshclaw.identity.principal import Principal
+from meshclaw.metering.queries import MAX_ID
 
 router = APIRouter(prefix="/agents/{agent_id}/memory", tags=["memory"])
 
@@ -123,7 +125,7 @@ def _check(session: Session, principal: Principal, agent_id: int, action: Action
 
 @router.get("", response_model=list[MemoryOut])
 def list_memory(
-    agent_id: int,
+    agent_id: RowId,
     principal: CurrentPrincipal,
     context: Context,
     state: Annotated[State, Query(description="active (valid now), invalid, or all")] = "active",
@@ -132,7 +134,7 @@ def list_memory(
     source: Source | None = None,
     run_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[MemoryOut]:
     """The agent's items, newest first."""
     with context.db.session() as session:
@@ -154,7 +156,7 @@ def list_memory(
 
 @router.get("/search", response_model=list[HitOut])
 def search_memory(
-    agent_id: int,
+    agent_id: RowId,
     principal: CurrentPrincipal,
     context: Context,
     q: Annotated[str, Query(min_length=1, max_length=1000, description="Plain words; no query syntax")],
@@ -169,7 +171,7 @@ def search_memory(
 
 @router.post("", response_model=MemoryOut, status_code=201)
 def add_memory(
-    agent_id: int, body: MemoryAdd, response: Response, principal: CurrentPrincipal, context: Context
+    agent_id: RowId, body: MemoryAdd, response: Response, principal: CurrentPrincipal, context: Context
 ) -> MemoryOut:
     """Add an item as the person calling (trusted). An identical valid item is returned instead (200)."""
     with context.db.session() as session:
@@ -193,7 +195,7 @@ def add_memory(
 
 @router.post("/{item_id}/invalidate", response_model=MemoryOut)
 def invalidate_memory(
-    agent_id: int, item_id: int, body: Invalidate, principal: CurrentPrincipal, context: Context
+    agent_id: RowId, item_id: RowId, body: Invalidate, principal: CurrentPrincipal, context: Context
 ) -> MemoryOut:
     """End the item's validity now; it stays listed under `state=invalid`, never deleted."""
     with context.db.session() as session:
@@ -205,7 +207,9 @@ def invalidate_memory(
 
 
 @router.post("/{item_id}/confirm", response_model=MemoryOut)
-def confirm_memory(agent_id: int, item_id: int, principal: CurrentPrincipal, context: Context) -> MemoryOut:
+def confirm_memory(
+    agent_id: RowId, item_id: RowId, principal: CurrentPrincipal, context: Context
+) -> MemoryOut:
     """Vouch for the item: an untrusted item becomes trusted, recording who confirmed it."""
     with context.db.session() as session:
         _check(session, principal, agent_id, "update")
@@ -216,7 +220,9 @@ def confirm_memory(agent_id: int, item_id: int, principal: CurrentPrincipal, con
 
 
 @router.get("/snapshots", response_model=list[SnapshotOut])
-def list_memory_snapshots(agent_id: int, principal: CurrentPrincipal, context: Context) -> list[SnapshotOut]:
+def list_memory_snapshots(
+    agent_id: RowId, principal: CurrentPrincipal, context: Context
+) -> list[SnapshotOut]:
     with context.db.session() as session:
         _check(session, principal, agent_id, "read")
         taken = snapshots.list_snapshots(session, agent_id=agent_id)
@@ -225,7 +231,7 @@ def list_memory_snapshots(agent_id: int, principal: CurrentPrincipal, context: C
 
 @router.post("/snapshots", response_model=SnapshotOut, status_code=201)
 def take_memory_snapshot(
-    agent_id: int, body: SnapshotTake, principal: CurrentPrincipal, context: Context
+    agent_id: RowId, body: SnapshotTake, principal: CurrentPrincipal, context: Context
 ) -> SnapshotOut:
     with context.db.session() as session:
         _check(session, principal, agent_id, "update")
@@ -237,7 +243,7 @@ def take_memory_snapshot(
 
 @router.post("/snapshots/{snapshot_id}/restore", response_model=RestoredOut)
 def restore_memory_snapshot(
-    agent_id: int, snapshot_id: int, principal: CurrentPrincipal, context: Context
+    agent_id: RowId, snapshot_id: RowId, principal: CurrentPrincipal, context: Context
 ) -> RestoredOut:
     """Make the agent's memory what it was at the snapshot: later items are invalidated, not deleted."""
     with context.db.session() as session:
@@ -272,7 +278,7 @@ class DreamStarted(BaseModel):
 
 @router.get("/dreams", response_model=list[DreamOut])
 def list_dreams(
-    agent_id: int,
+    agent_id: RowId,
     principal: CurrentPrincipal,
     context: Context,
     limit: Annotated[int, Query(ge=1, le=365)] = 30,
@@ -285,7 +291,7 @@ def list_dreams(
 
 
 @router.get("/dreams/{dream_id}", response_model=DreamOut)
-def get_dream(agent_id: int, dream_id: int, principal: CurrentPrincipal, context: Context) -> DreamOut:
+def get_dream(agent_id: RowId, dream_id: RowId, principal: CurrentPrincipal, context: Context) -> DreamOut:
     with context.db.session() as session:
         _check(session, principal, agent_id, "read")
         info = dream_rows.get_dream(session, agent_id=agent_id, dream_id=dream_id)
@@ -294,7 +300,7 @@ def get_dream(agent_id: int, dream_id: int, principal: CurrentPrincipal, context
 
 @router.post("/dreams", response_model=DreamStarted, status_code=202)
 async def dream_now(
-    agent_id: int, principal: CurrentPrincipal, context: Context, request: Request
+    agent_id: RowId, principal: CurrentPrincipal, context: Context, request: Request
 ) -> DreamStarted:
     """Start a dream now: a run with trigger kind `dream`, under the same guards as any run."""
     from meshclaw.api.runs import engine_of

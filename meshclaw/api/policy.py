@@ -19,6 +19,7 @@ from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.store import get_version_by_id
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowId
 from meshclaw.db.models import Agent
 from meshclaw.db.models.identity import User
 from meshclaw.errors import NotFoundError
@@ -97,7 +98,7 @@ def allow_destination(body: EgressIn, principal: CurrentPrincipal, context: Cont
 
 
 @router.delete("/egress/{rule_id}", status_code=204)
-def remove_destination(rule_id: int, principal: CurrentPrincipal, context: Context) -> Response:
+def remove_destination(rule_id: RowId, principal: CurrentPrincipal, context: Context) -> Response:
     authorize(principal, "delete", Resource(kind="policy"))
     with context.db.session() as session:
         row = store.remove_egress_rule(session, org_id=principal.org_id, rule_id=rule_id,
@@ -119,7 +120,7 @@ def visible_agent(session: Session, principal: Principal, agent_id: int) -> Agen
 
 
 @router.get("/agents/{agent_id}/preapprovals", response_model=list[PreApprovalOut])
-def list_preapprovals(agent_id: int, principal: CurrentPrincipal, context: Context) -> list[PreApprovalOut]:
+def list_preapprovals(agent_id: RowId, principal: CurrentPrincipal, context: Context) -> list[PreApprovalOut]:
     with context.db.session() as session:
         visible_agent(session, principal, agent_id)
         return [PreApprovalOut.model_validate(row) for row in store.active_preapprovals(session, agent_id)]
@@ -127,7 +128,7 @@ def list_preapprovals(agent_id: int, principal: CurrentPrincipal, context: Conte
 
 @router.post("/agents/{agent_id}/preapprovals", response_model=PreApprovalOut, status_code=201)
 def preapprove(
-    agent_id: int, body: PreApprovalIn, principal: CurrentPrincipal, context: Context
+    agent_id: RowId, body: PreApprovalIn, principal: CurrentPrincipal, context: Context
 ) -> PreApprovalOut:
     with context.db.session() as session:
         agent = visible_agent(session, principal, agent_id)
@@ -143,7 +144,7 @@ def preapprove(
 
 @router.delete("/agents/{agent_id}/preapprovals/{preapproval_id}", status_code=204)
 def remove_preapproval(
-    agent_id: int, preapproval_id: int, principal: CurrentPrincipal, context: Context
+    agent_id: RowId, preapproval_id: RowId, principal: CurrentPrincipal, context: Context
 ) -> Response:
     with context.db.session() as session:
         agent = visible_agent(session, principal, agent_id)
@@ -192,7 +193,7 @@ def current_spec(session: Session, agent: Agent) -> AgentSpec:
 
 
 @router.get("/agents/{agent_id}/mcp-tools", response_model=list[McpServerOut])
-def list_mcp_tools(agent_id: int, principal: CurrentPrincipal, context: Context) -> list[McpServerOut]:
+def list_mcp_tools(agent_id: RowId, principal: CurrentPrincipal, context: Context) -> list[McpServerOut]:
     with context.db.session() as session:
         spec = current_spec(session, visible_agent(session, principal, agent_id))
         keyed = {classifications.server_key(server): server for server in spec.mcp_servers}
@@ -206,7 +207,7 @@ def list_mcp_tools(agent_id: int, principal: CurrentPrincipal, context: Context)
 
 @router.post("/agents/{agent_id}/mcp-tools", response_model=McpToolOut, status_code=201)
 def classify_mcp_tool(
-    agent_id: int, body: ClassifyIn, principal: CurrentPrincipal, context: Context
+    agent_id: RowId, body: ClassifyIn, principal: CurrentPrincipal, context: Context
 ) -> McpToolOut:
     with context.db.session() as session:
         agent = visible_agent(session, principal, agent_id)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowIdQuery
 from meshclaw.errors import BadRequestError
 from meshclaw.runs import approvals, history, store
 from meshclaw.runs.engine import RunEngine, RunsUnavailableError
@@ -118,9 +119,9 @@ def engine_of(request: Request) -> RunEngine:
 def list_runs(
     principal: CurrentPrincipal,
     context: Context,
-    agent_id: int | None = None,
+    agent_id: RowIdQuery | None = None,
     status: str | None = None,
-    owner_user_id: int | None = None,
+    owner_user_id: RowIdQuery | None = None,
     before: datetime | None = None,
     limit: int = Query(default=50, ge=1, le=500),
 ) -> list[RunOut]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowId, RowIdField
 from meshclaw.identity import store
 from meshclaw.identity.authorize import Resource, authorize
 
@@ -27,7 +28,7 @@ class TeamCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(max_length=200)
-    parent_id: int | None = None
+    parent_id: RowIdField | None = None
 
 
 class TeamUpdate(BaseModel):
@@ -36,7 +37,7 @@ class TeamUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, max_length=200)
-    parent_id: int | None = None
+    parent_id: RowIdField | None = None
 
 
 @router.get("", response_model=list[TeamOut])
@@ -61,14 +62,14 @@ def create_team(body: TeamCreate, principal: CurrentPrincipal, context: Context)
 
 
 @router.get("/{team_id}", response_model=TeamOut)
-def read_team(team_id: int, principal: CurrentPrincipal, context: Context) -> TeamOut:
+def read_team(team_id: RowId, principal: CurrentPrincipal, context: Context) -> TeamOut:
     authorize(principal, "read", Resource(kind="team", id=team_id))
     with context.db.session() as session:
         return TeamOut.model_validate(store.get_team(session, principal.org_id, team_id))
 
 
 @router.patch("/{team_id}", response_model=TeamOut)
-def update_team(team_id: int, body: TeamUpdate, principal: CurrentPrincipal, context: Context) -> TeamOut:
+def update_team(team_id: RowId, body: TeamUpdate, principal: CurrentPrincipal, context: Context) -> TeamOut:
     authorize(principal, "update", Resource(kind="team", id=team_id))
     changes = body.model_dump(exclude_unset=True)
     with context.db.session() as session:
@@ -79,7 +80,7 @@ def update_team(team_id: int, body: TeamUpdate, principal: CurrentPrincipal, con
 
 
 @router.delete("/{team_id}", status_code=204)
-def delete_team(team_id: int, principal: CurrentPrincipal, context: Context) -> Response:
+def delete_team(team_id: RowId, principal: CurrentPrincipal, context: Context) -> Response:
     authorize(principal, "delete", Resource(kind="team", id=team_id))
     with context.db.session() as session:
         store.delete_team(session, store.get_team(session, principal.org_id, team_id))

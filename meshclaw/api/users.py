@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from meshclaw.api.audit_trail import record_user_change
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowId, RowIdField, RowIdQuery
 from meshclaw.api.shapes import Page
 from meshclaw.db.models import User
 from meshclaw.errors import NotFoundError, PermissionDeniedError
@@ -18,6 +19,7 @@ from meshclaw.identity import store
 from meshclaw.identity.authorize import Resource, authorize, is_allowed, reach
 from meshclaw.identity.passwords import hash_password
 from meshclaw.identity.principal import Principal, Role
+from meshclaw.metering.queries import MAX_ID
 
 router = APIRouter(tags=["users"])
 
@@ -45,8 +47,8 @@ class UserCreate(BaseModel):
     email: str = Field(max_length=320)
     name: str | None = Field(default=None, max_length=200)
     role: Role = Role.MEMBER
-    team_id: int | None = None
-    manager_id: int | None = None
+    team_id: RowIdField | None = None
+    manager_id: RowIdField | None = None
     password: str | None = Field(
         default=None, max_length=1024, description="Optional; at least 12 characters"
     )
@@ -59,8 +61,8 @@ class UserUpdate(BaseModel):
 
     name: str | None = Field(default=None, max_length=200)
     role: Role | None = None
-    team_id: int | None = None
-    manager_id: int | None = None
+    team_id: RowIdField | None = None
+    manager_id: RowIdField | None = None
     active: bool | None = None
     password: str | None = Field(default=None, max_length=1024)
 
@@ -88,9 +90,9 @@ def read_me(principal: CurrentPrincipal, context: Context) -> MeOut:
 def list_users(
     principal: CurrentPrincipal,
     context: Context,
-    team_id: int | None = None,
+    team_id: RowIdQuery | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> Page[UserOut]:
     granted = reach(principal, "read", "user")
     if granted is None:
@@ -123,14 +125,14 @@ def create_user(body: UserCreate, principal: CurrentPrincipal, context: Context)
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def read_user(user_id: int, principal: CurrentPrincipal, context: Context) -> UserOut:
+def read_user(user_id: RowId, principal: CurrentPrincipal, context: Context) -> UserOut:
     with context.db.session() as session:
         user = _visible_user(session, principal, user_id)
         return UserOut.model_validate(user)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(user_id: int, body: UserUpdate, principal: CurrentPrincipal, context: Context) -> UserOut:
+def update_user(user_id: RowId, body: UserUpdate, principal: CurrentPrincipal, context: Context) -> UserOut:
     changes = body.model_dump(exclude_unset=True)
     with context.db.session() as session:
         user = _visible_user(session, principal, user_id)

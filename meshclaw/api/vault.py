@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.row_ids import RowId, RowIdField
 from meshclaw.db.models.vault import VaultSecret
 from meshclaw.errors import NotFoundError
 from meshclaw.identity import store
@@ -41,7 +42,7 @@ class SecretCreate(BaseModel):
     name: str = Field(max_length=200)
     value: SecretStr = Field(description="Stored encrypted; never returned")
     purpose: str | None = Field(default=None, max_length=100, description="e.g. the connector: slack")
-    owner_user_id: int | None = Field(
+    owner_user_id: RowIdField | None = Field(
         default=None, description="Defaults to the caller; admins may name another"
     )
     org: bool = Field(default=False, description="Owned by the organization (admins only)")
@@ -95,7 +96,7 @@ def create_vault_secret(body: SecretCreate, principal: CurrentPrincipal, context
 
 
 @router.delete("/{secret_id}", status_code=204)
-def delete_vault_secret(secret_id: int, principal: CurrentPrincipal, context: Context) -> None:
+def delete_vault_secret(secret_id: RowId, principal: CurrentPrincipal, context: Context) -> None:
     with context.db.session() as session:
         try:
             row: VaultSecret | None = get_secret(session, principal.org_id, secret_id)

@@ -16,6 +16,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context
+from meshclaw.api.row_ids import RowId
 from meshclaw.api.users import user_resource
 from meshclaw.db.models import ApiKey
 from meshclaw.errors import InvalidInputError, MeshclawError, NotFoundError, PermissionDeniedError
@@ -258,7 +259,7 @@ def create_key(
 
 
 @router.post("/account/keys/{key_id}/revoke")
-def revoke_key(key_id: int, request: Request, viewer: FormActor, context: Context) -> Response:
+def revoke_key(key_id: RowId, request: Request, viewer: FormActor, context: Context) -> Response:
     principal = viewer.principal
     with context.db.session() as session:
         try:

@@ -38,6 +38,7 @@ from meshclaw.api.agents import (
 )
 from meshclaw.api.deps import Context
 from meshclaw.api.kill_switches import covering_out
+from meshclaw.api.row_ids import RowId
 from meshclaw.errors import MeshclawError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
 from meshclaw.identity.principal import Principal
@@ -195,7 +196,7 @@ def _pretty(spec: dict[str, Any] | None) -> str:
 
 @router.get("/agents/{agent_id}")
 def agent_page(
-    agent_id: int,
+    agent_id: RowId,
     request: Request,
     viewer: PageViewer,
     context: Context,
@@ -284,7 +285,7 @@ def _edit_page(
 
 
 @router.get("/agents/{agent_id}/edit")
-def edit_agent_page(agent_id: int, request: Request, viewer: PageViewer, context: Context) -> Response:
+def edit_agent_page(agent_id: RowId, request: Request, viewer: PageViewer, context: Context) -> Response:
     principal = viewer.principal
     with context.db.session() as session:
         agent = service.visible_agent(session, principal.org_id, principal, agent_id, action="update")
@@ -294,7 +295,7 @@ def edit_agent_page(agent_id: int, request: Request, viewer: PageViewer, context
 
 
 @router.post("/agents/{agent_id}/edit")
-async def edit_agent(agent_id: int, request: Request, viewer: FormActor, context: Context) -> Response:
+async def edit_agent(agent_id: RowId, request: Request, viewer: FormActor, context: Context) -> Response:
     """A new version from the form laid over the current definition (`agent_form`); checked as a whole
     before anything is saved, so a bad value saves nothing, not even the form's valid fields. Refused
     (409) when the version the form was filled in from is no longer current."""
@@ -360,10 +361,10 @@ def _switch(agent_id: int, context: Context, viewer: Viewer, *, enabled: bool) -
 
 
 @router.post("/agents/{agent_id}/enable")
-def enable_agent(agent_id: int, viewer: FormActor, context: Context) -> Response:
+def enable_agent(agent_id: RowId, viewer: FormActor, context: Context) -> Response:
     return _switch(agent_id, context, viewer, enabled=True)
 
 
 @router.post("/agents/{agent_id}/disable")
-def disable_agent(agent_id: int, viewer: FormActor, context: Context) -> Response:
+def disable_agent(agent_id: RowId, viewer: FormActor, context: Context) -> Response:
     return _switch(agent_id, context, viewer, enabled=False)

@@ -22,6 +22,7 @@ from meshclaw.api.budgets import (
     visible_status,
 )
 from meshclaw.api.deps import Context
+from meshclaw.api.row_ids import RowId
 from meshclaw.errors import InvalidInputError, MeshclawError, NotFoundError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
 from meshclaw.limits import store
@@ -128,7 +129,7 @@ def add_budget(
 
 
 @router.post("/budgets/{budget_id}/remove")
-def remove_budget(request: Request, budget_id: int, viewer: FormActor, context: Context) -> Response:
+def remove_budget(request: Request, budget_id: RowId, viewer: FormActor, context: Context) -> Response:
     notice = error = None
     status = 200
     try:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from meshclaw.api.deps import Context
+from meshclaw.api.row_ids import RowId
 from meshclaw.api.runs import engine_of
 from meshclaw.errors import InvalidInputError, NotFoundError
 from meshclaw.runs import chat, history, store
@@ -22,7 +23,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/agents/{agent_id}/chat")
-def chat_page(agent_id: int, request: Request, viewer: PageViewer, context: Context) -> Response:
+def chat_page(agent_id: RowId, request: Request, viewer: PageViewer, context: Context) -> Response:
     with context.db.session() as session:
         agent = history.authorize_agent(session, viewer.principal, agent_id, "update")
         turns = chat.turns(session, agent_id=agent_id, user_id=viewer.principal.user_id)
@@ -31,7 +32,7 @@ def chat_page(agent_id: int, request: Request, viewer: PageViewer, context: Cont
 
 @router.post("/agents/{agent_id}/chat")
 async def send_message(
-    agent_id: int,
+    agent_id: RowId,
     request: Request,
     viewer: FormActor,
     context: Context,
@@ -55,6 +56,7 @@ async def send_message(
             trigger_kind="chat",
             trigger_detail={"message": text, **tainted},
             input_text=given.text,
+            conversation=given.conversation,
             mode="attended",
             started_by_user_id=principal.user_id,
         )
@@ -72,7 +74,7 @@ async def send_message(
 
 @router.get("/agents/{agent_id}/chat/turns/{run_id}")
 def turn_panel(
-    agent_id: int, run_id: str, request: Request, viewer: PageViewer, context: Context
+    agent_id: RowId, run_id: str, request: Request, viewer: PageViewer, context: Context
 ) -> Response:
     with context.db.session() as session:
         history.authorize_agent(session, viewer.principal, agent_id, "update")

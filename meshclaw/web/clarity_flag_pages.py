@@ -3,7 +3,12 @@
 Admins and auditors see every flag and mark it confirmed or dismissed with a note; everyone else sees
 only the flags about themselves (`clarity.access.flag_reach`). Flags are worded as patterns to look
 at, with their signals against the peer baseline, never as accusations, and never appear on a
-leaderboard. The review form is a plain post with a redirect back, so it works without JavaScript.
+leaderboard.
+
+A page lists up to `PER_PAGE` flags as one-line rows, each opening (`<details>`) on its signals,
+evidence and review form: a reviewer scans fifty rows, not fifty expanded reports. The review form is a
+plain post with a redirect back, so it works without JavaScript; sent by htmx, its answer is the
+reviewed row alone, swapped in place, and an event that makes the status tabs fetch their new counts.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from meshclaw.identity.authorize import Resource, is_allowed
 from meshclaw.web.clarity_builders import Ask, flag_table
 from meshclaw.web.clarity_page import RangeQuery, show
 from meshclaw.web.deps import FormActor, PageViewer, safe_next
+from meshclaw.web.render import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,15 +53,12 @@ def _flags(ask: Ask, *, status: str | None, page: int) -> dict[str, Any]:
     return {
         "stored": shown.flags,
         "shown": shown,
+        "shown_total": shown.counts.get(shown.status, 0)
+        if shown.status is not None
+        else sum(shown.counts.values()),
         "here": here,
         "back": f"/clarity/flags?{here}&page={shown.page}",
-        "table": flag_table(
-            ask,
-            shown.flags,
-            caption="Patterns to review"
-            if shown.pages == 1
-            else "Patterns to review on this page (the downloads hold every one of the range)",
-        ),
+        "table": flag_table(ask, shown.flags),  # for its download links: the downloads hold every flag
         "everyone": reach.everyone,
         "may_review": is_allowed(ask.principal, "update", Resource(kind="clarity_flag")),
         "status_words": STATUS_WORDS,
@@ -78,6 +81,7 @@ def flags_page(
 
 @router.post("/clarity/flags/{flag_id}/review")
 def review(
+    request: Request,
     flag_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     viewer: FormActor,
     context: Context,
@@ -89,7 +93,7 @@ def review(
     with context.db.session() as session:
         if get_flag(session, flag_id) is None:
             raise NotFoundError(f"no flag with id {flag_id}")
-        review_flag(
+        reviewed = review_flag(
             session,
             flag_id,
             status,
@@ -98,6 +102,16 @@ def review(
             now=context.clock.now(),
         )
     target = safe_next(back)
-    return RedirectResponse(
-        target if target.startswith("/clarity/flags") else "/clarity/flags", status_code=303
-    )
+    target = target if target.startswith("/clarity/flags") else "/clarity/flags"
+    if is_htmx(request) and access.flag_reach(viewer.principal).everyone:
+        return render(
+            request,
+            "clarity/_flag.html",
+            headers={"HX-Trigger": "flag-reviewed"},
+            item=reviewed,
+            reviewed_now=True,
+            may_review=True,
+            back=target,
+            status_words=STATUS_WORDS,
+        )
+    return RedirectResponse(target, status_code=303)

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from meshclaw.api.deps import Context
 from meshclaw.api.kill_switches import engage_switch, release_switch, resolve_target, stop_here, switch_out
+from meshclaw.api.row_ids import RowId
 from meshclaw.errors import InvalidInputError
 from meshclaw.identity.authorize import Resource, is_allowed
 from meshclaw.runs import kill_switches
@@ -87,7 +88,7 @@ async def engage(
 
 @router.post("/kill-switches/{switch_id}/release")
 def release(
-    switch_id: int, viewer: FormActor, context: Context, next: Annotated[str, Form()] = "/kill-switches"
+    switch_id: RowId, viewer: FormActor, context: Context, next: Annotated[str, Form()] = "/kill-switches"
 ) -> Response:
     principal = viewer.principal
     with context.db.session() as session:

@@ -11,13 +11,16 @@ from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meshclaw.agents.store import list_agents
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context
 from meshclaw.api.policy import visible_agent
+from meshclaw.api.row_ids import RowId
 from meshclaw.db.models import Agent, PreApprovalRow
 from meshclaw.db.models.identity import User
 from meshclaw.errors import InvalidInputError, MeshclawError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
+from meshclaw.metering.queries import as_id
 from meshclaw.policy import store
 from meshclaw.web.deps import FormActor, PageViewer, Viewer
 from meshclaw.web.render import form_result, render
@@ -45,11 +48,15 @@ def _values(context: Context, viewer: Viewer) -> dict[str, Any]:
             for row, name, email in session.execute(query).all()
             if _sees(session, viewer, row.agent_id)
         ]  # fmt: skip
+        can_change = is_allowed(viewer.principal, "create", Resource(kind="policy"))
+        # Those who may pre-approve pick the agent by name and owner rather than type its id.
+        agents = [{"id": a.id, "label": a.label} for a in list_agents(session, org_id)] if can_change else []
         return {
             "internal_domains": internal,
             "rules": [{"id": r.id, "kind": r.kind, "value": r.value, "note": r.note} for r in rules],
             "preapprovals": preapprovals,
-            "can_change": is_allowed(viewer.principal, "create", Resource(kind="policy")),
+            "agents": agents,
+            "can_change": can_change,
         }
 
 
@@ -117,7 +124,7 @@ def allow_destination(
 
 
 @router.post("/policy/egress/{rule_id}/remove")
-def remove_destination(rule_id: int, request: Request, viewer: FormActor, context: Context) -> Response:
+def remove_destination(rule_id: RowId, request: Request, viewer: FormActor, context: Context) -> Response:
     principal = viewer.principal
     authorize(principal, "delete", Resource(kind="policy"))
 
@@ -160,11 +167,10 @@ def preapprove(
     authorize(principal, "create", Resource(kind="policy"))
 
     def change(session: Session) -> str:
-        if not agent_id.strip().isdigit():
-            raise InvalidInputError(
-                "give the agent's id (a number; it is in the agent page's address)", field="agent_id"
-            )
-        agent = visible_agent(session, principal, int(agent_id))
+        chosen = as_id(agent_id)
+        if chosen is None:
+            raise InvalidInputError("choose the agent the pre-approval is for", field="agent_id")
+        agent = visible_agent(session, principal, chosen)
         row = store.add_preapproval(session, org_id=principal.org_id, agent_id=agent.id, tool=tool.strip(),
                                     constraints=parse_constraints(constraints), note=note,
                                     by_user_id=principal.user_id, now=context.clock.now())  # fmt: skip
@@ -178,7 +184,7 @@ def preapprove(
 
 @router.post("/policy/preapprovals/{preapproval_id}/remove")
 def remove_preapproval(
-    preapproval_id: int, request: Request, viewer: FormActor, context: Context
+    preapproval_id: RowId, request: Request, viewer: FormActor, context: Context
 ) -> Response:
     principal = viewer.principal
     authorize(principal, "delete", Resource(kind="policy"))

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from meshclaw.api.deps import Context
+from meshclaw.api.row_ids import RowId
 from meshclaw.api.runs import engine_of
 from meshclaw.identity.authorize import is_allowed
 from meshclaw.runs import history
@@ -27,7 +28,7 @@ NOTICES = {"started": "Run started.", "skipped": "The run was not started: see i
 
 
 @router.get("/agents/{agent_id}/runs")
-def agent_runs_page(agent_id: int, request: Request, viewer: PageViewer, context: Context) -> Response:
+def agent_runs_page(agent_id: RowId, request: Request, viewer: PageViewer, context: Context) -> Response:
     principal = viewer.principal
     with context.db.session() as session:
         agent = history.authorize_agent(session, principal, agent_id, "read")
@@ -37,7 +38,7 @@ def agent_runs_page(agent_id: int, request: Request, viewer: PageViewer, context
 
 
 @router.post("/agents/{agent_id}/runs")
-async def run_now(agent_id: int, request: Request, viewer: FormActor, context: Context) -> Response:
+async def run_now(agent_id: RowId, request: Request, viewer: FormActor, context: Context) -> Response:
     engine = engine_of(request)
     principal = viewer.principal
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from meshclaw.api.deps import Context
+from meshclaw.api.row_ids import RowId
 from meshclaw.db.models import Team
 from meshclaw.errors import ConflictError, InvalidInputError, NotFoundError
 from meshclaw.identity import store
@@ -110,7 +111,7 @@ def create_team(
 
 @router.post("/teams/{team_id}")
 def update_team(
-    team_id: int,
+    team_id: RowId,
     request: Request,
     viewer: FormActor,
     context: Context,
@@ -130,7 +131,7 @@ def update_team(
 
 
 @router.post("/teams/{team_id}/delete")
-def delete_team(team_id: int, request: Request, viewer: FormActor, context: Context) -> Response:
+def delete_team(team_id: RowId, request: Request, viewer: FormActor, context: Context) -> Response:
     authorize(viewer.principal, "delete", Resource(kind="team", id=team_id))
     try:
         with context.db.session() as session:

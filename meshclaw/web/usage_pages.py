@@ -107,6 +107,13 @@ def _chart(first: date, per_day: dict[date, Measures], user_id: int) -> Chart:
     )
 
 
+def own_days(user_id: int, today: date, days: int) -> tuple[Scope, UsageFilters]:
+    """A person's own usage over the last `days` UTC days, today included: the scope and filters."""
+    since = datetime.combine(today - timedelta(days=days - 1), time(), tzinfo=UTC)
+    filters = UsageFilters(since=since, until=since + timedelta(days=days), user_id=user_id)
+    return Scope(everyone=False, user_id=user_id), filters
+
+
 @router.get("/usage")
 def my_usage(request: Request, viewer: PageViewer, context: Context) -> Response:
     principal = viewer.principal
@@ -115,9 +122,7 @@ def my_usage(request: Request, viewer: PageViewer, context: Context) -> Response
     )
     today = context.clock.now().date()
     first = today - timedelta(days=DAYS - 1)
-    since = datetime.combine(first, time(), tzinfo=UTC)
-    filters = UsageFilters(since=since, until=since + timedelta(days=DAYS), user_id=principal.user_id)
-    mine = Scope(everyone=False, user_id=principal.user_id)
+    mine, filters = own_days(principal.user_id, today, DAYS)
     with context.db.session() as session:
         daily = summarize(session, mine, filters, group_by=None, series=True)
         dimensions: tuple[Dimension, ...] = ("model", "client", "source")

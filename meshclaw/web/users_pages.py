@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from meshclaw.api.audit_trail import record_user_change
 from meshclaw.api.deps import Context
+from meshclaw.api.row_ids import RowId
 from meshclaw.api.users import user_resource
 from meshclaw.db.models import User
 from meshclaw.errors import MeshclawError, NotFoundError, PermissionDeniedError
@@ -171,7 +172,7 @@ def _person_values(session: Session, viewer: Viewer, user: User) -> dict[str, An
 
 
 @router.get("/users/{user_id}")
-def person_page(user_id: int, request: Request, viewer: PageViewer, context: Context) -> Response:
+def person_page(user_id: RowId, request: Request, viewer: PageViewer, context: Context) -> Response:
     with context.db.session() as session:
         user = _visible_user(session, viewer.principal, user_id)
         return render(request, "user.html", **_person_values(session, viewer, user))
@@ -203,7 +204,7 @@ def _person_answer(
 
 @router.post("/users/{user_id}")
 def change_person(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     viewer: FormActor,
     context: Context,
@@ -237,7 +238,7 @@ def change_person(
 
 @router.post("/users/{user_id}/active")
 def set_active(
-    user_id: int,
+    user_id: RowId,
     request: Request,
     viewer: FormActor,
     context: Context,

@@ -18,6 +18,7 @@ from meshclaw.providers.registry import add_provider
 from meshclaw.server.app import create_app
 from meshclaw.web.render import when
 from tests.conftest import People
+from tests.runs.records import save_agent
 from tests.web.conftest import WebPeople, csrf_field, signed_in
 
 
@@ -381,3 +382,16 @@ def test_a_conflict_of_ones_own_two_tabs_says_so(
     assert "You saved version 2 at" in refused.text and "would have undone that change" in refused.text
     bad = client.post(f"{url}/edit", data={**second, "version": "latest"})
     assert bad.status_code == 422 and "&#39;latest&#39; is not a version number" in bad.text
+
+
+def test_the_dreams_hint_fits_the_agents_memory(
+    client: TestClient, context: AppContext, org_id: int, web_people: WebPeople
+) -> None:
+    """An agent without memory is not told to add a dreaming schedule its definition would refuse."""
+    owner = web_people.add()
+    remembers = save_agent(context, org_id, owner, "remembers")
+    forgets = save_agent(context, org_id, owner, "forgets", memory=False)
+    signed_in(client, owner)
+    assert 'add <code>dreaming = { at = "03:00" }</code>' in client.get(f"/agents/{remembers}").text
+    page = client.get(f"/agents/{forgets}").text
+    assert "no memory to consolidate" in page and "add <code>dreaming" not in page

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from meshclaw.api.audit_trail import audit_log
+from meshclaw.audit.record import AuditRecord
 from meshclaw.context import AppContext
 from meshclaw.identity.principal import Role
 from tests.conftest import People
+from tests.runs.records import save_agent
 from tests.web.conftest import WebPeople, signed_in
 
 
@@ -75,3 +78,34 @@ def test_the_audit_page_is_for_admins_and_auditors(
     signed_in(client, web_people.add(Role.MEMBER))
     assert client.get("/audit").status_code == 403
     assert 'href="/audit"' not in client.get("/account").text
+
+
+def test_the_audit_page_names_people_and_agents_and_filters_by_email(
+    client: TestClient, context: AppContext, org_id: int, web_people: WebPeople
+) -> None:
+    """An auditor knows people by email and agents by name, not by row ids."""
+    admin, owner, approver = web_people.add(Role.ADMIN), web_people.add(), web_people.add()
+    agent_id = save_agent(context, org_id, owner, "triage")
+    with context.db.session() as session:
+        audit_log(context).append(
+            session,
+            AuditRecord(kind="tool.executed", actor_agent_id=agent_id, on_behalf_of_user_id=owner.id,
+                        invoked_by="trigger:1", tool="email_send_message", decision="needs_approval",
+                        approval_id="ap-1", approver_user_id=approver.id, outcome="ok"),
+            now=context.clock.now(),
+        )  # fmt: skip
+    signed_in(client, admin)
+    page = client.get("/audit")
+    assert f'<option value="{agent_id}">triage ({owner.email})</option>' in page.text
+    row = page.text.split('<table id="audit-events">', 1)[1]
+    assert f'<a href="/agents/{agent_id}">triage ({owner.email})</a>' in row
+    assert f"<td>{owner.email}</td>" in row and f"ap-1 by {approver.email}" in row
+    mine = client.get("/audit", params={"user_id": owner.email.upper(), "agent_id": str(agent_id)})
+    assert mine.status_code == 200 and "email_send_message" in mine.text
+    assert f'<option value="{agent_id}" selected>' in mine.text
+    nobody = client.get("/audit", params={"user_id": "nobody@example.org"})
+    assert nobody.status_code == 400 and "nobody in this organization has the email" in nobody.text
+    bad_date = client.get("/audit", params={"since": "soon"})  # a 500 before: the error page missed a value
+    assert bad_date.status_code == 400 and 'role="alert"' in bad_date.text
+    others = client.get("/audit", params={"user_id": str(approver.id)})
+    assert "email_send_message" not in others.text  # the approver is not whom the call was for

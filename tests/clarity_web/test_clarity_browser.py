@@ -1,7 +1,7 @@
 """The Clarity dashboard in Debian's headless Chromium against a real server: a member, a manager and
 an admin sign in, see what their role allows and are refused the rest, the charts are drawn by the
-vendored Chart.js (a Chart instance on a canvas with painted pixels), an admin reviews a flag, and no
-Content-Security-Policy violation happens on the way."""
+vendored Chart.js (a Chart instance on a canvas with painted pixels), an admin opens a flag's row and
+reviews it in place, and no Content-Security-Policy violation happens on the way."""
 
 from __future__ import annotations
 
@@ -124,16 +124,32 @@ def test_member_manager_and_admin_see_what_their_role_allows(
         page.goto(f"{url}/clarity/teams/{small}?{RANGE}")
         expect(page.get_by_role("heading", name="Not allowed")).to_be_visible()
 
-        # An admin: every pattern to review, and a review with a note.
+        # An admin: every pattern to review as a one-line row that opens on its detail, and a review
+        # with a note, sent by htmx: the row changes in place and the tabs' counts follow.
         page = _sign_in(browser, url, admin, refused)
         page.goto(f"{url}/clarity/flags?{RANGE}")
-        flag = page.locator("article.flag", has_text=grinder.email)
+        flag = page.locator("details.flag", has_text=grinder.email)
         expect(flag).to_be_visible()
-        expect(flag.get_by_text("to review")).to_be_visible()
+        expect(flag.locator("summary").get_by_text("to review")).to_be_visible()
+        expect(flag.get_by_label("Note for the record")).to_be_hidden()  # closed until opened
+        flag.locator("summary").click()
+        expect(flag.get_by_role("table", name="Signals against the peer baseline")).to_be_visible()
         flag.get_by_label("Note for the record").fill("Load test week, agreed with the team")
+        page.evaluate("window.reviewedWithoutReload = true")
         flag.get_by_role("button", name="Dismiss").click()
-        flag = page.locator("article.flag", has_text=grinder.email)
+        flag = page.locator("details.flag", has_text=grinder.email)
         expect(flag.get_by_text("Load test week, agreed with the team")).to_be_visible()
+        expect(flag.locator("summary").get_by_text("dismissed")).to_be_visible()
+        tabs = page.get_by_role("navigation", name="Show patterns by status")
+        expect(tabs.get_by_role("link", name="Dismissed (1)")).to_be_visible()
+        expect(tabs.get_by_role("link", name="To review (0)")).to_be_visible()
+        expect(flag.locator("summary")).to_be_focused()
+        assert page.evaluate("window.reviewedWithoutReload === true")  # the list stayed where it was
+        page.screenshot(path="/tmp/web-clarity-flags.png", full_page=True)
+        page.set_viewport_size({"width": 400, "height": 900})
+        page.reload()
+        expect(page.locator("details.flag", has_text=grinder.email)).to_be_visible()
+        page.screenshot(path="/tmp/web-clarity-flags-400.png", full_page=True)
         page.goto(f"{url}/clarity/models?{RANGE}")
         page.wait_for_function(CHART_PAINTED, arg="chart-model-daily")
         page.screenshot(path="/tmp/web-clarity-models.png", full_page=True)

@@ -1,6 +1,7 @@
 """The flag review page in pages: half a year of a large organization holds thousands of flags, so the
-page shows 50 at a time, newest week and highest score first, filtered by status, with counts per
-status, and a review returns to the page and filter it was made on."""
+page shows 50 at a time as one-line rows (each opening on its detail and review form), newest week and
+highest score first, filtered by status, with counts per status, and a review returns to the page and
+filter it was made on."""
 
 from __future__ import annotations
 
@@ -8,12 +9,14 @@ import html
 import re
 from datetime import UTC, datetime
 
+from sqlalchemy import select
+
 from meshclaw.db.models import ClarityFlag
 from meshclaw.web.clarity_flag_pages import PER_PAGE
 from tests.clarity.conftest import WEEK
 from tests.clarity_web.conftest import RANGE, WebOrg
 
-_FLAG_IDS = re.compile(r'<article class="flag" id="flag-(\d+)"')
+_FLAG_IDS = re.compile(r'<li id="flag-(\d+)">')
 
 
 def _add_flags(web_org: WebOrg, count: int) -> list[int]:
@@ -60,6 +63,12 @@ def test_flags_are_shown_a_page_at_a_time_with_counts_and_a_status_filter(web_or
     assert len(set(flat)) == total  # every flag once, none twice across pages
     assert flat[: len(added)] == added  # highest score first within the week
     assert f"All ({total})" in pages[0].text and "Page 1 of 3" in pages[0].text
+    # The page stays small: one row, one detail and one review form per flag shown, never more.
+    for page, ids in zip(pages, shown, strict=True):
+        assert page.text.count('class="review-form"') == page.text.count("<details") == len(ids) <= PER_PAGE
+    with web_org.context.db.session() as session:
+        stored = set(session.scalars(select(ClarityFlag.id).where(ClarityFlag.week_start == WEEK)))
+    assert sorted(flat) == sorted(stored)  # paging walks every flag of the range exactly once
     assert 'rel="next"' in pages[0].text and 'rel="prev"' not in pages[0].text
     assert 'rel="prev"' in pages[2].text and 'rel="next"' not in pages[2].text
     # Past the last page: the last page, not an empty one.

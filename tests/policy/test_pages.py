@@ -19,6 +19,8 @@ def test_admin_changes_the_policy_from_the_page(
     token = signed_in(client, admin)
     page = client.get("/policy")
     assert page.status_code == 200 and 'href="/policy"' in page.text and "Allow destination" in page.text
+    # The agent is picked by name and owner, not typed as an id.
+    assert f'<option value="{agent_id}">deployer ({owner.email})</option>' in page.text
     added = client.post(
         "/policy/egress", data={"value": "partner.example", "note": "agency", "csrf_token": token}
     )
@@ -33,6 +35,13 @@ def test_admin_changes_the_policy_from_the_page(
     wrong = client.post("/policy/preapprovals", data={"agent_id": str(agent_id), "tool": "deploy_start_release",
                                                       "constraints": "staging", "csrf_token": token})  # fmt: skip
     assert "is not NAME=VALUE" in wrong.text
+    assert f'<option value="{agent_id}" selected>deployer ({owner.email})</option>' in wrong.text  # kept
+    unchosen = client.post("/policy/preapprovals", data={"agent_id": "", "tool": "deploy_start_release",
+                                                         "csrf_token": token})  # fmt: skip
+    assert unchosen.status_code == 422 and "Choose the agent the pre-approval is for." in unchosen.text
+    beyond = client.post("/policy/preapprovals", data={"agent_id": str(2**64), "tool": "deploy_start_release",
+                                                       "csrf_token": token})  # fmt: skip
+    assert beyond.status_code == 422  # not a database overflow (a 500)
 
 
 def test_members_read_the_policy_but_cannot_change_it(client: TestClient, web_people: WebPeople) -> None:
