@@ -114,6 +114,11 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'runs-engine.db').resolve()}"
 
     @property
+    def metering_journal_dir(self) -> Path:
+        """Where metering's crash journal and its set-aside events (`refused.jsonl`) live."""
+        return self.data_dir / "metering-journal"
+
+    @property
     def resolved_public_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")

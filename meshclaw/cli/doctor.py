@@ -1,5 +1,5 @@
-"""`meshclaw doctor`: check the configuration, the database, migrations, provider keys and the port; say
-what to fix.
+"""`meshclaw doctor`: check the configuration, the database, migrations, provider keys, metering events
+set aside and the port; say what to fix.
 
 Provider keys are checked in the environment `doctor` runs in: run it where `meshclaw up` runs (same
 service environment), since that is where the server reads each provider's key variable.
@@ -82,9 +82,25 @@ def _checks(settings: Settings, *, check_port: bool) -> list[Check]:
         )
     finally:
         db.dispose()
+    results.append(_refused_check(settings))
     if check_port:
         results.append(_port_check(settings))
     return results
+
+
+def _refused_check(settings: Settings) -> Check:
+    """Usage the database refused is missing from every number until someone retries or drops it."""
+    from meshclaw.metering.refused import read_refused
+
+    count = len(read_refused(settings.metering_journal_dir)) if settings.metering_journal_dir.exists() else 0
+    if count == 0:
+        return Check("metering", True, "no events set aside")
+    return Check(
+        "metering",
+        False,
+        f"{count} events the database refused are set aside; `meshclaw usage refused` lists them, "
+        "--retry stores them again",
+    )
 
 
 def _provider_checks(db: Database) -> list[Check]:

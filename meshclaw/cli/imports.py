@@ -39,7 +39,7 @@ def _run(
     from meshclaw.metering.recorder import Recorder
 
     with open_context(ctx) as (context, org_id):
-        recorder = Recorder(context.db, journal_dir=context.settings.data_dir / "metering-journal")
+        recorder = Recorder(context.db, journal_dir=context.settings.metering_journal_dir)
         recorder.start()
         try:
             summary = import_report(

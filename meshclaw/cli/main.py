@@ -26,6 +26,7 @@ from meshclaw.cli import (
     simulate,
     skills,
     usage,
+    usage_refused,
     vault,
 )
 from meshclaw.cli import doctor as doctor_cmd
@@ -58,6 +59,7 @@ app.add_typer(identity.teams_app, name="teams")
 app.add_typer(identity.keys_app, name="keys")
 app.add_typer(identity.org_app, name="org")
 app.add_typer(imports.import_app, name="import")
+usage.usage_app.command("refused")(usage_refused.refused)
 app.add_typer(usage.usage_app, name="usage")
 app.add_typer(clarity.clarity_app, name="clarity")
 app.add_typer(prices.prices_app, name="prices")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import mmap
 import os
+import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -33,6 +34,12 @@ import orjson
 
 SEGMENT_BYTES = 8 << 20
 """Reserved per segment: about 25,000 usage events. A fuller segment is followed by a new one."""
+
+
+_SEGMENT_NAME = re.compile(r"\d+(-[0-9a-f]{8})?-\d{8}\.jsonl")
+"""`<pid>-<random>-<sequence>.jsonl` (`<pid>-<sequence>.jsonl` before 66b0fbc): only these are segments.
+Other files share the directory (the events the database refused, `refused.py`), and replaying one as a
+segment would delete it."""
 
 
 class Segment:
@@ -164,7 +171,7 @@ def orphaned_segments(directory: Path) -> Iterator[tuple[Path, list[object]]]:
     """Segments no live process holds, with their records. A torn last line (killed mid-write) is skipped."""
     if not directory.is_dir():
         return
-    for path in sorted(directory.glob("*.jsonl")):
+    for path in sorted(path for path in directory.glob("*.jsonl") if _SEGMENT_NAME.fullmatch(path.name)):
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:

@@ -10,19 +10,15 @@ started. If the database is unavailable, batches are kept and retried; the journ
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-import psycopg
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError, StatementError
 
 from meshclaw.db.engine import Database
 from meshclaw.db.models import User
@@ -31,13 +27,10 @@ from meshclaw.metering.events import ActivityEvent, OutcomeEvent, TokenBuckets, 
 from meshclaw.metering.journal import Journal, Segment, orphaned_segments
 from meshclaw.metering.journal_records import decode, encode_other, encode_usage, make_encodable
 from meshclaw.metering.prices import PriceBook
+from meshclaw.metering.refused import REFUSED_FILE, reason_of, refused_for_its_data, set_aside
 from meshclaw.metering.writer import write_batch
 
 log = logging.getLogger("meshclaw.metering")
-
-
-REFUSED_FILE = "refused.jsonl"
-"""Events the database refused on their own (journal line and error), in the journal directory."""
 
 
 @dataclass
@@ -68,28 +61,6 @@ def _halves(part: _Batch) -> list[_Batch]:
             middle = len(events) // 2
             return [replace(part, **{kind: events[:middle]}), replace(part, **{kind: events[middle:]})]
     return []
-
-
-_REFUSED = (
-    DataError, IntegrityError, sqlite3.DataError, sqlite3.IntegrityError, psycopg.DataError,
-    psycopg.IntegrityError, OverflowError, ValueError, TypeError,
-)  # fmt: skip
-"""What the database or its driver raise for a value it will never take. (SQLAlchemy wraps the drivers'
-errors in its own classes, except on PostgreSQL's COPY path, which speaks to psycopg directly.)"""
-_UNAVAILABLE = (
-    OperationalError, InterfaceError, sqlite3.OperationalError, sqlite3.InterfaceError,
-    psycopg.OperationalError, psycopg.InterfaceError, TimeoutError, ConnectionError,
-)  # fmt: skip
-
-
-def refused_for_its_data(error: BaseException) -> bool:
-    """Whether the database (or its driver) refused a value, which no retry changes, as opposed to being
-    unavailable for a while (locked, restarting, unreachable)."""
-    if isinstance(error, _UNAVAILABLE):
-        return False
-    return isinstance(error, _REFUSED) or (
-        isinstance(error, StatementError) and isinstance(error.orig, _REFUSED)
-    )
 
 
 class Recorder:
@@ -348,9 +319,8 @@ class Recorder:
     def _set_aside(self, part: _Batch, error: Exception) -> None:
         event: UsageEvent | OutcomeEvent | ActivityEvent = (part.usage or part.outcomes or part.activities)[0]
         line = encode_usage(event) if isinstance(event, UsageEvent) else _encode_other(event)
-        reason = f"{type(error).__name__}: {str(error)[:500]}"
-        with (self.journal_dir / REFUSED_FILE).open("ab") as refused:
-            refused.write(orjson.dumps({"refused": reason, "event": orjson.Fragment(line.rstrip())}) + b"\n")
+        reason = reason_of(error)
+        set_aside(self.journal_dir, line, reason, at=datetime.now(UTC))
         log.error("metering event %s refused by the database, set aside in %s: %s",
                   event.event_id, REFUSED_FILE, reason)  # fmt: skip
         self.set_aside += 1  # (only the writer thread sets events aside)

@@ -91,7 +91,7 @@ def create_app(context: AppContext, *, freeze_gc: bool = False) -> FastAPI:
     the 2-core reference box) would stall every request in flight. Not for processes that build many apps
     (tests): garbage of an earlier app still around would be kept for good.
     """
-    recorder = Recorder(context.db, journal_dir=context.settings.data_dir / "metering-journal")
+    recorder = Recorder(context.db, journal_dir=context.settings.metering_journal_dir)
     alerts: list[AlertSink] = [LogAlertSink(), NotifyingAlertSink(context.db, clock=context.clock)]
     limiter = Limiter(context.db, clock=context.clock, alert_sinks=alerts)
     upkeep = Upkeep(context.db, clock=context.clock)

@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-from meshclaw.metering.recorder import REFUSED_FILE, Recorder
+from meshclaw.metering.recorder import Recorder
+from meshclaw.metering.refused import REFUSED_FILE
 
 
 class MeteringCollector(Collector):

@@ -149,7 +149,7 @@ def simulate(
     _import_people(context, org_id, sim, force=options.force)
     _define_agents(context, org_id, sim)
     _ensure_prices(context, options.first_day)
-    sink = EventSink(context.db, journal_dir=context.settings.data_dir / "metering-journal")
+    sink = EventSink(context.db, journal_dir=context.settings.metering_journal_dir)
     sink.start()
     try:
         otlp_exports = _simulate_days(sim, options, sink, progress)
