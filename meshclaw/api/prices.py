@@ -2,7 +2,8 @@
 
 Everyone may read prices (so a cost can be explained); only admins add them. Adding never edits a row: it
 appends a version in force from `effective_from`, and events already recorded keep the cost they were
-given. The running recorder is told at once, so the next batch is priced with the new table.
+given. The running recorder is told at once, so the next batch is priced with the new table. Each version
+added is audited as `admin.price_set` in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.upstream_audit import record_price_set
 from meshclaw.identity.authorize import Resource, authorize
 from meshclaw.metering.prices import Price, add_price, list_prices
 from meshclaw.metering.recorder import Recorder
@@ -119,6 +121,7 @@ def create_price(
             created_by_user_id=principal.user_id,
             now=now,
         )
+        record_price_set(context, session, principal, price)
         everything = prices_out(list_prices(session), now)
     notify_recorder(request)
     return next(out for out in everything if out.id == price.id)

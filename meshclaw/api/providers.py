@@ -7,7 +7,7 @@ are never accepted or returned: a provider names an environment variable of the 
 only whether that variable is set in the server's environment.
 
 A change is applied to the running server's routing table at once (`LiveRoutes.reload`); other server
-processes pick it up within 10 seconds.
+processes pick it up within 10 seconds. Every change is audited (`api.upstream_audit`) in its transaction.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.upstream_audit import record_provider_added, record_provider_change, record_provider_removed
 from meshclaw.identity.authorize import Resource, authorize
 from meshclaw.providers.live import LiveRoutes
 from meshclaw.providers.registry import (
@@ -118,6 +119,7 @@ def create_provider(
             models=body.models,
             now=context.clock.now(),
         )
+        record_provider_added(context, session, principal, provider)
     reload_routes(request)
     return provider_out(provider)
 
@@ -132,6 +134,7 @@ def change_provider(
     if "api_key_env" in body.model_fields_set and api_key_env is None:
         api_key_env = ""  # the registry's way to say "remove"
     with context.db.session() as session:
+        before = get_provider(session, name)
         provider = update_provider(
             session,
             name,
@@ -140,6 +143,7 @@ def change_provider(
             base_url=body.base_url,
             api_key_env=api_key_env,
         )
+        record_provider_change(context, session, principal, before=before, after=provider)
     reload_routes(request)
     return provider_out(provider)
 
@@ -150,5 +154,6 @@ def delete_provider(name: str, request: Request, principal: CurrentPrincipal, co
     authorize(principal, "delete", Resource(kind="provider"))
     with context.db.session() as session:
         remove_provider(session, name)
+        record_provider_removed(context, session, principal, name)
     reload_routes(request)
     return Response(status_code=204)

@@ -1,7 +1,7 @@
 """`meshclaw prices list|set`: the model price table (USD per million tokens) from the server's shell.
 
-`set` appends a version, like POST /api/v1/prices; rows are never edited, so the price used for any
-past call stays known.
+`set` appends a version, like POST /api/v1/prices (and audited like it, with `invoked_by="cli"`); rows are
+never edited, so the price used for any past call stays known.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def prices_set(
     ] = None,
 ) -> None:
     """Add a price version for MODEL."""
+    from meshclaw.api.upstream_audit import record_price_set
     from meshclaw.metering.prices import add_price
     from meshclaw.metering.queries import parse_time
 
@@ -97,6 +98,7 @@ def prices_set(
             created_by_user_id=None,
             now=now,
         )
+        record_price_set(context, session, None, price)
     console().print(
         f"Added price {price.id} for {price.model} from {price.effective_from:%Y-%m-%d %H:%M} UTC: "
         f"input {price.input_uncached:g}, cache read {price.cache_read:g}, cache write {price.cache_write:g}, "

@@ -1,9 +1,10 @@
 """`meshclaw providers add|list|remove|enable|disable`: the model upstreams, from the server's shell.
 
 The CLI writes the database directly, so a running server does not hear of the change: its routing table
-reloads every 10 seconds (`LiveRoutes`), which every command that changes something says. Whether a
-provider's key variable is set is checked in *this* shell's environment, which may differ from the
-server's; the note after `add` says so.
+reloads every 10 seconds (`LiveRoutes`), which every command that changes something says. Each change
+is audited with `invoked_by="cli"`, as the API and the page audit theirs. Whether a provider's key
+variable is set is checked in *this* shell's environment, which may differ from the server's; the note
+after `add` says so.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def providers_add(
     ] = None,
 ) -> None:
     """Add an enabled provider serving MODELS."""
+    from meshclaw.api.upstream_audit import record_provider_added
     from meshclaw.providers.registry import add_provider
 
     with open_context(ctx) as (context, _), context.db.session() as session:
@@ -56,6 +58,7 @@ def providers_add(
             models=models.split(","),
             now=context.clock.now(),
         )
+        record_provider_added(context, session, None, provider)
     console().print(
         f"Added provider {provider.name} ({provider.kind.value}, {provider.base_url}) serving "
         f"{', '.join(provider.models)}.",
@@ -115,19 +118,24 @@ def providers_remove(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="The provider's name")]
 ) -> None:
     """Remove a provider; its models stop routing."""
+    from meshclaw.api.upstream_audit import record_provider_removed
     from meshclaw.providers.registry import remove_provider
 
     with open_context(ctx) as (context, _), context.db.session() as session:
         remove_provider(session, name)
+        record_provider_removed(context, session, None, name)
     console().print(f"Removed provider {name}.", highlight=False, markup=False)
     _note(_RELOAD_NOTE)
 
 
 def _switch(ctx: typer.Context, name: str, *, enabled: bool) -> None:
-    from meshclaw.providers.registry import set_enabled
+    from meshclaw.api.upstream_audit import record_provider_change
+    from meshclaw.providers.registry import get_provider, set_enabled
 
     with open_context(ctx) as (context, _), context.db.session() as session:
+        before = get_provider(session, name)
         provider = set_enabled(session, name, enabled=enabled)
+        record_provider_change(context, session, None, before=before, after=provider)
     state = "enabled" if enabled else "disabled"
     console().print(f"Provider {provider.name} is {state}.", highlight=False, markup=False)
     _note(_RELOAD_NOTE)

@@ -128,3 +128,18 @@ def add_price(
 def list_prices(session: Session) -> list[Price]:
     rows = session.scalars(select(ModelPrice).order_by(ModelPrice.model, ModelPrice.effective_from)).all()
     return [_to_price(row) for row in rows]
+
+
+def replaced_price_id(session: Session, price: Price) -> int | None:
+    """The version `price` takes over from at its start: the model's latest other version in force then
+    (of two with the same start, the newer row), or None when nothing priced the model before it."""
+    return session.scalar(
+        select(ModelPrice.id)
+        .where(
+            ModelPrice.model == price.model,
+            ModelPrice.effective_from <= price.effective_from,
+            ModelPrice.id != price.id,
+        )
+        .order_by(ModelPrice.effective_from.desc(), ModelPrice.id.desc())
+        .limit(1)
+    )

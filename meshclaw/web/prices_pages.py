@@ -1,7 +1,8 @@
 """/prices: the model price table, and (for admins) the form that adds a price version.
 
-Like POST /api/v1/prices, the form appends a version and never edits one, then tells the running
-recorder, so the next calls are priced with it while calls already recorded keep their cost.
+Like POST /api/v1/prices, the form appends a version and never edits one (audited as `admin.price_set`),
+then tells the running recorder, so the next calls are priced with it while calls already recorded keep
+their cost.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi.responses import Response
 
 from meshclaw.api.deps import Context
 from meshclaw.api.prices import PriceOut, notify_recorder, prices_out
+from meshclaw.api.upstream_audit import record_price_set
 from meshclaw.errors import InvalidInputError, MeshclawError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
 from meshclaw.metering.prices import add_price, list_prices
@@ -144,6 +146,7 @@ def add_price_version(
                 created_by_user_id=viewer.principal.user_id,
                 now=now,
             )
+            record_price_set(context, session, viewer.principal, price)
         notify_recorder(request)
         when = "now" if starts == now else f"from {starts:%Y-%m-%d %H:%M} UTC"
         notice = f"price for {price.model} added; it applies to calls {when}"

@@ -2,7 +2,8 @@
 
 The page shows each provider's key *variable* and whether it is set in this server process's environment,
 never a value: keys are configured outside MeshClaw, in the server's environment. Every change reloads
-the running routing table, as the API does, so the gateway routes by it on the next request.
+the running routing table and is audited, as through the API, so the gateway routes by it on the next
+request.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from fastapi.responses import Response
 
 from meshclaw.api.deps import Context
 from meshclaw.api.providers import provider_out, reload_routes
+from meshclaw.api.upstream_audit import record_provider_added, record_provider_change, record_provider_removed
 from meshclaw.errors import MeshclawError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
 from meshclaw.providers.registry import (
     ProviderKind,
     add_provider,
+    get_provider,
     list_providers,
     remove_provider,
     set_enabled,
@@ -107,6 +110,7 @@ def add_provider_form(
                 models=models.split(","),
                 now=context.clock.now(),
             )
+            record_provider_added(context, session, viewer.principal, provider)
         reload_routes(request)
         notice = f"provider {provider.name} added; its models route to it now"
         form = {}
@@ -128,7 +132,9 @@ def _change(request: Request, context: Context, viewer: Viewer, name: str, *, en
     status = 200
     try:
         with context.db.session() as session:
+            before = get_provider(session, name)
             provider = set_enabled(session, name, enabled=enabled)
+            record_provider_change(context, session, viewer.principal, before=before, after=provider)
         reload_routes(request)
         notice = f"provider {provider.name} {'enabled' if enabled else 'disabled'}"
     except MeshclawError as exc:
@@ -156,6 +162,7 @@ def remove_provider_form(name: str, request: Request, viewer: FormActor, context
     try:
         with context.db.session() as session:
             remove_provider(session, name)
+            record_provider_removed(context, session, viewer.principal, name)
         reload_routes(request)
         notice = f"provider {name} removed; its models no longer route"
     except MeshclawError as exc:
