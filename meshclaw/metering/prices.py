@@ -46,7 +46,8 @@ class PriceBook:
 
     def __init__(self, prices: list[Price]) -> None:
         self._by_model: dict[str, list[Price]] = {}
-        for price in sorted(prices, key=lambda p: p.effective_from):
+        # Of two versions with the same start, the later row (higher id) is in force, in any order given.
+        for price in sorted(prices, key=lambda p: (p.effective_from, p.id)):
             self._by_model.setdefault(price.model, []).append(price)
         self._starts = {model: [p.effective_from for p in rows] for model, rows in self._by_model.items()}
 

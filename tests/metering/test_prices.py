@@ -9,7 +9,7 @@ import pytest
 from meshclaw.context import AppContext
 from meshclaw.errors import InvalidInputError
 from meshclaw.metering.events import TokenBuckets
-from meshclaw.metering.prices import PriceBook, add_price
+from meshclaw.metering.prices import Price, PriceBook, add_price
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -26,6 +26,17 @@ def test_price_in_force_at_the_call_time(context: AppContext) -> None:
     assert book.price_at("gpt-x", T0 + timedelta(days=10)) == new
     assert book.price_at("unknown-model", T0 + timedelta(days=20)) is None
     assert book.price_at(None, T0) is None
+
+
+def test_of_two_prices_with_the_same_start_the_later_one_is_in_force() -> None:
+    """However the database returns the rows (PostgreSQL gives no order without ORDER BY), the price set
+    last wins, as the audit log's `replaces_price_id` says it does."""
+    zero = dict.fromkeys(("cache_read", "cache_write", "output", "reasoning"), 0.0)
+    first = Price(id=7, model="gpt-x", effective_from=T0, input_uncached=1.0, **zero)
+    second = Price(id=9, model="gpt-x", effective_from=T0, input_uncached=2.0, **zero)
+    for rows in ([first, second], [second, first]):
+        assert PriceBook(rows).price_at("gpt-x", T0 + timedelta(hours=1)) == second
+        assert PriceBook(rows).price_at("gpt-x", T0) == second
 
 
 def test_a_dated_model_variant_uses_its_base_models_price(context: AppContext) -> None:
