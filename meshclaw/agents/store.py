@@ -107,6 +107,8 @@ class Applied:
     agent: AgentRecord
     version: VersionRecord
     outcome: ApplyOutcome
+    previous: VersionRecord | None = None
+    """For `updated`, the version this one replaced (what an audit record compares it with); else None."""
 
 
 def canonical_spec(spec: AgentSpec) -> dict[str, Any]:
@@ -249,6 +251,7 @@ def save_spec(
         )
     )
     outcome: ApplyOutcome
+    previous: VersionRecord | None
     if agent is None:
         if expected_version is not None:
             raise NotFoundError(
@@ -266,6 +269,7 @@ def save_spec(
         )
         session.add(agent)
         outcome = "created"
+        previous = None
     else:
         if create_only:
             raise ConflictError(
@@ -279,6 +283,7 @@ def save_spec(
             return Applied(agent=_reload(session, agent.id), version=_version(current), outcome="unchanged")
         _move_from(session, agent, now=now, expected_version=expected_version)
         outcome = "updated"
+        previous = _version(current) if current is not None else None
     try:
         session.flush()
         last = session.scalar(select(func.max(AgentVersion.number)).where(AgentVersion.agent_id == agent.id))
@@ -300,7 +305,9 @@ def save_spec(
     agent.current_version_id = version.id
     agent.updated_at = now
     session.flush()
-    return Applied(agent=_reload(session, agent.id), version=_version(version), outcome=outcome)
+    return Applied(
+        agent=_reload(session, agent.id), version=_version(version), outcome=outcome, previous=previous
+    )
 
 
 def _move_from(session: Session, agent: Agent, *, now: datetime, expected_version: int | None) -> None:

@@ -6,7 +6,9 @@ answers 404, one they may read but not change 403 (`identity.authorize`, `agents
 
 A definition is sent as JSON in the shape of the agent file (`spec`); the owner is never part of it.
 `PUT /agents/{id}` saves a new version only when the definition changed (`outcome: unchanged` otherwise),
-so a client can apply its file on every deploy without piling up versions.
+so a client can apply its file on every deploy without piling up versions. Every save that writes a
+version is an `admin.agent_saved` audit record in the same transaction (`api.agent_audit`): the routes,
+the web forms and the CLI all save through `save_definition` or `save_version` here.
 
 `GET /agents/{id}` and the PUT answer with the current version as the `ETag`; a PUT with `If-Match` saves
 only over that version, else answers 412 and saves nothing (`api.preconditions`). Without `If-Match` a PUT
@@ -29,10 +31,12 @@ from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.store import AgentRecord, Applied, ApplyOutcome, StaleVersionError, VersionRecord
 from meshclaw.agents.templates import Template, builtin_templates
 from meshclaw.api import preconditions
+from meshclaw.api.agent_audit import record_agent_saved
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.api.row_ids import RowId
 from meshclaw.context import AppContext
+from meshclaw.db.models import User
 from meshclaw.identity.authorize import Resource, authorize
 from meshclaw.identity.principal import Principal
 from meshclaw.providers.live import LiveRoutes
@@ -196,6 +200,60 @@ def checks_for(request: Request) -> Checks:
     return service.deployment_checks(routes.reload())
 
 
+def save_definition(
+    context: AppContext,
+    session: Session,
+    principal: Principal | None,
+    *,
+    org_id: int,
+    owner: User,
+    spec: AgentSpec,
+    checks: Checks,
+    create_only: bool = False,
+    expected_version: int | None = None,
+) -> Applied:
+    """Save a definition by its owner and name (`service.apply_spec`) and audit it in the same transaction:
+    what the create routes, the web's create forms and `meshclaw agents apply` (`principal` None) share."""
+    applied = service.apply_spec(
+        session,
+        org_id=org_id,
+        principal=principal,
+        spec=spec,
+        owner=owner,
+        checks=checks,
+        now=context.clock.now(),
+        create_only=create_only,
+        expected_version=expected_version,
+    )
+    record_agent_saved(context, session, principal, applied)
+    return applied
+
+
+def save_version(
+    context: AppContext,
+    session: Session,
+    principal: Principal,
+    *,
+    agent: AgentRecord,
+    spec: AgentSpec,
+    checks: Checks,
+    expected_version: int | None,
+) -> Applied:
+    """A new version of an existing agent (`service.apply_to_agent`), audited in the same transaction:
+    what the PUT and the web's edit form share."""
+    applied = service.apply_to_agent(
+        session,
+        principal=principal,
+        agent=agent,
+        spec=spec,
+        checks=checks,
+        now=context.clock.now(),
+        expected_version=expected_version,
+    )
+    record_agent_saved(context, session, principal, applied)
+    return applied
+
+
 def create_new(
     request: Request, context: AppContext, principal: Principal, spec: AgentSpec, *, owner: str | None = None
 ) -> AppliedOut:
@@ -203,14 +261,14 @@ def create_new(
     create routes and the web forms share. 409 if the owner already has an agent of that name."""
     with context.db.session() as session:
         person = service.resolve_owner(session, principal.org_id, principal, owner)
-        applied = service.apply_spec(
+        applied = save_definition(
+            context,
             session,
+            principal,
             org_id=principal.org_id,
-            principal=principal,
-            spec=spec,
             owner=person,
+            spec=spec,
             checks=checks_for(request),
-            now=context.clock.now(),
             create_only=True,
         )
         return applied_out(applied)
@@ -297,13 +355,13 @@ def apply_agent(
     try:
         with context.db.session() as session:
             agent = service.visible_agent(session, principal.org_id, principal, agent_id, action="update")
-            applied = service.apply_to_agent(
+            applied = save_version(
+                context,
                 session,
-                principal=principal,
+                principal,
                 agent=agent,
                 spec=spec,
                 checks=checks_for(request),
-                now=context.clock.now(),
                 expected_version=preconditions.expected_version(if_match, agent.current_version),
             )
     except StaleVersionError as exc:

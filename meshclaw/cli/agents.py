@@ -57,19 +57,20 @@ def agents_apply(
     """Create the agent, or save a new version if FILE differs from its current one."""
     from meshclaw.agents import service
     from meshclaw.agents.files import load_spec_file
+    from meshclaw.api.agents import save_definition
     from meshclaw.providers.registry import Routes
 
     spec = load_spec_file(file)
     with open_context(ctx) as (context, org_id), context.db.session() as session:
         person = service.resolve_owner(session, org_id, None, owner)
-        applied = service.apply_spec(
+        applied = save_definition(
+            context,
             session,
+            None,
             org_id=org_id,
-            principal=None,
-            spec=spec,
             owner=person,
+            spec=spec,
             checks=service.deployment_checks(Routes.load(session)),
-            now=context.clock.now(),
             expected_version=if_version,
         )
     agent, number = applied.agent, applied.version.number

@@ -35,6 +35,7 @@ from meshclaw.api.agents import (
     create_new,
     current_version,
     record_switch,
+    save_version,
 )
 from meshclaw.api.deps import Context
 from meshclaw.api.kill_switches import covering_out
@@ -311,9 +312,8 @@ async def edit_agent(agent_id: RowId, request: Request, viewer: FormActor, conte
         opened = agent_form.opened_from(submitted)
         spec = spec_from_data(agent_form.definition(form, base=base), source="the form")
         with context.db.session() as session:
-            applied = service.apply_to_agent(session, principal=principal, agent=agent, spec=spec,
-                                             checks=checks_for(request), now=context.clock.now(),
-                                             expected_version=opened)  # fmt: skip
+            applied = save_version(context, session, principal, agent=agent, spec=spec,
+                                   checks=checks_for(request), expected_version=opened)  # fmt: skip
     except MeshclawError as exc:
         shown = {**agent_form.values_of(current.spec_data), **form} if current is not None else form
         if opened is None and current is not None:
