@@ -1,20 +1,37 @@
 """/api/v1/clarity/settings: the adoption goal and rule, minutes saved per outcome type, the weekly
-token target, and per team whether its individual leaderboard is on. Everyone reads; admins change."""
+token target, and per team whether its individual leaderboard is on. Everyone reads; admins change.
+
+They decide who is shown on a leaderboard and what the detector counts as tokenmaxxing, so a change is an
+audit record in its transaction (`admin.clarity_settings_changed`, `admin.clarity_team_settings_changed`)
+with the fields that changed, from and to; a save that changes nothing records nothing. `change_config`
+and `change_team` are the writes, for any interface that offers them."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import asdict, replace
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
+from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.clarity import access
 from meshclaw.clarity.people import load_roster
-from meshclaw.clarity.settings_store import all_team_settings, load_config, save_config, save_team_settings
+from meshclaw.clarity.settings_store import (
+    TeamSettings,
+    all_team_settings,
+    load_config,
+    save_config,
+    save_team_settings,
+    team_settings,
+)
+from meshclaw.context import AppContext
 from meshclaw.identity.authorize import Resource, authorize
+from meshclaw.identity.principal import Principal
 
 router = APIRouter(prefix="/clarity", tags=["clarity"])
 
@@ -84,6 +101,63 @@ def _settings_out(context: Context, org_id: int) -> SettingsOut:
     )
 
 
+def _changed(before: Mapping[str, object], after: Mapping[str, object]) -> dict[str, dict[str, object]]:
+    return {
+        name: {"from": before[name], "to": after[name]} for name in after if before.get(name) != after[name]
+    }
+
+
+def change_config(
+    context: AppContext, session: Session, principal: Principal, changes: Mapping[str, Any]
+) -> None:
+    """Save `changes` over the organization's settings (refused whole if invalid) and audit what changed."""
+    current = load_config(session, principal.org_id)
+    config = replace(current, **changes)
+    save_config(session, principal.org_id, config, by_user_id=principal.user_id, now=context.clock.now())
+    changed = _changed(asdict(current), asdict(config))
+    if changed:
+        record_admin_action(context, session, principal, kind="admin.clarity_settings_changed",
+                            target="clarity_settings", arguments=changed)  # fmt: skip
+
+
+def _team_fields(team: TeamSettings) -> dict[str, object]:
+    return {
+        "leaderboard_enabled": team.leaderboard_enabled,
+        "leaderboard_enabled_at": _when(team.leaderboard_enabled_at),
+        "target_introduced_at": _when(team.target_introduced_at),
+    }
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def change_team(
+    context: AppContext,
+    session: Session,
+    principal: Principal,
+    team_id: int,
+    *,
+    leaderboard_enabled: bool | None,
+    target_introduced_at: datetime | None,
+) -> TeamSettings:
+    """Save a team's settings (`save_team_settings`) and audit what changed."""
+    before = team_settings(session, team_id)
+    saved = save_team_settings(
+        session,
+        team_id,
+        leaderboard_enabled=leaderboard_enabled,
+        target_introduced_at=target_introduced_at,
+        by_user_id=principal.user_id,
+        now=context.clock.now(),
+    )
+    changed = _changed(_team_fields(before), _team_fields(saved))
+    if changed:
+        record_admin_action(context, session, principal, kind="admin.clarity_team_settings_changed",
+                            target=f"team:{team_id}", arguments=changed)  # fmt: skip
+    return saved
+
+
 @router.get("/settings", response_model=SettingsOut)
 def read_settings(principal: CurrentPrincipal, context: Context) -> SettingsOut:
     authorize(principal, "read", Resource(kind="clarity_settings"))
@@ -95,10 +169,7 @@ def change_settings(body: SettingsIn, principal: CurrentPrincipal, context: Cont
     """Change the fields given (admins); the others keep their value."""
     access.may_change_settings(principal)
     with context.db.session() as session:
-        current = load_config(session, principal.org_id)
-        changes = body.model_dump(exclude_unset=True)
-        config = replace(current, **changes)
-        save_config(session, principal.org_id, config, by_user_id=principal.user_id, now=context.clock.now())
+        change_config(context, session, principal, body.model_dump(exclude_unset=True))
     return _settings_out(context, principal.org_id)
 
 
@@ -111,18 +182,17 @@ def change_team_settings(
 ) -> TeamSettingsOut:
     """Turn a team's individual leaderboard on or off, or record when it got a target (admins)."""
     access.may_change_settings(principal)
-    now = context.clock.now()
     with context.db.session() as session:
         found = access.team(
             session, principal.org_id, team, principal, load_roster(session, principal.org_id)
         )
-        saved = save_team_settings(
+        saved = change_team(
+            context,
             session,
+            principal,
             found.id,
             leaderboard_enabled=body.leaderboard_enabled,
             target_introduced_at=body.target_introduced_at,
-            by_user_id=principal.user_id,
-            now=now,
         )
         return TeamSettingsOut(
             team_id=found.id,

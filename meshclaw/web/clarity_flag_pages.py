@@ -19,10 +19,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from meshclaw.api.clarity_flags import review_audited
 from meshclaw.api.deps import Context
 from meshclaw.clarity import access, views
-from meshclaw.clarity.flag_store import get_flag, review_flag
-from meshclaw.errors import NotFoundError
 from meshclaw.identity.authorize import Resource, is_allowed
 from meshclaw.web.clarity_builders import Ask, flag_table
 from meshclaw.web.clarity_page import RangeQuery, show
@@ -91,15 +90,8 @@ def review(
 ) -> Response:
     access.may_review(viewer.principal)
     with context.db.session() as session:
-        if get_flag(session, flag_id) is None:
-            raise NotFoundError(f"no flag with id {flag_id}")
-        reviewed = review_flag(
-            session,
-            flag_id,
-            status,
-            note=note.strip() or None,
-            by_user_id=viewer.principal.user_id,
-            now=context.clock.now(),
+        reviewed = review_audited(
+            context, session, viewer.principal, flag_id, status, note=note.strip() or None
         )
     target = safe_next(back)
     target = target if target.startswith("/clarity/flags") else "/clarity/flags"

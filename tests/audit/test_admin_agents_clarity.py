@@ -1,9 +1,11 @@
-"""Agent definitions saved (API, web forms, CLI) are records in the audit log, written with the change; a
-refused change or one that changes nothing records nothing, and the chain still verifies."""
+"""Agent definitions saved (API, web forms, CLI), Clarity settings changed and tokenmaxxing flags reviewed
+(API and web) are records in the audit log, written with the change; a refused change or one that changes
+nothing records nothing, and the chain still verifies."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from meshclaw.db.models import ApiKey
 from meshclaw.db.models.audit import AuditEvent
 from meshclaw.identity.principal import Role
 from meshclaw.providers.registry import add_provider
+from tests.clarity.conftest import WEEK
+from tests.clarity_web.conftest import WebOrg, web_org  # noqa: F401  (the flag tests' organization)
 from tests.cli_runner import run_cli
 from tests.conftest import People, Person
 from tests.web.conftest import WebPeople, signed_in
@@ -283,3 +287,123 @@ def test_agents_applied_with_the_cli_are_audited_as_the_operator(
 def test_the_grant_fields_are_fields_of_the_spec() -> None:
     """A renamed spec field would silently drop out of every record: this fails first."""
     assert set(GRANT_FIELDS) <= set(AgentSpec.model_fields)
+
+
+# --- Clarity settings ---------------------------------------------------------------------------------
+
+
+def test_clarity_settings_changes_are_audited_with_the_fields_changed(
+    client: TestClient, context: AppContext, people: People
+) -> None:
+    admin, manager = people.add(Role.ADMIN), people.add(Role.MANAGER)
+    changed = client.put(
+        "/api/v1/clarity/settings",
+        json={"weekly_goal": 0.5, "active_min_days": 2, "weekly_token_target": 400_000},
+        headers=admin.auth,
+    )
+    assert changed.status_code == 200, changed.text
+    (record,) = events(context)
+    assert (record["kind"], record["target"]) == ("admin.clarity_settings_changed", "clarity_settings")
+    assert record["invoked_by"] == f"api-key:{key_id(context, admin)}"
+    assert record["on_behalf_of_user_id"] == admin.id
+    assert record["arguments"] == {  # active_min_days was 2 already
+        "weekly_goal": {"from": 0.8, "to": 0.5},
+        "weekly_token_target": {"from": None, "to": 400_000},
+    }
+    same = client.put("/api/v1/clarity/settings", json={"weekly_goal": 0.5}, headers=admin.auth)
+    assert same.status_code == 200
+    bad = client.put("/api/v1/clarity/settings", json={"weekly_goal": 1.5}, headers=admin.auth)
+    assert bad.status_code == 400
+    refused = client.put("/api/v1/clarity/settings", json={"weekly_goal": 0.3}, headers=manager.auth)
+    assert refused.status_code == 403
+    assert len(events(context)) == 1
+    minutes = client.put(
+        "/api/v1/clarity/settings", json={"minutes_saved": {"email.triaged": 3}}, headers=admin.auth
+    )
+    assert minutes.status_code == 200
+    assert events(context)[-1]["arguments"]["minutes_saved"]["to"] == {"email.triaged": 3.0}
+    assert chain_verifies(context)
+
+
+def test_a_team_leaderboard_switched_on_is_audited_for_the_team(
+    client: TestClient, context: AppContext, people: People
+) -> None:
+    admin = people.add(Role.ADMIN)
+    big = people.team("Big")
+    people.add(team_id=big)
+    path = "/api/v1/clarity/teams/Big/settings"
+    on = client.put(path, json={"leaderboard_enabled": True}, headers=admin.auth)
+    assert on.status_code == 200, on.text
+    (record,) = events(context)
+    assert (record["kind"], record["target"]) == ("admin.clarity_team_settings_changed", f"team:{big}")
+    assert record["on_behalf_of_user_id"] == admin.id
+    assert record["invoked_by"] == f"api-key:{key_id(context, admin)}"
+    arguments = record["arguments"]
+    assert set(arguments) == {"leaderboard_enabled", "leaderboard_enabled_at", "target_introduced_at"}
+    assert arguments["leaderboard_enabled"] == {"from": False, "to": True}
+    assert arguments["leaderboard_enabled_at"]["from"] is None and arguments["leaderboard_enabled_at"]["to"]
+    assert client.put(path, json={"leaderboard_enabled": True}, headers=admin.auth).status_code == 200
+    assert client.put("/api/v1/clarity/teams/Nope/settings", json={"leaderboard_enabled": True},
+                      headers=admin.auth).status_code == 404  # fmt: skip
+    assert len(events(context)) == 1
+    off = client.put(path, json={"leaderboard_enabled": False}, headers=admin.auth)
+    assert off.status_code == 200
+    assert events(context)[-1]["arguments"] == {"leaderboard_enabled": {"from": True, "to": False}}
+    assert chain_verifies(context)
+
+
+# --- tokenmaxxing flag reviews ------------------------------------------------------------------------
+
+
+def test_flag_reviews_through_the_api_and_the_web_are_audited(web_org: WebOrg) -> None:  # noqa: F811
+    org, context = web_org.org, web_org.context
+    listed = org.client.get(
+        f"/api/v1/clarity/flags?since={WEEK}&until={WEEK + timedelta(days=7)}", headers=org.admin.auth
+    )
+    (flag,) = listed.json()["flags"]
+    review = f"/api/v1/clarity/flags/{flag['id']}/review"
+    before = len(events(context))
+
+    # Refused reviews record nothing: not a reviewer, an unknown flag, an unknown status.
+    assert org.client.post(review, json={"status": "dismissed"}, headers=org.grinder.auth).status_code == 403
+    unknown = f"/api/v1/clarity/flags/{flag['id'] + 99}/review"
+    assert org.client.post(unknown, json={"status": "confirmed"}, headers=org.admin.auth).status_code == 404
+    assert org.client.post(review, json={"status": "ignored"}, headers=org.admin.auth).status_code == 422
+    admin_web = web_org.as_(org.admin)
+    token = web_org.csrf(admin_web)
+    bad = admin_web.post(
+        f"/clarity/flags/{flag['id']}/review", data={"status": "ignored", "csrf_token": token}
+    )
+    assert bad.status_code == 400
+    missing = admin_web.post(
+        f"/clarity/flags/{flag['id'] + 99}/review", data={"status": "confirmed", "csrf_token": token}
+    )
+    assert missing.status_code == 404
+    assert len(events(context)) == before
+
+    answer = org.client.post(
+        review, json={"status": "dismissed", "note": "release week"}, headers=org.auditor.auth
+    )
+    assert answer.status_code == 200, answer.text
+    record = events(context)[-1]
+    assert (record["kind"], record["target"]) == ("admin.flag_reviewed", f"clarity_flag:{flag['id']}")
+    assert record["invoked_by"] == f"api-key:{key_id(context, org.auditor)}"
+    assert record["on_behalf_of_user_id"] == org.auditor.id
+    assert record["arguments"] == {
+        "subject": {"kind": "person", "id": org.grinder.id},
+        "week": WEEK.isoformat(),
+        "status": {"from": "open", "to": "dismissed"},
+        "note": "release week",
+    }
+
+    sent = admin_web.post(
+        f"/clarity/flags/{flag['id']}/review",
+        data={"status": "confirmed", "note": "  Talked it over ", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    record = events(context)[-1]
+    assert (record["invoked_by"], record["on_behalf_of_user_id"]) == (f"user:{org.admin.id}", org.admin.id)
+    assert record["arguments"]["status"] == {"from": "dismissed", "to": "confirmed"}
+    assert record["arguments"]["note"] == "Talked it over"
+    assert len(events(context)) == before + 2 and chain_verifies(context)
