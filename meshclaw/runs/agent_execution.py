@@ -54,20 +54,28 @@ def build(
     playbooks: Mapping[str, Playbook] | None = None,
 ) -> Execution:
     from meshclaw.agents.memory.tools import MemoryToolSource
-    from meshclaw.agents.playbooks.catalog import builtin_playbooks
     from meshclaw.agents.runtime.taint import tainted
     from meshclaw.agents.skills.library import SkillLibrary
     from meshclaw.agents.skills.tools import SkillToolSource
     from meshclaw.policy.gate import DatabasePolicy, PolicyGate
 
     gate = PolicyGate(DatabasePolicy(db=context.db))
-    known_playbooks = playbooks if playbooks is not None else builtin_playbooks()
+    catalog: Mapping[str, Playbook] | None = playbooks
     model_factory = models or NoModels()
     # Tools bound to the run's agent: its memory (when the spec turns it on) and the skills it lists.
     run_tools = (
         MemoryToolSource(context.db, context.clock, tainted=tainted),
         SkillToolSource(SkillLibrary.in_data_dir(context.settings.data_dir)),
     )
+
+    async def known_playbooks() -> Mapping[str, Playbook]:
+        # The catalog is loaded at the first run, like the loop below: its playbooks import pydantic-ai
+        # and the provider SDKs, ~3 of the ~9.5 s `meshclaw up` took to answer (bench/RESULTS.md).
+        nonlocal catalog
+        if catalog is None:
+            module = await asyncio.to_thread(importlib.import_module, "meshclaw.agents.playbooks.catalog")
+            catalog = module.builtin_playbooks()
+        return catalog
 
     async def run(
         request: RunRequest, *, sink: StepSink, tools: ToolRegistry, should_stop: Callable[[], bool]
@@ -79,7 +87,7 @@ def build(
                 request = await asyncio.to_thread(mcp_env.resolve, context, request)
             except MeshclawError as exc:  # a missing secret, a vault key that does not fit: say which
                 return RunResult(status="failed", error=exc.message)
-        playbook = known_playbooks.get(request.spec.template or "")
+        playbook = (await known_playbooks()).get(request.spec.template or "")
         if playbook is not None:
             # An agent made from a playbook template runs its code; the model only makes choices there.
             runner = await asyncio.to_thread(importlib.import_module, "meshclaw.agents.playbooks.runner")
