@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from meshclaw.api.audit_trail import record_admin_action
@@ -63,8 +63,19 @@ class SettingsIn(BaseModel):
     )
     minutes_saved: dict[str, float] | None = Field(default=None, description="Minutes per outcome type")
     weekly_token_target: int | None = Field(
-        default=None, description="Published weekly effective-token target"
+        default=None, description="Published weekly effective-token target (null: none)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_null_but_the_target(cls, data: Any) -> Any:
+        # Fields left out keep their value; null would reach the range checks (a 500). Only the token
+        # target may be unset.
+        if isinstance(data, dict):
+            for name in ("weekly_goal", "active_min_days", "active_min_accepted", "minutes_saved"):
+                if name in data and data[name] is None:
+                    raise ValueError(f"{name} cannot be null; leave it out to keep its value")
+        return data
 
 
 class TeamSettingsIn(BaseModel):

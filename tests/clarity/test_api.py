@@ -169,6 +169,14 @@ def test_settings_read_by_everyone_changed_by_admins(org: ApiOrg) -> None:
     )  # only the grinder used AI on 4 or more days; outcomes no longer count
     bad = org.client.put("/api/v1/clarity/settings", json={"weekly_goal": 1.5}, headers=org.admin.auth)
     assert bad.status_code == 400 and bad.json()["error"]["field"] == "weekly_goal"
+    for name in ("weekly_goal", "active_min_days", "active_min_accepted", "minutes_saved"):
+        null = org.client.put("/api/v1/clarity/settings", json={name: None}, headers=org.admin.auth)
+        assert null.status_code == 422, null.text  # was a 500: the null reached the range checks
+        assert "cannot be null" in null.json()["error"]["message"] and name in null.json()["error"]["message"]
+    target = org.client.put(
+        "/api/v1/clarity/settings", json={"weekly_token_target": None}, headers=org.admin.auth
+    )
+    assert target.status_code == 200 and target.json()["weekly_token_target"] is None  # null: no target
 
 
 @BOTH_BACKENDS
