@@ -1,7 +1,8 @@
 """/api/v1/budgets: budgets and rate limits per API key, person, team and agent, their status in the
 current UTC period, and soft-budget alerts.
 
-Admins set (create or replace) and remove budgets; everyone else reads the budgets that apply to them
+Admins set (create or replace) and remove budgets, each change recorded in the audit log
+(`admin.budget_set`, `admin.budget_removed`); everyone else reads the budgets that apply to them
 (see `budget` in `meshclaw.identity.authorize`). A change applies to the running limiter before the answer
 is sent; the CLI's changes reach a running server within 10 seconds.
 """
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from meshclaw.api.audit_trail import record_budget
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.api.row_ids import RowId
 from meshclaw.errors import NotFoundError
@@ -134,8 +136,32 @@ def set_budget(principal: Principal, context: Context, body: BudgetCreate) -> tu
             created_by_user_id=principal.user_id,
             now=now,
         )
+        record_budget(context, session, principal, kind="admin.budget_set", budget=budget, subject=subject)
         status = budget_status(session, now=now, budgets=[budget])[0]
     return status, created
+
+
+def remove_budget(principal: Principal, context: Context, budget_id: int) -> None:
+    """Shared by the API and the budgets page: check, delete and record the removal."""
+    with context.db.session() as session:
+        budget = store.find_budget(session, budget_id)
+        subject = (
+            store.subject_refs(session, [budget])[(budget.subject_type, budget.subject_id)]
+            if budget
+            else None
+        )
+        # What the caller may not even see is "not found", so ids reveal nothing.
+        if (
+            budget is None
+            or subject is None
+            or not is_allowed(principal, "read", budget_resource(principal, subject))
+        ):
+            raise NotFoundError(f"budget {budget_id} does not exist")
+        authorize(principal, "delete", budget_resource(principal, subject))
+        store.delete_budget(session, budget_id)
+        record_budget(
+            context, session, principal, kind="admin.budget_removed", budget=budget, subject=subject
+        )
 
 
 @router.get("", response_model=list[BudgetOut])
@@ -163,18 +189,7 @@ def delete_budget(
     budget_id: RowId, request: Request, principal: CurrentPrincipal, context: Context
 ) -> Response:
     """Remove a budget (admins); calls are no longer limited by it from now on."""
-    with context.db.session() as session:
-        budget = store.find_budget(session, budget_id)
-        subject = (
-            store.subject_refs(session, [budget])[(budget.subject_type, budget.subject_id)]
-            if budget
-            else None
-        )
-        # What the caller may not even see is "not found", so ids reveal nothing.
-        if subject is None or not is_allowed(principal, "read", budget_resource(principal, subject)):
-            raise NotFoundError(f"budget {budget_id} does not exist")
-        authorize(principal, "delete", budget_resource(principal, subject))
-        store.delete_budget(session, budget_id)
+    remove_budget(principal, context, budget_id)
     reload_limiter(request)
     return Response(status_code=204)
 

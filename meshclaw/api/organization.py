@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from meshclaw.api.audit_trail import record_org_import
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.errors import NotFoundError
 from meshclaw.identity import store
@@ -84,6 +85,7 @@ async def import_org(
             report = import_rows(
                 session, rows, org_id=principal.org_id, now=context.clock.now(), on_existing=on_existing
             )
+            record_org_import(context, session, principal, report)
             return ImportOut(
                 users_created=report.users_created,
                 users_updated=report.users_updated,

@@ -7,6 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from meshclaw.api.audit_trail import changed_fields, record_team, team_fields
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.api.row_ids import RowId, RowIdField
 from meshclaw.identity import store
@@ -58,6 +59,14 @@ def create_team(body: TeamCreate, principal: CurrentPrincipal, context: Context)
             parent_id=body.parent_id,
             now=context.clock.now(),
         )
+        record_team(
+            context,
+            session,
+            principal,
+            kind="admin.team_created",
+            team_id=team.id,
+            arguments=team_fields(team),
+        )
         return TeamOut.model_validate(team)
 
 
@@ -75,7 +84,16 @@ def update_team(team_id: RowId, body: TeamUpdate, principal: CurrentPrincipal, c
     with context.db.session() as session:
         team = store.get_team(session, principal.org_id, team_id)
         parent = {"parent_id": changes["parent_id"]} if "parent_id" in changes else {}
+        before = team_fields(team)
         store.update_team(session, team, name=changes.get("name"), **parent)
+        record_team(
+            context,
+            session,
+            principal,
+            kind="admin.team_changed",
+            team_id=team.id,
+            arguments=changed_fields(before, team_fields(team)),
+        )
         return TeamOut.model_validate(team)
 
 
@@ -83,5 +101,10 @@ def update_team(team_id: RowId, body: TeamUpdate, principal: CurrentPrincipal, c
 def delete_team(team_id: RowId, principal: CurrentPrincipal, context: Context) -> Response:
     authorize(principal, "delete", Resource(kind="team", id=team_id))
     with context.db.session() as session:
-        store.delete_team(session, store.get_team(session, principal.org_id, team_id))
+        team = store.get_team(session, principal.org_id, team_id)
+        deleted = team_fields(team)
+        store.delete_team(session, team)
+        record_team(
+            context, session, principal, kind="admin.team_deleted", team_id=team_id, arguments=deleted
+        )
     return Response(status_code=204)

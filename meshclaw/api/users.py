@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from meshclaw.api.audit_trail import record_user_change
+from meshclaw.api.audit_trail import PersonState, record_user_added, record_user_change
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.api.row_ids import RowId, RowIdField, RowIdQuery
 from meshclaw.api.shapes import Page
@@ -121,6 +121,7 @@ def create_user(body: UserCreate, principal: CurrentPrincipal, context: Context)
             password_hash=hash_password(body.password) if body.password else None,
             now=context.clock.now(),
         )
+        record_user_added(context, session, principal, user)
         return UserOut.model_validate(user)
 
 
@@ -140,7 +141,7 @@ def update_user(user_id: RowId, body: UserUpdate, principal: CurrentPrincipal, c
         authorize(principal, "manage" if privileged else "update", user_resource(user))
         password = changes.pop("password", None)
         kwargs = {k: v for k, v in changes.items() if k in {"team_id", "manager_id"}}
-        before = (user.role, user.active)
+        before = PersonState.of(user)
         store.update_user(
             session,
             user,
@@ -150,9 +151,7 @@ def update_user(user_id: RowId, body: UserUpdate, principal: CurrentPrincipal, c
             password_hash=hash_password(password) if password else None,
             **kwargs,
         )
-        record_user_change(
-            context, session, principal, user_id=user.id, before=before, after=(user.role, user.active)
-        )
+        record_user_change(context, session, principal, user=user, before=before)
         return UserOut.model_validate(user)
 
 

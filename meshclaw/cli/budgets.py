@@ -1,6 +1,7 @@
 """`meshclaw budgets list|set|remove`: budgets and rate limits from the server's shell.
 
-Like the other commands it acts on the database directly, as the deployment's operator. A running
+Like the other commands it acts on the database directly, as the deployment's operator; `set` and
+`remove` are recorded in the audit log as the CLI's (`admin.budget_set`, `admin.budget_removed`). A running
 `meshclaw up` reloads budgets every 10 seconds, so a change made here applies there within that time.
 `--json` prints exactly what GET /api/v1/budgets answers.
 """
@@ -83,6 +84,7 @@ def budgets_set(
 ) -> None:
     """Set a budget or rate limit; replaces the amount of an existing one with the same subject, unit,
     period and kind (hard or soft)."""
+    from meshclaw.api.audit_trail import record_budget
     from meshclaw.api.budgets import budget_out
     from meshclaw.limits import store
     from meshclaw.limits.status import budget_status
@@ -108,6 +110,7 @@ def budgets_set(
             created_by_user_id=None,
             now=now,
         )
+        record_budget(context, session, None, kind="admin.budget_set", budget=budget, subject=subject)
         out = budget_out(budget_status(session, now=now, budgets=[budget])[0])
     verb = "Added" if created else "Changed"
     console().print(
@@ -125,8 +128,12 @@ def budgets_remove(
     ctx: typer.Context, budget_id: Annotated[int, typer.Argument(help="The id `list` shows")]
 ) -> None:
     """Remove a budget; calls are no longer limited by it (a running server within 10 seconds)."""
+    from meshclaw.api.audit_trail import record_budget
     from meshclaw.limits import store
 
     with open_context(ctx) as (context, _), context.db.session() as session:
+        found = store.get_budget(session, budget_id)
+        subject = store.subject_refs(session, [found])[(found.subject_type, found.subject_id)]
         budget = store.delete_budget(session, budget_id)
+        record_budget(context, session, None, kind="admin.budget_removed", budget=budget, subject=subject)
     console().print(f"Removed budget {budget.id}.", highlight=False)

@@ -55,6 +55,7 @@ def users_add(
     ] = False,
 ) -> None:
     """Add a person."""
+    from meshclaw.api.audit_trail import record_user_added
     from meshclaw.identity import store
     from meshclaw.identity.passwords import hash_password
 
@@ -74,6 +75,7 @@ def users_add(
             password_hash=password_hash,
             now=context.clock.now(),
         )
+        record_user_added(context, session, None, user)
         console().print(f"Added {user.email} ({user.role}), id {user.id}.", highlight=False)
 
 
@@ -124,6 +126,7 @@ def teams_add(
     parent: Annotated[str | None, typer.Option(help="Parent team's name")] = None,
 ) -> None:
     """Add a team, optionally under a parent team."""
+    from meshclaw.api.audit_trail import record_team, team_fields
     from meshclaw.identity import store
 
     with open_context(ctx) as (context, org_id), context.db.session() as session:
@@ -133,6 +136,9 @@ def teams_add(
             name=name,
             parent_id=_team_id(session, org_id, parent),
             now=context.clock.now(),
+        )
+        record_team(
+            context, session, None, kind="admin.team_created", team_id=team.id, arguments=team_fields(team)
         )
         console().print(f"Added team {team.name}, id {team.id}.", highlight=False)
 
@@ -259,6 +265,7 @@ def org_import(
     ] = False,
 ) -> None:
     """Import people and teams. Every row is checked first; any problem rejects the whole file."""
+    from meshclaw.api.audit_trail import record_org_import
     from meshclaw.identity.org_import import import_rows, parse_file
 
     if not file.is_file():
@@ -285,6 +292,7 @@ def org_import(
                 on_existing="update" if update else "error",
                 progress=lambda n: progress.advance(task, n),
             )
+            record_org_import(context, session, None, report)
     console().print(
         f"Imported {report.users_created} new and {report.users_updated} updated people; "
         f"created {len(report.teams_created)} teams.",

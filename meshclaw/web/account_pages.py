@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from meshclaw.api.audit_trail import record_admin_action
+from meshclaw.api.audit_trail import PersonState, record_admin_action, record_user_change
 from meshclaw.api.deps import Context
 from meshclaw.api.row_ids import RowId
 from meshclaw.api.users import user_resource
@@ -108,7 +108,9 @@ def change_name(
         with context.db.session() as session:
             me = store.get_user(session, principal.org_id, principal.user_id)
             authorize(principal, "update", user_resource(me))
+            before = PersonState.of(me)
             store.update_user(session, me, name=name)
+            record_user_change(context, session, principal, user=me, before=before)
     except PermissionDeniedError:
         raise
     except MeshclawError as exc:

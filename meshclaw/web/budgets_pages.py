@@ -1,8 +1,8 @@
 """/budgets: budgets and rate limits with where each stands this UTC period; admins add and remove them.
 
-Everyone sees the budgets that apply to them (the same rule as GET /api/v1/budgets). The form goes through
-the API's own `set_budget`, so validation and messages are the API's, and the running limiter is reloaded
-before the page answers.
+Everyone sees the budgets that apply to them (the same rule as GET /api/v1/budgets). The forms go through
+the API's own `set_budget` and `remove_budget`, so validation, messages and audit records are the API's,
+and the running limiter is reloaded before the page answers.
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ from pydantic import ValidationError
 from meshclaw.api.budgets import (
     BudgetCreate,
     budget_out,
-    budget_resource,
     reload_limiter,
+    remove_budget,
     set_budget,
     visible_status,
 )
 from meshclaw.api.deps import Context
 from meshclaw.api.row_ids import RowId
-from meshclaw.errors import InvalidInputError, MeshclawError, NotFoundError
+from meshclaw.errors import InvalidInputError, MeshclawError
 from meshclaw.identity.authorize import Resource, authorize, is_allowed
-from meshclaw.limits import store
 from meshclaw.limits.rules import ENFORCEMENTS, SUBJECT_TYPES, UNITS
 from meshclaw.web.deps import FormActor, PageViewer, Viewer
 from meshclaw.web.render import form_result, render
@@ -129,23 +128,11 @@ def add_budget(
 
 
 @router.post("/budgets/{budget_id}/remove")
-def remove_budget(request: Request, budget_id: RowId, viewer: FormActor, context: Context) -> Response:
+def remove_budget_form(request: Request, budget_id: RowId, viewer: FormActor, context: Context) -> Response:
     notice = error = None
     status = 200
     try:
-        with context.db.session() as session:
-            budget = store.find_budget(session, budget_id)
-            ref = (
-                store.subject_refs(session, [budget])[(budget.subject_type, budget.subject_id)]
-                if budget
-                else None
-            )
-            if ref is None or not is_allowed(
-                viewer.principal, "read", budget_resource(viewer.principal, ref)
-            ):
-                raise NotFoundError(f"budget {budget_id} does not exist")
-            authorize(viewer.principal, "delete", budget_resource(viewer.principal, ref))
-            store.delete_budget(session, budget_id)
+        remove_budget(viewer.principal, context, budget_id)
         reload_limiter(request)
         notice = f"budget {budget_id} removed"
     except MeshclawError as exc:

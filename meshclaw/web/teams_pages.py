@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
+from meshclaw.api.audit_trail import changed_fields, record_team, team_fields
 from meshclaw.api.deps import Context
 from meshclaw.api.row_ids import RowId
 from meshclaw.db.models import Team
@@ -103,6 +104,14 @@ def create_team(
                 parent_id=optional_id(parent_id, "parent_id"),
                 now=context.clock.now(),
             )
+            record_team(
+                context,
+                session,
+                viewer.principal,
+                kind="admin.team_created",
+                team_id=team.id,
+                arguments=team_fields(team),
+            )
             created = team.name
     except (InvalidInputError, ConflictError, NotFoundError) as exc:
         return _answer(request, context, viewer, error=exc.message, status=exc.status)
@@ -123,7 +132,16 @@ def update_team(
     try:
         with context.db.session() as session:
             team = store.get_team(session, viewer.principal.org_id, team_id)
+            before = team_fields(team)
             store.update_team(session, team, name=name, parent_id=optional_id(parent_id, "parent_id"))
+            record_team(
+                context,
+                session,
+                viewer.principal,
+                kind="admin.team_changed",
+                team_id=team.id,
+                arguments=changed_fields(before, team_fields(team)),
+            )
             saved = team.name
     except (InvalidInputError, ConflictError, NotFoundError) as exc:
         return _answer(request, context, viewer, error=exc.message, status=exc.status)
@@ -136,8 +154,16 @@ def delete_team(team_id: RowId, request: Request, viewer: FormActor, context: Co
     try:
         with context.db.session() as session:
             team = store.get_team(session, viewer.principal.org_id, team_id)
-            deleted = team.name
+            deleted, fields = team.name, team_fields(team)
             store.delete_team(session, team)
+            record_team(
+                context,
+                session,
+                viewer.principal,
+                kind="admin.team_deleted",
+                team_id=team_id,
+                arguments=fields,
+            )
     except (ConflictError, NotFoundError) as exc:
         return _answer(request, context, viewer, error=exc.message, status=exc.status)
     return _answer(request, context, viewer, notice=f"Team '{deleted}' deleted.")

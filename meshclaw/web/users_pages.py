@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from meshclaw.api.audit_trail import record_user_change
+from meshclaw.api.audit_trail import PersonState, record_user_added, record_user_change
 from meshclaw.api.deps import Context
 from meshclaw.api.row_ids import RowId
 from meshclaw.api.users import user_resource
@@ -107,6 +107,7 @@ def add_user(
                 password_hash=hash_password(password) if password else None,
                 now=context.clock.now(),
             )
+            record_user_added(context, session, principal, user)
             added = user.email
     except PermissionDeniedError:
         raise
@@ -218,7 +219,7 @@ def change_person(
         with context.db.session() as session:
             user = _visible_user(session, principal, user_id)
             authorize(principal, "manage", user_resource(user))
-            before = (user.role, user.active)
+            before = PersonState.of(user)
             store.update_user(
                 session,
                 user,
@@ -226,9 +227,7 @@ def change_person(
                 team_id=optional_id(team_id, "team_id"),
                 manager_id=_manager_id(session, principal.org_id, manager_email),
             )
-            record_user_change(
-                context, session, principal, user_id=user.id, before=before, after=(user.role, user.active)
-            )
+            record_user_change(context, session, principal, user=user, before=before)
     except PermissionDeniedError:
         raise
     except MeshclawError as exc:
@@ -252,11 +251,9 @@ def set_active(
         with context.db.session() as session:
             user = _visible_user(session, principal, user_id)
             authorize(principal, "manage", user_resource(user))
-            before = (user.role, user.active)
+            before = PersonState.of(user)
             store.update_user(session, user, active=wanted)
-            record_user_change(
-                context, session, principal, user_id=user.id, before=before, after=(user.role, user.active)
-            )
+            record_user_change(context, session, principal, user=user, before=before)
     except PermissionDeniedError:
         raise
     except MeshclawError as exc:

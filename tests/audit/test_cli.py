@@ -85,7 +85,8 @@ def test_keys_created_and_revoked_from_the_cli_are_audited(tmp_path: Path) -> No
     secret = created.stdout.strip().splitlines()[-1]
     assert run_cli(tmp_path, "keys", "revoke", secret.split("_")[1]).returncode == 0
     lines = [json.loads(line) for line in run_cli(tmp_path, "audit", "export").stdout.splitlines()]
-    assert [(line["kind"], line["invoked_by"]) for line in lines[:2]] == [
+    assert [(line["kind"], line["invoked_by"]) for line in lines[:3]] == [
+        ("admin.user_added", "cli"),
         ("admin.key_created", "cli"),
         ("admin.key_revoked", "cli"),
     ]
