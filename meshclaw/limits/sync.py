@@ -41,6 +41,9 @@ class LimitsSync:
         self._thread: threading.Thread | None = None
         self._starts = 0
         self._reload_lock = threading.Lock()
+        # Held from taking the alerts to committing them: a `reload()` that finds none to take because the
+        # background thread has just taken them waits for that commit, so its caller reads them stored.
+        self._store_lock = threading.Lock()
         self._api_keys_loaded_at = float("-inf")
 
     def start(self) -> None:
@@ -107,18 +110,19 @@ class LimitsSync:
                 next_reload = time.monotonic() + self.refresh_s
 
     def _store_alerts(self) -> None:
-        alerts = self.limiter.take_alerts()
-        if not alerts:
-            return
-        stored = []
-        try:
-            with self.db.session() as session:
-                for alert in alerts:
-                    if store.store_alert(session, alert):
-                        stored.append(alert)
-        except Exception:
-            self.limiter.return_alerts(alerts)  # try again on the next round
-            raise
+        with self._store_lock:
+            alerts = self.limiter.take_alerts()
+            if not alerts:
+                return
+            stored = []
+            try:
+                with self.db.session() as session:
+                    for alert in alerts:
+                        if store.store_alert(session, alert):
+                            stored.append(alert)
+            except Exception:
+                self.limiter.return_alerts(alerts)  # try again on the next round
+                raise
         for alert in stored:  # after the commit, as events are dispatched only once written
             for sink in self.limiter.alert_sinks:
                 try:
