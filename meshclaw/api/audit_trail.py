@@ -130,6 +130,22 @@ def record_user_change(
         )
 
 
+def record_password_set(
+    context: AppContext, session: Session, principal: Principal | None, *, user: User
+) -> None:
+    """`admin.password_set`: someone set `user`'s password (theirs, or an admin another's: a way into an
+    account). Nothing of the password is recorded; `own` tells the two apart at a glance."""
+    own = principal is not None and principal.user_id == user.id
+    record_admin_action(
+        context,
+        session,
+        principal,
+        kind="admin.password_set",
+        target=f"user:{user.id}",
+        arguments={"own": own},
+    )
+
+
 def team_fields(team: Team) -> dict[str, object]:
     return {"name": team.name, "parent_id": team.parent_id}
 
@@ -154,7 +170,8 @@ def record_team(
 def record_org_import(
     context: AppContext, session: Session, principal: Principal | None, report: ImportReport
 ) -> None:
-    """One record for the whole file, with counts; an import creates teams but never changes one."""
+    """One record for the whole file, with counts (an import creates teams but never changes one), then
+    an `admin.role_changed` for each person whose role it changed, as when an admin changes one."""
     record_admin_action(
         context,
         session,
@@ -167,6 +184,15 @@ def record_org_import(
             "teams_created": len(report.teams_created),
         },
     )
+    for user_id, old, new in report.role_changes:
+        record_admin_action(
+            context,
+            session,
+            principal,
+            kind="admin.role_changed",
+            target=f"user:{user_id}",
+            arguments={"from": old, "to": new, "via": "org_import"},
+        )
 
 
 def budget_fields(budget: Budget, subject: SubjectRef) -> dict[str, object]:

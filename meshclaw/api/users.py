@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from meshclaw.api.audit_trail import PersonState, record_user_added, record_user_change
+from meshclaw.api.audit_trail import PersonState, record_password_set, record_user_added, record_user_change
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.api.row_ids import RowId, RowIdField, RowIdQuery
 from meshclaw.api.shapes import Page
@@ -152,6 +152,8 @@ def update_user(user_id: RowId, body: UserUpdate, principal: CurrentPrincipal, c
             **kwargs,
         )
         record_user_change(context, session, principal, user=user, before=before)
+        if password:
+            record_password_set(context, session, principal, user=user)
         return UserOut.model_validate(user)
 
 

@@ -65,6 +65,9 @@ class ImportReport:
     users_created: int = 0
     users_updated: int = 0
     teams_created: list[str] = field(default_factory=list)
+    role_changes: list[tuple[int, str, str]] = field(default_factory=list)
+    """(user id, old role, new role) of each existing person whose role the import changed: who may act
+    is audited person by person, as when an admin changes one role."""
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,8 @@ def import_rows(
             "manager_id": ids[r.manager_email] if r.manager_email else None,
         }
         if r.email in existing:
+            if existing[r.email].role != r.role.value:
+                report.role_changes.append((ids[r.email], existing[r.email].role, r.role.value))
             change |= {
                 "name": r.name,
                 "role": r.role.value,

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from meshclaw.api.audit_trail import PersonState, record_admin_action, record_user_change
+from meshclaw.api.audit_trail import PersonState, record_admin_action, record_password_set, record_user_change
 from meshclaw.api.deps import Context
 from meshclaw.api.row_ids import RowId
 from meshclaw.api.users import user_resource
@@ -156,6 +156,7 @@ def change_password(
             failure = exc  # a wrong current password must be committed: the rate limit counts it
         else:
             store.update_user(session, me, password_hash=new_hash)
+            record_password_set(context, session, principal, user=me)
             end_all_sessions(session, me.id)
             fresh = start_session(
                 session,

@@ -18,6 +18,7 @@ from meshclaw.identity.principal import Role
 from tests.cli_runner import run_cli
 from tests.conftest import People, Person
 from tests.postgres import BOTH_BACKENDS
+from tests.web.conftest import PASSWORD as WEB_PASSWORD
 from tests.web.conftest import WebPeople, signed_in
 
 HTMX = {"HX-Request": "true"}
@@ -144,7 +145,7 @@ def test_api_team_changes_are_audited_with_what_changed(
 
 
 def test_api_org_import_is_one_record_with_counts(
-    client: TestClient, context: AppContext, people: People
+    client: TestClient, context: AppContext, org_id: int, people: People
 ) -> None:
     admin = people.add(Role.ADMIN)
     csv = "email,name,team,manager_email,role\nlead@example.org,Lead,Eng/Platform,,manager\n"
@@ -155,13 +156,19 @@ def test_api_org_import_is_one_record_with_counts(
     assert again.status_code == 422
     bad = client.post("/api/v1/org/import", content=b"email\nnot-an-email\n", headers=headers)
     assert bad.status_code == 422
-    updated = client.post("/api/v1/org/import?on_existing=update", content=csv.encode(), headers=headers)
+    promoted = csv.replace("lead@example.org,\n", "lead@example.org,admin\n")  # dev becomes an admin
+    updated = client.post("/api/v1/org/import?on_existing=update", content=promoted.encode(), headers=headers)
     assert updated.status_code == 200
 
+    with context.db.session() as session:
+        dev = store.user_by_email(session, org_id, "dev@example.org")
+        assert dev is not None
     found = records(context)
     assert [shape(r) for r in found] == [
         ("admin.org_imported", "organization", {"users_created": 2, "users_updated": 0, "teams_created": 2}),
         ("admin.org_imported", "organization", {"users_created": 0, "users_updated": 2, "teams_created": 0}),
+        # Who may act changed: recorded person by person, as when an admin changes one role.
+        ("admin.role_changed", f"user:{dev.id}", {"from": "member", "to": "admin", "via": "org_import"}),
     ]
     assert str(found[0]["invoked_by"]).startswith("api-key:") and found[0]["on_behalf_of_user_id"] == admin.id
     assert chain_verifies(context)
@@ -317,6 +324,32 @@ def test_a_persons_own_name_change_is_recorded_the_same_on_the_page_and_the_api(
             api_member.id,
         ),
     ]
+
+
+@BOTH_BACKENDS
+def test_a_password_set_is_recorded_without_the_password(
+    client: TestClient, context: AppContext, web_people: WebPeople, people: People
+) -> None:
+    """An admin setting another person's password is a way into their account; a person's own change is
+    recorded the same way, on the API and the account page. Nothing of either password is recorded."""
+    admin = people.add(Role.ADMIN)
+    member = people.add()
+    by_admin = client.patch(f"/api/v1/users/{member.id}", json={"password": PASSWORD}, headers=admin.auth)
+    own = client.patch(f"/api/v1/users/{member.id}", json={"password": PASSWORD + "!"}, headers=member.auth)
+    refused = client.patch(f"/api/v1/users/{admin.id}", json={"password": PASSWORD}, headers=member.auth)
+    assert (by_admin.status_code, own.status_code, refused.status_code) == (200, 200, 404)
+    walker = web_people.add()
+    token = signed_in(client, walker)
+    form = {"current_password": WEB_PASSWORD, "new_password": PASSWORD, "new_password_again": PASSWORD}
+    page = client.post("/account/password", data={**form, "csrf_token": token})
+    assert page.status_code in (200, 303), page.text
+    found = records(context)
+    assert [(shape(r), r["on_behalf_of_user_id"]) for r in found] == [
+        (("admin.password_set", f"user:{member.id}", {"own": False}), admin.id),
+        (("admin.password_set", f"user:{member.id}", {"own": True}), member.id),
+        (("admin.password_set", f"user:{walker.id}", {"own": True}), walker.id),
+    ]
+    assert PASSWORD not in str(found) and chain_verifies(context)
 
 
 # --- the CLI ---------------------------------------------------------------------------------------
