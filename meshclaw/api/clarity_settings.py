@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
-from meshclaw.api.audit_trail import record_admin_action
+from meshclaw.api.audit_trail import changed_fields, record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.clarity import access
 from meshclaw.clarity.people import load_roster
@@ -112,12 +112,6 @@ def _settings_out(context: Context, org_id: int) -> SettingsOut:
     )
 
 
-def _changed(before: Mapping[str, object], after: Mapping[str, object]) -> dict[str, dict[str, object]]:
-    return {
-        name: {"from": before[name], "to": after[name]} for name in after if before.get(name) != after[name]
-    }
-
-
 def change_config(
     context: AppContext, session: Session, principal: Principal, changes: Mapping[str, Any]
 ) -> None:
@@ -125,7 +119,7 @@ def change_config(
     current = load_config(session, principal.org_id)
     config = replace(current, **changes)
     save_config(session, principal.org_id, config, by_user_id=principal.user_id, now=context.clock.now())
-    changed = _changed(asdict(current), asdict(config))
+    changed = changed_fields(asdict(current), asdict(config))
     if changed:
         record_admin_action(context, session, principal, kind="admin.clarity_settings_changed",
                             target="clarity_settings", arguments=changed)  # fmt: skip
@@ -162,7 +156,7 @@ def change_team(
         by_user_id=principal.user_id,
         now=context.clock.now(),
     )
-    changed = _changed(_team_fields(before), _team_fields(saved))
+    changed = changed_fields(_team_fields(before), _team_fields(saved))
     if changed:
         record_admin_action(context, session, principal, kind="admin.clarity_team_settings_changed",
                             target=f"team:{team_id}", arguments=changed)  # fmt: skip

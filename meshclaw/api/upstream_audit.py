@@ -14,7 +14,7 @@ from datetime import UTC
 
 from sqlalchemy.orm import Session
 
-from meshclaw.api.audit_trail import record_admin_action
+from meshclaw.api.audit_trail import changed_fields, record_admin_action
 from meshclaw.context import AppContext
 from meshclaw.identity.principal import Principal
 from meshclaw.metering.prices import Price, replaced_price_id
@@ -54,7 +54,7 @@ def record_provider_change(
 ) -> None:
     """Audit the fields that differ, each as {"from": old, "to": new}; nothing when none does."""
     old, new = _settings(before), _settings(after)
-    changed = {field: {"from": old[field], "to": new[field]} for field in old if old[field] != new[field]}
+    changed = changed_fields(old, new)
     if changed:
         record_admin_action(
             context,

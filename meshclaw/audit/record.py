@@ -15,32 +15,42 @@ from meshclaw.errors import InvalidInputError
 
 TOOL_KINDS: Final = ("tool.executed", "tool.denied", "approval.granted", "approval.denied")
 """Events of the policy gate and the approvals inbox."""
-ADMIN_KINDS: Final = (
-    "admin.key_created",
-    "admin.key_revoked",
-    "admin.role_changed",
-    "admin.user_deactivated",
-    "admin.user_reactivated",
-    "admin.agent_enabled",
-    "admin.agent_disabled",
-    "admin.kill_switch",
-    "admin.vault_secret_created",
-    "admin.vault_secret_rotated",
-    "admin.vault_secret_deleted",
-    "admin.vault_kek_rotated",
-    "admin.audit_exported",
-    "admin.audit_checkpoint",
-)
-"""Security-relevant administration. New `admin.*` kinds are accepted too; these are the ones in use."""
+ADMIN_KINDS: Final = frozenset(
+    {
+        # people, teams and access
+        "admin.user_added", "admin.user_changed", "admin.role_changed", "admin.password_set",
+        "admin.user_deactivated", "admin.user_reactivated", "admin.team_created", "admin.team_changed",
+        "admin.team_deleted", "admin.org_imported", "admin.key_created", "admin.key_revoked",
+        # agents and what they may do
+        "admin.agent_saved", "admin.agent_enabled", "admin.agent_disabled", "admin.kill_switch_engaged",
+        "admin.kill_switch_released", "admin.egress_allowed", "admin.egress_removed",
+        "admin.preapproval_added", "admin.preapproval_removed", "admin.tool_classified",
+        "admin.account_added", "admin.account_changed", "admin.account_removed",
+        # secrets
+        "admin.vault_secret_created", "admin.vault_secret_rotated", "admin.vault_secret_deleted",
+        "admin.vault_kek_rotated",
+        # models, money and metering
+        "admin.provider_added", "admin.provider_changed", "admin.provider_removed", "admin.price_set",
+        "admin.budget_set", "admin.budget_removed", "admin.metering_events_dropped",
+        # Clarity
+        "admin.clarity_settings_changed", "admin.clarity_team_settings_changed", "admin.flag_reviewed",
+        # the log itself
+        "admin.audit_exported",
+    }
+)  # fmt: skip
+"""Security-relevant administration, each kind a change someone made (README, "Audit log"). Appending
+refuses any other kind, so a misspelt kind fails where it is written, not later in an auditor's filter
+that finds nothing."""
 
 Decision = Literal["allow", "deny", "needs_approval"]
 
 
 def check_kind(kind: str) -> str:
-    if kind in TOOL_KINDS or (kind.startswith("admin.") and len(kind) > len("admin.")):
+    if kind in TOOL_KINDS or kind in ADMIN_KINDS:
         return kind
     raise InvalidInputError(
-        f"unknown audit event kind {kind!r}; use one of {', '.join(TOOL_KINDS)} or admin.<action>",
+        f"unknown audit event kind {kind!r}; use one of {', '.join(TOOL_KINDS)} or of ADMIN_KINDS "
+        "(meshclaw/audit/record.py, where a new kind is added)",
         field="kind",
     )
 
