@@ -10,21 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.api.agent_audit import GRANT_FIELDS, NOT_RECORDED
-from meshclaw.api.audit_trail import audit_log
-from meshclaw.audit.verify import verify
 from meshclaw.context import AppContext
-from meshclaw.db.models import ApiKey
-from meshclaw.db.models.audit import AuditEvent
 from meshclaw.identity.principal import Role
 from meshclaw.providers.registry import add_provider
+from tests.audit.admin_records import chain_verifies, key_id, records
 from tests.clarity.conftest import WEEK
 from tests.clarity_web.conftest import WebOrg, web_org  # noqa: F401  (the flag tests' organization)
 from tests.cli_runner import run_cli
-from tests.conftest import People, Person
+from tests.conftest import People
 from tests.web.conftest import WebPeople, signed_in
 
 SERVER = {
@@ -42,33 +38,8 @@ SPEC: dict[str, Any] = {
 
 
 def events(context: AppContext, kind: str | None = None) -> list[dict[str, Any]]:
-    """The admin records, oldest first, with their stored (redacted) arguments."""
-    with context.db.session() as session:
-        rows = session.scalars(
-            select(AuditEvent).where(AuditEvent.kind.like("admin.%")).order_by(AuditEvent.seq)
-        )
-        found = [
-            {
-                "kind": row.kind,
-                "target": row.target,
-                "invoked_by": row.invoked_by,
-                "on_behalf_of_user_id": row.on_behalf_of_user_id,
-                "arguments": json.loads(row.args_redacted) if row.args_redacted else None,
-            }
-            for row in rows
-        ]
-    return [event for event in found if kind is None or event["kind"] == kind]
-
-
-def chain_verifies(context: AppContext) -> bool:
-    log = audit_log(context)
-    with context.db.session() as session:
-        return verify(session, key=log.key, checkpoint_file=log.checkpoint_file).ok
-
-
-def key_id(context: AppContext, person: Person) -> int:
-    with context.db.session() as session:
-        return session.scalars(select(ApiKey.id).where(ApiKey.owner_user_id == person.id)).one()
+    """The admin records (or those of `kind`), oldest first, with their stored (redacted) arguments."""
+    return [record for record in records(context, "admin.") if kind is None or record["kind"] == kind]
 
 
 def _add_model(context: AppContext, model: str = "m1") -> None:

@@ -6,40 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
-from meshclaw.api.audit_trail import audit_log
-from meshclaw.audit.store import event_dict
-from meshclaw.audit.verify import verify
 from meshclaw.context import AppContext
-from meshclaw.db.models.audit import AuditEvent
 from meshclaw.identity import store
 from meshclaw.identity.principal import Role
+from tests.audit.admin_records import chain_verifies, key_id, records
 from tests.cli_runner import run_cli
-from tests.conftest import People, Person
+from tests.conftest import People
 from tests.postgres import BOTH_BACKENDS
 from tests.web.conftest import PASSWORD as WEB_PASSWORD
 from tests.web.conftest import WebPeople, signed_in
 
 HTMX = {"HX-Request": "true"}
 PASSWORD = "a long enough password 42"
-
-
-def records(context: AppContext) -> list[dict[str, object]]:
-    """Every record, oldest first, as the API and the export show them."""
-    with context.db.session() as session:
-        return [event_dict(row) for row in session.scalars(select(AuditEvent).order_by(AuditEvent.seq))]
-
-
-def chain_verifies(context: AppContext) -> bool:
-    log = audit_log(context)
-    with context.db.session() as session:
-        return verify(session, key=log.key, checkpoint_file=log.checkpoint_file).ok
-
-
-def key_id(context: AppContext, org_id: int, person: Person) -> int:
-    with context.db.session() as session:
-        return store.list_keys(session, org_id, owner_user_id=person.id)[0].id
 
 
 def shape(record: dict[str, object]) -> tuple[object, ...]:
@@ -99,7 +78,7 @@ def test_api_people_changes_are_audited_as_the_key_and_refusals_leave_nothing(
         ("admin.user_changed", f"user:{ada}", {"name": {"from": "ada", "to": "Ada L."}}),
     ]
     assert {(r["invoked_by"], r["on_behalf_of_user_id"]) for r in found} == {
-        (f"api-key:{key_id(context, org_id, admin)}", admin.id)
+        (f"api-key:{key_id(context, admin)}", admin.id)
     }
     assert PASSWORD not in str(found) and "password" not in str(found)
     assert chain_verifies(context)

@@ -5,21 +5,21 @@ still verifies."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from meshclaw.api.audit_trail import audit_log
 from meshclaw.audit.store import event_dict
-from meshclaw.audit.verify import verify
 from meshclaw.context import AppContext
-from meshclaw.db.models import ApiKey
 from meshclaw.db.models.audit import AuditEvent
 from meshclaw.identity.principal import Role
+from tests.audit.admin_records import chain_verifies, key_id
+from tests.audit.admin_records import records as all_records
 from tests.cli_runner import run_cli
-from tests.conftest import People, Person
+from tests.conftest import People
 from tests.web.conftest import WebPeople, signed_in
 
 HTMX = {"HX-Request": "true"}
@@ -43,30 +43,15 @@ ADDED = {
 }
 
 
-def records(context: AppContext) -> list[dict[str, object]]:
+def records(context: AppContext) -> list[dict[str, Any]]:
     """The provider and price records, oldest first."""
-    with context.db.session() as session:
-        rows = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
-        return [event_dict(row) for row in rows if row.kind.startswith(("admin.provider_", "admin.price_"))]
+    return all_records(context, "admin.provider_", "admin.price_")
 
 
 def whole_log(context: AppContext) -> str:
     with context.db.session() as session:
         rows = session.scalars(select(AuditEvent).order_by(AuditEvent.seq)).all()
         return orjson.dumps([event_dict(row) for row in rows]).decode()
-
-
-def chain_verifies(context: AppContext) -> bool:
-    log = audit_log(context)
-    with context.db.session() as session:
-        return verify(session, key=log.key, checkpoint_file=log.checkpoint_file).ok
-
-
-def key_id(context: AppContext, person: Person) -> int:
-    with context.db.session() as session:
-        found = session.scalar(select(ApiKey.id).where(ApiKey.owner_user_id == person.id))
-        assert found is not None
-        return found
 
 
 def summary(record: dict[str, object]) -> tuple[object, ...]:
