@@ -20,6 +20,7 @@ from meshclaw.agents.runtime.contract import Conversation
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.db.models import Agent, AgentVersion, User
 from meshclaw.errors import NotFoundError
+from meshclaw.notifications.store import notify
 from meshclaw.runs import chat, guards, store
 
 log = logging.getLogger("meshclaw.runs")
@@ -161,4 +162,23 @@ def admit(
         return None
     if reason is not None:
         log.info("run %s of agent %s skipped: %s", run_id, agent.name, reason)
+    if started_by_user_id is not None and started_by_user_id != agent.owner_user_id:
+        _tell_the_owner(session, agent, run_id, started_by_user_id, trigger_kind, now)
     return Admitted(run_id=run_id, owner_user_id=agent.owner_user_id, queued=reason is None)
+
+
+def _tell_the_owner(
+    session: Session,
+    agent: AgentForRun,
+    run_id: str,
+    started_by_user_id: int,
+    trigger_kind: store.TriggerKind,
+    now: datetime,
+) -> None:
+    """An agent acts with its owner's grants: when someone else (an admin) starts it or chats with it,
+    the owner hears of it, with a link to what it did, rather than finding it in the run history."""
+    starter = session.get(User, started_by_user_id)
+    who = starter.email if starter is not None else f"user {started_by_user_id}"
+    what = {"chat": "sent a message to", "dream": "started a dream of"}.get(trigger_kind, "started a run of")
+    notify(session, org_id=agent.org_id, user_id=agent.owner_user_id, kind="run.started_by_other",
+           text=f"{who} {what} your agent '{agent.name}'", link=f"/runs/{run_id}", now=now)  # fmt: skip

@@ -68,6 +68,27 @@ def test_runs_are_seen_by_owner_manager_and_auditor_and_started_only_by_owner_or
     assert app_client.post("/api/v1/runs", json={"agent": "nope"}, headers=owner.auth).status_code == 404
 
 
+def test_the_owner_is_told_when_someone_else_starts_their_agent(
+    app_client: TestClient, context: AppContext, org_id: int, people: People
+) -> None:
+    """The agent acts with its owner's grants, so an admin's run of it is the owner's business: one
+    notification per run someone else starts, none for the owner's own runs."""
+    owner = people.add()
+    admin = people.add(Role.ADMIN)
+    agent_id = save_agent(context, org_id, owner, "digest", settings={"tool_calls": 0})
+    own = app_client.post("/api/v1/runs", json={"agent": "digest"}, headers=owner.auth).json()["id"]
+    theirs = app_client.post("/api/v1/runs", json={"agent": agent_id}, headers=admin.auth)
+    assert theirs.status_code == 202, theirs.text
+    for run_id in (own, theirs.json()["id"]):
+        wait_final(context, run_id)
+    notes = app_client.get("/api/v1/notifications", headers=owner.auth).json()
+    assert [(n["kind"], n["text"], n["link"]) for n in notes["items"]] == [
+        ("run.started_by_other", f"{admin.email} started a run of your agent 'digest'",
+         f"/runs/{theirs.json()['id']}"),
+    ]  # fmt: skip
+    assert app_client.get("/api/v1/notifications", headers=admin.auth).json()["items"] == []
+
+
 def test_a_run_waits_durably_for_an_approval_and_resumes_on_the_decision(
     app_client: TestClient, context: AppContext, org_id: int, people: People
 ) -> None:
