@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from meshclaw.agents import service
 from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context, CurrentPrincipal
-from meshclaw.api.row_ids import RowId
+from meshclaw.api.row_ids import RowId, parse_row_id
 from meshclaw.context import AppContext
 from meshclaw.db.models import KillSwitch
 from meshclaw.errors import InvalidInputError, NotFoundError, PermissionDeniedError
@@ -92,9 +92,7 @@ def resolve_target(session: Session, org_id: int, scope: Scope, target: int | st
         if user is None:
             raise NotFoundError(f"no user with email {text}")
         return user.id
-    if not text.isdigit():
-        raise InvalidInputError(f"target must be the {scope}'s id", field="target")
-    return int(text)
+    return parse_row_id(text, "target")
 
 
 def _authorize(session: Session, principal: Principal, scope: Scope, target_id: int | None) -> None:

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import Field
 
+from meshclaw.errors import InvalidInputError
 from meshclaw.metering.queries import MAX_ID
 
 _DESCRIPTION = "A row id: a positive 64-bit integer"
@@ -24,3 +25,12 @@ RowIdField = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A request body's field (`RowIdField | None` where it is optional)."""
 RowIdQuery = Annotated[int, Query(ge=1, le=MAX_ID, description=_DESCRIPTION)]
 """A query parameter (`RowIdQuery | None = None` where it is optional)."""
+
+
+def parse_row_id(text: str, field: str) -> int:
+    """An id typed into a form or given as text (a kill switch's target): the same bounds as `RowId`, as
+    an InvalidInputError naming `field`."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:
+        raise InvalidInputError(f"{field} must be an id: a whole number from 1 to {MAX_ID}", field=field)
+    return int(text)

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 
 from meshclaw.api.deps import CSRF_HEADER, SESSION_COOKIE, Context
-from meshclaw.errors import AuthenticationError, InvalidInputError
+from meshclaw.api.row_ids import parse_row_id
+from meshclaw.errors import AuthenticationError
 from meshclaw.identity import store
 from meshclaw.identity.authenticate import resolve_session
 from meshclaw.identity.authorize import Resource, is_allowed, reach
@@ -138,7 +139,4 @@ def optional_id(value: str | None, field: str) -> int | None:
     """Form selects send "" for "none"; anything else must be a number."""
     if value is None or value.strip() == "":
         return None
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidInputError(f"{field} must be a number", field=field) from None
+    return parse_row_id(value, field)
