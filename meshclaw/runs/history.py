@@ -18,6 +18,7 @@ from meshclaw.db.models import Agent, Run, RunStep, User
 from meshclaw.errors import NotFoundError, PermissionDeniedError
 from meshclaw.identity.authorize import Action, Resource, authorize, reach
 from meshclaw.identity.principal import Principal
+from meshclaw.metering.queries import MAX_ID
 from meshclaw.runs import approval_inbox, store
 
 
@@ -236,7 +237,9 @@ def authorize_agent(session: Session, principal: Principal, agent_id: int, actio
 
 def find_agent(session: Session, principal: Principal, ref: str | int) -> Agent:
     """An agent by id, or by name among the principal's own agents."""
-    if isinstance(ref, int) or str(ref).isdigit():
+    if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
+        if not 1 <= int(ref) <= MAX_ID:  # no row has it, and the database driver would refuse it (a 500)
+            raise NotFoundError(f"no agent has the id {ref}", field="agent")
         return authorize_agent(session, principal, int(ref), "update")
     agent = session.scalar(
         select(Agent).where(
