@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from meshclaw.cli.state import console, err_console, fails_cleanly, open_context
+from meshclaw.db.row_ids import MAX_ROW_ID
 from meshclaw.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -125,7 +126,8 @@ def budgets_set(
 @budgets_app.command("remove")
 @fails_cleanly
 def budgets_remove(
-    ctx: typer.Context, budget_id: Annotated[int, typer.Argument(help="The id `list` shows")]
+    ctx: typer.Context,
+    budget_id: Annotated[int, typer.Argument(help="The id `list` shows", min=1, max=MAX_ROW_ID)],
 ) -> None:
     """Remove a budget; calls are no longer limited by it (a running server within 10 seconds)."""
     from meshclaw.api.audit_trail import record_budget

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from meshclaw.cli.state import fails_cleanly, open_context
+from meshclaw.db.row_ids import MAX_ROW_ID
 
 if TYPE_CHECKING:
     from meshclaw.runs.kill_switches import Scope
@@ -74,7 +75,9 @@ def kill_org(ctx: typer.Context, reason: Annotated[str, _REASON] = "") -> None:
 @fails_cleanly
 def kill_release(
     ctx: typer.Context,
-    switch_id: Annotated[int, typer.Argument(help="The switch's id (`meshclaw kill list`)")],
+    switch_id: Annotated[
+        int, typer.Argument(help="The switch's id (`meshclaw kill list`)", min=1, max=MAX_ROW_ID)
+    ],
 ) -> None:
     """Release a switch: its agents may run again."""
     from meshclaw.api.kill_switches import release_switch

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from meshclaw.cli.state import fails_cleanly, open_context
+from meshclaw.db.row_ids import MAX_ROW_ID
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -29,8 +30,8 @@ def _agent_id(session: Session, org_id: int, agent: str) -> int:
     from meshclaw.errors import NotFoundError
     from meshclaw.identity import store
 
-    if agent.isdigit():
-        row = session.get(Agent, int(agent))
+    if agent.isascii() and agent.isdigit():
+        row = session.get(Agent, int(agent)) if int(agent) <= MAX_ROW_ID else None
         if row is not None and row.org_id == org_id:
             return row.id
         raise NotFoundError(f"no agent with id {agent}")
@@ -83,7 +84,9 @@ def egress_allow(
 
 @egress_app.command("remove")
 @fails_cleanly
-def egress_remove(ctx: typer.Context, rule_id: Annotated[int, typer.Argument(help="The entry's id")]) -> None:
+def egress_remove(
+    ctx: typer.Context, rule_id: Annotated[int, typer.Argument(help="The entry's id", min=1, max=MAX_ROW_ID)]
+) -> None:
     """Stop allowing an entry; runs from now on ask again."""
     from meshclaw.api.audit_trail import record_admin_action
     from meshclaw.policy import store
@@ -149,7 +152,8 @@ def preapprove(
 @policy_app.command("unapprove")
 @fails_cleanly
 def unapprove(
-    ctx: typer.Context, preapproval_id: Annotated[int, typer.Argument(help="The pre-approval's id")]
+    ctx: typer.Context,
+    preapproval_id: Annotated[int, typer.Argument(help="The pre-approval's id", min=1, max=MAX_ROW_ID)],
 ) -> None:
     """Remove a pre-approval; the agent asks again from its next run."""
     from meshclaw.api.audit_trail import record_admin_action

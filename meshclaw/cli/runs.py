@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from meshclaw.cli.state import console, fails_cleanly, open_context
+from meshclaw.db.row_ids import MAX_ROW_ID
 
 runs_app = typer.Typer(help="Runs: the history of agents' runs, with their steps.", no_args_is_help=True)
 
@@ -76,7 +77,9 @@ def _detail(context: Any, run_id: str) -> dict[str, Any]:
 @fails_cleanly
 def runs_list(
     ctx: typer.Context,
-    agent: Annotated[int | None, typer.Option(help="Only this agent's runs (its id)")] = None,
+    agent: Annotated[
+        int | None, typer.Option(help="Only this agent's runs (its id)", min=1, max=MAX_ROW_ID)
+    ] = None,
     status: Annotated[str | None, typer.Option(help="Only runs with this status")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON")] = False,

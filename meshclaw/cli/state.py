@@ -61,7 +61,8 @@ def err_console() -> Console:
 
 
 def fails_cleanly(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn a MeshclawError into `error: <message>` on stderr and exit code 2, instead of a traceback."""
+    """Turn a MeshclawError, or a file that cannot be read or written (OSError: missing, a directory, a
+    name too long), into `error: <message>` on stderr and exit code 2, instead of a traceback."""
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -74,6 +75,10 @@ def fails_cleanly(func: Callable[P, R]) -> Callable[P, R]:
             if details:
                 for item in details[:50]:
                     err.print(f"  {item}", highlight=False, markup=False)
+            sys.exit(2)
+        except OSError as exc:
+            where = f": {exc.filename}" if exc.filename else ""
+            err_console().print(f"[red]error:[/red] {exc.strerror or exc}{where}", highlight=False)
             sys.exit(2)
 
     return wrapper

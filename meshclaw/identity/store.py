@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meshclaw.db.models import ApiKey, Organization, Team, User
+from meshclaw.db.row_ids import MAX_ROW_ID
 from meshclaw.errors import ConflictError, InvalidInputError, NotFoundError
 from meshclaw.identity.authorize import Reach
 from meshclaw.identity.principal import ALL_KEY_SCOPES, KeyScope, Principal, Role
@@ -413,7 +414,7 @@ def key_by_id_or_prefix(session: Session, org_id: int, text: str) -> ApiKey:
     try:
         return key_by_prefix(session, org_id, text)
     except NotFoundError:
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_ROW_ID:
             raise
     try:
         return get_key(session, org_id, int(text))

@@ -23,6 +23,7 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meshclaw.db.models import UsageEventRow, User
+from meshclaw.db.row_ids import MAX_ROW_ID
 from meshclaw.errors import BadRequestError
 from meshclaw.metering.events import Source
 
@@ -32,7 +33,7 @@ DIMENSIONS: tuple[Dimension, ...] = get_args(Dimension)
 PERIODS: tuple[Period, ...] = get_args(Period)
 SOURCES: tuple[Source, ...] = get_args(Source)
 MAX_LIMIT = 1000
-MAX_ID = 2**63 - 1
+MAX_ID = MAX_ROW_ID
 """Ids beyond BIGINT cannot exist; looking them up would make the database driver fail."""
 
 C = TypeVar("C", bound=str)
