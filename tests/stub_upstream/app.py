@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from tests.stub_upstream.ledger import Api, Served
-from tests.stub_upstream.payloads import BODIES, STREAMS, error_body, openai_error, output_limit
+from tests.stub_upstream.payloads import BODIES, STREAMS, BadRequest, error_body, openai_error, output_limit
 from tests.stub_upstream.scripted import Responder, chat_body
 
 Scope = MutableMapping[str, Any]
@@ -178,7 +178,13 @@ class Stub:
         if self.responder is not None and api == "chat.completions":
             await self._scripted(self.responder, record, request, words, send)
             return
-        output = min(hooks.get("out", DEFAULT_OUTPUT_TOKENS), output_limit(request) or 1 << 30)
+        try:
+            limit = output_limit(request)
+        except BadRequest as refusal:
+            record.status = 400
+            await _respond(send, 400, error_body(anthropic, 400, str(refusal)))
+            return
+        output = min(hooks.get("out", DEFAULT_OUTPUT_TOKENS), limit or 1 << 30)
         if api == "embeddings":
             output = 0
         record.cached_tokens = min(hooks.get("cached", 0), words)

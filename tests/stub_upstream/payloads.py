@@ -22,11 +22,20 @@ def reply(output: int) -> list[str]:
     return [REPLY_WORDS[i % len(REPLY_WORDS)] + ("" if i == output - 1 else " ") for i in range(output)]
 
 
+class BadRequest(ValueError):
+    """A request a real provider answers 400 (the stub says why, in the API's error shape)."""
+
+
 def output_limit(request: dict[str, Any]) -> int | None:
-    """The request's cap on output tokens, whichever API's name it goes by."""
+    """The request's cap on output tokens, whichever API's name it goes by; BadRequest for one that is not
+    a positive whole number, as OpenAI and Anthropic refuse it."""
     for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
-        if request.get(key) is not None:
-            return int(request[key])
+        value = request.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise BadRequest(f"{key} must be a positive integer")
+        return value
     return None
 
 
