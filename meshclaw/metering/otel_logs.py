@@ -153,7 +153,7 @@ class _LogsMapper:
             UsageEvent(
                 event_id=ident,
                 source="otlp",
-                started_at=ended - timedelta(milliseconds=max(0.0, duration)),
+                started_at=ended - timedelta(milliseconds=min(max(0.0, duration), _LONGEST_CALL_MS)),
                 ended_at=ended,
                 status=status,
                 error=error,
@@ -174,6 +174,9 @@ class _LogsMapper:
 
 
 _PROVIDER = {"claude_code": "anthropic", "codex": "openai", "gemini_cli": "gcp.gen_ai"}
+_LONGEST_CALL_MS = 86_400_000.0
+"""A reported duration past a day is no model call's (a bug or a hostile exporter): taken as a day, where
+1e308 ms made the start time overflow and failed the whole export."""
 
 
 def map_logs(request: ExportLogsServiceRequest, context: MappingContext) -> Mapped:

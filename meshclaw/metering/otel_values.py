@@ -9,6 +9,7 @@ same ids and the writer ignores the repeats.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -48,17 +49,20 @@ def from_nanos(nanos: int) -> datetime:
 
 
 def number(value: Any) -> float | None:
-    """A numeric attribute (exporters send some as strings, e.g. Claude Code's event attributes)."""
+    """A numeric attribute (exporters send some as strings, e.g. Claude Code's event attributes); None for
+    anything else, a non-finite number included ("NaN", "Infinity": no count or cost can be one)."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
+        parsed = float(value)
+    elif isinstance(value, str):
         try:
-            return float(value.strip())
+            parsed = float(value.strip())
         except ValueError:
             return None
-    return None
+    else:
+        return None
+    return parsed if math.isfinite(parsed) else None
 
 
 def count(value: Any) -> int:
