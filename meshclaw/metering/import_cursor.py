@@ -50,16 +50,22 @@ _LABELS = ("mostUsedModel", "applyMostUsedExtension", "tabMostUsedExtension", "c
 
 
 def _day(value: Any) -> date:
+    millis: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value / 1000, tz=UTC).date()
-    if isinstance(value, str):
-        if value.strip().isdigit():
-            return datetime.fromtimestamp(int(value) / 1000, tz=UTC).date()
+        millis = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        millis = int(value)
+    elif isinstance(value, str):
         try:
             return date.fromisoformat(value.strip()[:10])
         except ValueError:
             pass
-    raise RowError(f"date must be epoch milliseconds or YYYY-MM-DD, not {value!r}")
+    if millis is not None:
+        try:
+            return datetime.fromtimestamp(millis / 1000, tz=UTC).date()
+        except (OverflowError, OSError, ValueError):  # past the years a date can hold, or NaN
+            pass
+    raise RowError(f"date must be epoch milliseconds or YYYY-MM-DD, not {str(value)[:40]!r}")
 
 
 def _row(batch: ImportBatch, row: Mapping[str, Any], users: UserIndex) -> None:
