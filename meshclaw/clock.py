@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class Clock(Protocol):
@@ -39,3 +40,13 @@ class FrozenClock:
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
         self._mono += seconds
+
+
+def time_zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone `name` names, or None: unknown, malformed (a NUL, `..`) or too long for a file
+    name (ZoneInfo looks names up as files, and a 5,000-character one raised OSError where callers
+    expected ValueError: a 500)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None

@@ -10,25 +10,32 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from meshclaw.clock import time_zone
+from meshclaw.metering.bounds import MAX_TOKENS
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _TOOL = re.compile(r"^[a-z][a-z0-9_]{0,99}(\*)?$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # No NaN or infinity: a definition is stored and exchanged as JSON, which has neither (an infinite
+    # cost cap would be no cap, said in a way other readers of the definition cannot parse).
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
+
+
+_SettingInt = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+"""A template setting's number: what JSON storage holds (a 70-bit one failed the save with a 500)."""
+_SettingFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 def _check_timezone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    if time_zone(value) is None:
         raise ValueError(
-            f"unknown time zone '{value}': use an IANA name such as 'Europe/Berlin' or 'UTC'"
-        ) from None
+            f"unknown time zone '{value[:60]}': use an IANA name such as 'Europe/Berlin' or 'UTC'"
+        )
     return value
 
 
@@ -245,7 +252,7 @@ class RunLimits(_Strict):
     max_steps: int = Field(default=20, ge=1, le=1000)
     """Model requests in one run."""
     max_tool_calls: int = Field(default=30, ge=0, le=5000)
-    max_tokens: int = Field(default=200_000, ge=1)
+    max_tokens: int = Field(default=200_000, ge=1, le=MAX_TOKENS)
     max_cost_usd: float = Field(default=1.0, gt=0)
     max_seconds: int = Field(default=600, ge=1, le=7 * 86400)
     """Wall time of the run's own work; time spent waiting for an approval does not count."""
@@ -256,7 +263,7 @@ class DailyLimits(_Strict):
 
     max_runs: int = Field(default=48, ge=1, le=100_000)
     max_cost_usd: float = Field(default=10.0, gt=0)
-    max_tokens: int = Field(default=2_000_000, ge=1)
+    max_tokens: int = Field(default=2_000_000, ge=1, le=MAX_TOKENS)
 
 
 _CLOCK = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
@@ -326,7 +333,7 @@ class AgentSpec(_Strict):
     `as_written` keeps the answer the model wrote while reading it."""
     template: str | None = None
     """The template (Playbooks issue) this agent was created from, if any; the runtime dispatches on it."""
-    settings: dict[str, str | int | float | bool | list[str]] = Field(default_factory=dict)
+    settings: dict[str, str | _SettingInt | _SettingFloat | bool | list[str]] = Field(default_factory=dict)
     """Template-specific settings (VIP senders, watched services, digest time)."""
 
     @model_validator(mode="before")

@@ -4,10 +4,10 @@ connectors use."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from meshclaw.clock import time_zone
 from meshclaw.tools.effects import EffectClass
 from meshclaw.tools.registry import ToolError, ToolRegistry, ToolSpec
 
@@ -19,12 +19,9 @@ class NowArgs(BaseModel):
 
 
 async def time_get_now(args: NowArgs) -> str:
-    try:
-        zone = ZoneInfo(args.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ToolError(
-            f"unknown time zone '{args.timezone}'; use an IANA name such as 'Europe/Berlin'"
-        ) from None
+    zone = time_zone(args.timezone)
+    if zone is None:
+        raise ToolError(f"unknown time zone '{args.timezone[:60]}'; use an IANA name such as 'Europe/Berlin'")
     return datetime.now(UTC).astimezone(zone).isoformat(timespec="seconds")
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
 
+from meshclaw.clock import time_zone
 from meshclaw.connectors.contract import AccountConfig
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -62,12 +63,8 @@ class CalendarConfig(AccountConfig):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(
-                f"unknown time zone '{value}' (use an IANA name such as Europe/Berlin)"
-            ) from error
+        if time_zone(value) is None:
+            raise ValueError(f"unknown time zone '{value[:60]}' (use an IANA name such as Europe/Berlin)")
         return value
 
     @property
