@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from meshclaw.identity.principal import Role
 from tests.conftest import People
-from tests.web.conftest import WebPeople, signed_in
+from tests.web.conftest import WebPeople, csrf_field, signed_in
 
 MARKUP = '<script>alert("mc")</script>'
 ODD = ["", " ", "x" * 5000, "\x00\x07\u202e\ufeff", "ü🙂 ǅ", MARKUP, "-1", "1e309", "NaN", str(2**70)]
@@ -132,4 +132,28 @@ def test_every_form_takes_odd_input_without_a_server_error(
                 elif value == MARKUP and MARKUP in answer.text:
                     wrong.append(f"POST {action} {name}: the markup came back unescaped")
     assert sent > 300
+    assert wrong == [], "\n".join(wrong)
+
+
+def test_the_sign_in_and_set_up_forms_take_odd_input_from_anyone(
+    client: TestClient, web_people: WebPeople
+) -> None:
+    """The forms anyone can post to without an account: odd values in each field are a refusal, never a
+    server error, and never sign anyone in."""
+    web_people.add(Role.ADMIN)
+    lenient = TestClient(client.app, raise_server_exceptions=False)
+    token = csrf_field(lenient.get("/login").text)
+    valid = {"email": "nobody@example.org", "password": "wrong password", "next": "/org", "csrf_token": token}
+    setup = {"email": "a@example.org", "name": "A", "password": "x" * 12, "password_again": "x" * 12}
+    sent, wrong = 0, []
+    for action, fields in (("/login", valid), ("/setup/not-a-token", {**setup, "csrf_token": token})):
+        for name in fields:
+            for value in ODD:
+                answer = lenient.post(action, data={**fields, name: value}, follow_redirects=False)
+                sent += 1
+                if answer.status_code >= 500 or (value == MARKUP and MARKUP in answer.text):
+                    wrong.append(f"POST {action} {name}={value[:20]!r}: {answer.status_code}")
+                if "set-cookie" in answer.headers and "meshclaw_session=" in answer.headers["set-cookie"]:
+                    wrong.append(f"POST {action} {name}={value[:20]!r}: a session was started")
+    assert sent > 80
     assert wrong == [], "\n".join(wrong)
