@@ -99,9 +99,12 @@ def _scraped(http: httpx.Client, prometheus: str) -> bool:
     """Whether Prometheus has scraped both colours at least once."""
     query = {"query": 'count(up{job="app"} == 1)'}
     try:
-        result = http.get(f"{prometheus}/api/v1/query", params=query, timeout=1).json()["data"]["result"]
+        answer = http.get(f"{prometheus}/api/v1/query", params=query, timeout=1)
     except httpx.HTTPError:
         return False
+    if answer.status_code != 200:  # 503 "Service Unavailable" while Prometheus is still starting
+        return False
+    result = answer.json()["data"]["result"]
     return bool(result) and result[0]["value"][1] == "2"
 
 
