@@ -64,6 +64,7 @@ class ImportRejectedError(MeshclawError):
 class ImportReport:
     users_created: int = 0
     users_updated: int = 0
+    """Existing people whose name, role, team or manager the import changed."""
     teams_created: list[str] = field(default_factory=list)
     role_changes: list[tuple[int, str, str]] = field(default_factory=list)
     """(user id, old role, new role) of each existing person whose role the import changed: who may act
@@ -346,14 +347,22 @@ def import_rows(
             "manager_id": ids[r.manager_email] if r.manager_email else None,
         }
         if r.email in existing:
-            if existing[r.email].role != r.role.value:
-                report.role_changes.append((ids[r.email], existing[r.email].role, r.role.value))
+            user = existing[r.email]
+            if user.role != r.role.value:
+                report.role_changes.append((ids[r.email], user.role, r.role.value))
             change |= {
                 "name": r.name,
                 "role": r.role.value,
                 "team_id": team_ids.get(r.team) if r.team else None,
             }
-            report.users_updated += 1
+            # Counted when something changes: re-importing the same file reports 0 updated, not every row.
+            before = (user.name, user.role, user.team_id, user.manager_id)
+            report.users_updated += before != (
+                change["name"],
+                change["role"],
+                change["team_id"],
+                change["manager_id"],
+            )
         changes.append(change)
     manager_only = [c for c in changes if len(c) == 2]
     full = [c for c in changes if len(c) > 2]

@@ -145,7 +145,7 @@ def test_api_org_import_is_one_record_with_counts(
     found = records(context)
     assert [shape(r) for r in found] == [
         ("admin.org_imported", "organization", {"users_created": 2, "users_updated": 0, "teams_created": 2}),
-        ("admin.org_imported", "organization", {"users_created": 0, "users_updated": 2, "teams_created": 0}),
+        ("admin.org_imported", "organization", {"users_created": 0, "users_updated": 1, "teams_created": 0}),
         # Who may act changed: recorded person by person, as when an admin changes one role.
         ("admin.role_changed", f"user:{dev.id}", {"from": "member", "to": "admin", "via": "org_import"}),
     ]

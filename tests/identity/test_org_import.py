@@ -237,6 +237,8 @@ def test_update_mode_changes_existing_people(context: AppContext, org_id: int) -
     assert rejected(context, org_id, again.encode()) == {(1, "email")}
     report = run_import(context, org_id, again.encode(), on_existing="update")
     assert (report.users_created, report.users_updated, report.teams_created) == (1, 1, ["Support"])
+    same = run_import(context, org_id, again.encode(), on_existing="update")  # nothing changes now
+    assert (same.users_created, same.users_updated, same.teams_created) == (0, 0, [])
     users = people_by_email(context)
     dev = users["dev@example.org"]
     assert (dev.name, dev.role, dev.manager_id) == ("Dev Renamed", "manager", users["boss@example.org"].id)
