@@ -23,6 +23,7 @@ from meshclaw.agents import store
 from meshclaw.agents.spec import AgentSpec
 from meshclaw.agents.store import AgentRecord, Applied
 from meshclaw.db.models import User
+from meshclaw.db.row_ids import row_id_of
 from meshclaw.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from meshclaw.identity import store as identity_store
 from meshclaw.identity.authorize import Action, Resource, authorize, is_allowed, reach
@@ -179,7 +180,8 @@ def resolve_owner(session: Session, org_id: int, principal: Principal | None, ow
         )
     person: User | None
     if ref.isascii() and ref.isdigit():
-        person = session.get(User, int(ref)) if int(ref) < 2**63 else None
+        owner_id = row_id_of(ref)
+        person = session.get(User, owner_id) if owner_id is not None else None
         person = person if person is not None and person.org_id == org_id else None
     else:
         person = identity_store.user_by_email(session, org_id, ref)

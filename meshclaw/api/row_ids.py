@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import Field
 
+from meshclaw.db.row_ids import row_id_of
 from meshclaw.errors import InvalidInputError
 from meshclaw.metering.queries import MAX_ID
 
@@ -30,7 +31,7 @@ RowIdQuery = Annotated[int, Query(ge=1, le=MAX_ID, description=_DESCRIPTION)]
 def parse_row_id(text: str, field: str) -> int:
     """An id typed into a form or given as text (a kill switch's target): the same bounds as `RowId`, as
     an InvalidInputError naming `field`."""
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ID:
+    value = row_id_of(text.strip())
+    if value is None:
         raise InvalidInputError(f"{field} must be an id: a whole number from 1 to {MAX_ID}", field=field)
-    return int(text)
+    return value

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from meshclaw.cli.state import fails_cleanly, open_context
-from meshclaw.db.row_ids import MAX_ROW_ID
+from meshclaw.db.row_ids import MAX_ROW_ID, row_id_of
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -31,7 +31,8 @@ def _agent_id(session: Session, org_id: int, agent: str) -> int:
     from meshclaw.identity import store
 
     if agent.isascii() and agent.isdigit():
-        row = session.get(Agent, int(agent)) if int(agent) <= MAX_ROW_ID else None
+        agent_id = row_id_of(agent)
+        row = session.get(Agent, agent_id) if agent_id is not None else None
         if row is not None and row.org_id == org_id:
             return row.id
         raise NotFoundError(f"no agent with id {agent}")

@@ -39,7 +39,8 @@ def read_headers(scope: Scope) -> ClientRequest:
         elif name == b"user-agent":
             request.user_agent = value.decode("latin-1")[:200]
         elif name == b"content-length":
-            request.content_length = int(value) if value.isdigit() else None
+            # At most 19 digits: int() refuses over 4,300, and no body is longer than 19 digits say.
+            request.content_length = int(value) if value.isdigit() and len(value) <= 19 else None
         elif name == b"anthropic-version":
             request.anthropic_version = value.decode("latin-1")
         elif name == b"anthropic-beta":

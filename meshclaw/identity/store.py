@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from meshclaw.db.models import ApiKey, Organization, Team, User
-from meshclaw.db.row_ids import MAX_ROW_ID
+from meshclaw.db.row_ids import row_id_of
 from meshclaw.errors import ConflictError, InvalidInputError, NotFoundError
 from meshclaw.identity.authorize import Reach
 from meshclaw.identity.principal import ALL_KEY_SCOPES, KeyScope, Principal, Role
@@ -414,10 +414,11 @@ def key_by_id_or_prefix(session: Session, org_id: int, text: str) -> ApiKey:
     try:
         return key_by_prefix(session, org_id, text)
     except NotFoundError:
-        if not (text.isascii() and text.isdigit()) or int(text) > MAX_ROW_ID:
+        key_id = row_id_of(text)
+        if key_id is None:
             raise
     try:
-        return get_key(session, org_id, int(text))
+        return get_key(session, org_id, key_id)
     except NotFoundError:
         raise NotFoundError(f"no API key with id or prefix {text}") from None
 

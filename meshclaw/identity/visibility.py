@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from meshclaw.db.models import Team, User
+from meshclaw.db.row_ids import row_id_of
 from meshclaw.errors import BadRequestError, NotFoundError, PermissionDeniedError
 from meshclaw.identity import store
 from meshclaw.identity.authorize import Resource, ResourceKind, is_allowed, reach
 from meshclaw.identity.principal import Principal
-
-_MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,14 +43,8 @@ def read_scope(principal: Principal, kind: ResourceKind) -> ReadScope:
     return ReadScope(everyone=False, user_id=principal.user_id, team_ids=teams)
 
 
-def _row_id(ref: str) -> int | None:
-    """A decimal id (ASCII digits, within BIGINT); None otherwise, as no such row can exist."""
-    value = int(ref)
-    return value if value <= _MAX_ID else None
-
-
 def _is_number(ref: str) -> bool:
-    return ref.isascii() and ref.isdigit()
+    return ref.isascii() and ref.isdigit()  # however long: one past 64 bits is an id no row has
 
 
 def _out_of_reach(principal: Principal, kind: ResourceKind, what: str) -> PermissionDeniedError:
@@ -73,7 +66,7 @@ def person_in_reach(
     ref = ref.strip()
     user: User | None
     if _is_number(ref):
-        user_id = _row_id(ref)
+        user_id = row_id_of(ref)
         user = session.get(User, user_id) if user_id is not None else None
         user = user if user is not None and user.org_id == org_id else None
     elif "@" in ref:
@@ -96,7 +89,7 @@ def team_in_reach(
     ref = ref.strip()
     team: Team | None
     if _is_number(ref):
-        team_id = _row_id(ref)
+        team_id = row_id_of(ref)
         team = session.get(Team, team_id) if team_id is not None else None
         team = team if team is not None and team.org_id == org_id else None
     else:

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from meshclaw.db.row_ids import is_digits
 from meshclaw.metering.import_rows import BadRow, ImportBatch, RowError, UserIndex, counter
 
 TOOL = "cursor"
@@ -53,7 +54,7 @@ def _day(value: Any) -> date:
     millis: float | None = None
     if isinstance(value, int | float) and not isinstance(value, bool):
         millis = value
-    elif isinstance(value, str) and value.strip().isdigit():
+    elif isinstance(value, str) and is_digits(value.strip()):
         millis = int(value)
     elif isinstance(value, str):
         try:

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from meshclaw.db.row_ids import is_digits
 from meshclaw.metering.events import TokenBuckets
 
 
@@ -22,7 +23,7 @@ def _int(value: Any) -> int:
         return max(0, value)
     if isinstance(value, float):  # (json reads Infinity and NaN; int() of either raises)
         return max(0, int(value)) if math.isfinite(value) else 0
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and is_digits(value.strip()):
         return int(value.strip())
     return 0
 

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meshclaw.db.models import UsageEventRow, User
-from meshclaw.db.row_ids import MAX_ROW_ID
+from meshclaw.db.row_ids import MAX_ROW_ID, row_id_of
 from meshclaw.errors import BadRequestError
 from meshclaw.metering.events import Source
 
@@ -68,11 +68,7 @@ def parse_choice(value: str, choices: Sequence[C], field: str) -> C:
 
 def as_id(text: str) -> int | None:
     """A decimal row id (ASCII digits, within BIGINT), or None when `text` is not one."""
-    text = text.strip()
-    if not (text.isascii() and text.isdigit()):
-        return None
-    value = int(text)
-    return value if value <= MAX_ID else None
+    return row_id_of(text.strip())
 
 
 def parse_limit(value: int) -> int:

@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meshclaw.db.models import Agent, Run, RunStep, User
+from meshclaw.db.row_ids import MAX_ROW_ID, row_id_of
 from meshclaw.errors import NotFoundError, PermissionDeniedError
 from meshclaw.identity.authorize import Action, Resource, authorize, reach
 from meshclaw.identity.principal import Principal
-from meshclaw.metering.queries import MAX_ID
 from meshclaw.runs import approval_inbox, store
 
 
@@ -238,9 +238,10 @@ def authorize_agent(session: Session, principal: Principal, agent_id: int, actio
 def find_agent(session: Session, principal: Principal, ref: str | int) -> Agent:
     """An agent by id, or by name among the principal's own agents."""
     if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
-        if not 1 <= int(ref) <= MAX_ID:  # no row has it, and the database driver would refuse it (a 500)
-            raise NotFoundError(f"no agent has the id {ref}", field="agent")
-        return authorize_agent(session, principal, int(ref), "update")
+        agent_id = ref if isinstance(ref, int) and 1 <= ref <= MAX_ROW_ID else row_id_of(str(ref))
+        if agent_id is None:  # no row has it, and the database driver would refuse it (a 500)
+            raise NotFoundError(f"no agent has the id {str(ref)[:30]}", field="agent")
+        return authorize_agent(session, principal, agent_id, "update")
     agent = session.scalar(
         select(Agent).where(
             Agent.org_id == principal.org_id, Agent.owner_user_id == principal.user_id, Agent.name == ref

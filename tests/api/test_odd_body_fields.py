@@ -67,7 +67,20 @@ def _things(client: TestClient, admin: Person, team_id: int) -> dict[str, str]:
     }
 
 
-ODD: list[Any] = [None, "", "x" * 5000, 2**70, -(2**70), 1e308, math.nan, [], {}, True, "ü🙂\u202e\x00"]
+ODD: list[Any] = [
+    None,
+    "",
+    "x" * 5000,
+    "9" * 5000,
+    2**70,
+    -(2**70),
+    1e308,
+    math.nan,
+    [],
+    {},
+    True,
+    "ü🙂\u202e\x00",
+]
 """None first: an explicit null, where leaving the field out keeps its value, was the first one found."""
 
 

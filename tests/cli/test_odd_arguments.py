@@ -16,7 +16,7 @@ from meshclaw.cli.main import app
 from tests.cli_runner import run_cli
 
 SKIPPED = {"up", "demo", "simulate", "agents run", "agents dream", "vault rotate-kek"}
-ODD = ["x" * 3000, str(2**70), "ü🙂\x00\u202e"]
+ODD = ["x" * 3000, "9" * 5000, str(2**70), "ü🙂\x00\u202e"]
 
 
 def commands(command: Any, path: list[str]) -> Iterator[tuple[str, Any]]:

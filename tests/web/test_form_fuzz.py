@@ -21,7 +21,19 @@ from tests.conftest import People
 from tests.web.conftest import WebPeople, csrf_field, signed_in
 
 MARKUP = '<script>alert("mc")</script>'
-ODD = ["", " ", "x" * 5000, "\x00\x07\u202e\ufeff", "ü🙂 ǅ", MARKUP, "-1", "1e309", "NaN", str(2**70)]
+ODD = [
+    "",
+    " ",
+    "x" * 5000,
+    "9" * 5000,
+    "\x00\x07\u202e\ufeff",
+    "ü🙂 ǅ",
+    MARKUP,
+    "-1",
+    "1e309",
+    "NaN",
+    str(2**70),
+]
 START = ["/org", "/teams", "/users", "/account", "/account/keys", "/accounts", "/prices", "/providers",
          "/agents", "/agents/new", "/budgets", "/kill-switches", "/policy", "/approvals", "/clarity/flags",
          "/audit", "/notifications", "/usage"]  # fmt: skip

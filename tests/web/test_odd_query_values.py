@@ -20,6 +20,7 @@ from tests.web.conftest import WebPeople, signed_in
 ODD = [
     "",
     " ",
+    "9" * 5000,
     "x" * 5000,
     str(2**70),
     "-" + str(2**70),

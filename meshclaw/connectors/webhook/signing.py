@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from meshclaw.connectors.webhook.config import WebhookConfig
+from meshclaw.db.row_ids import is_digits
 
 GITHUB_HEADER = "x-hub-signature-256"
 TIMESTAMP_HEADER = "x-meshclaw-timestamp"
@@ -35,7 +36,7 @@ def verify(config: WebhookConfig, headers: Mapping[str, str], body: bytes, now: 
         expected = "sha256=" + _mac(secret, body)
         return None if hmac.compare_digest(given.encode(), expected.encode()) else "signature does not match"
     stamp, given = headers.get(TIMESTAMP_HEADER, ""), headers.get(SIGNATURE_HEADER, "")
-    if not stamp.isdigit() or not given.startswith("v1="):
+    if not is_digits(stamp) or not given.startswith("v1="):
         return f"missing or malformed {TIMESTAMP_HEADER} / {SIGNATURE_HEADER} headers"
     if abs(now.timestamp() - int(stamp)) > config.tolerance_seconds:
         return (

@@ -124,6 +124,10 @@ def test_unsigned_stale_or_forged_requests_start_nothing(
     assert unsigned.status_code == 401 and "malformed" in unsigned.json()["error"]
     stale = app_client.post(url, content=body, headers=signed(body, at=int(time.time()) - 3600))
     assert stale.status_code == 401 and "timestamp outside 300 s" in stale.json()["error"]
+    # 5,000 digits: int() refuses them (ValueError), which made this unauthenticated endpoint answer 500.
+    endless = {"x-meshclaw-timestamp": "9" * 5000, "x-meshclaw-signature": "v1=00"}
+    huge = app_client.post(url, content=body, headers=endless)
+    assert huge.status_code == 401 and "malformed" in huge.json()["error"]
     forged = app_client.post(url, content=body, headers=signed(body, secret="guessed"))
     assert forged.status_code == 401 and forged.json()["error"] == "not accepted: signature does not match"
     tampered = app_client.post(url, content=body + b" ", headers=signed(body))
