@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from meshclaw.api.audit_trail import record_budget
+from meshclaw.api.budget_audit import record_budget
 from meshclaw.api.deps import Context, CurrentPrincipal
 from meshclaw.api.row_ids import RowId
 from meshclaw.errors import NotFoundError

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from meshclaw.api.audit_trail import record_org_import
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.people_audit import record_org_import
 from meshclaw.errors import NotFoundError
 from meshclaw.identity import store
 from meshclaw.identity.authorize import Resource, authorize

@@ -14,17 +14,16 @@ from typing import Annotated
 from fastapi import Path, Query
 from pydantic import Field
 
-from meshclaw.db.row_ids import row_id_of
+from meshclaw.db.row_ids import MAX_ROW_ID, row_id_of
 from meshclaw.errors import InvalidInputError
-from meshclaw.metering.queries import MAX_ID
 
 _DESCRIPTION = "A row id: a positive 64-bit integer"
 
-RowId = Annotated[int, Path(ge=1, le=MAX_ID, description=_DESCRIPTION)]
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description=_DESCRIPTION)]
 """A path parameter."""
-RowIdField = Annotated[int, Field(ge=1, le=MAX_ID)]
+RowIdField = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 """A request body's field (`RowIdField | None` where it is optional)."""
-RowIdQuery = Annotated[int, Query(ge=1, le=MAX_ID, description=_DESCRIPTION)]
+RowIdQuery = Annotated[int, Query(ge=1, le=MAX_ROW_ID, description=_DESCRIPTION)]
 """A query parameter (`RowIdQuery | None = None` where it is optional)."""
 
 
@@ -33,5 +32,5 @@ def parse_row_id(text: str, field: str) -> int:
     an InvalidInputError naming `field`."""
     value = row_id_of(text.strip())
     if value is None:
-        raise InvalidInputError(f"{field} must be an id: a whole number from 1 to {MAX_ID}", field=field)
+        raise InvalidInputError(f"{field} must be an id: a whole number from 1 to {MAX_ROW_ID}", field=field)
     return value

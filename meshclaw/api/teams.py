@@ -7,8 +7,9 @@ from datetime import datetime
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from meshclaw.api.audit_trail import changed_fields, record_team, team_fields
+from meshclaw.api.audit_trail import changed_fields
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.people_audit import record_team, team_fields
 from meshclaw.api.row_ids import RowId, RowIdField
 from meshclaw.identity import store
 from meshclaw.identity.authorize import Resource, authorize

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from meshclaw.api.audit_trail import PersonState, record_password_set, record_user_added, record_user_change
 from meshclaw.api.deps import Context, CurrentPrincipal
+from meshclaw.api.people_audit import PersonState, record_password_set, record_user_added, record_user_change
 from meshclaw.api.row_ids import RowId, RowIdField, RowIdQuery
 from meshclaw.api.shapes import Page
 from meshclaw.db.models import User

@@ -85,7 +85,7 @@ def budgets_set(
 ) -> None:
     """Set a budget or rate limit; replaces the amount of an existing one with the same subject, unit,
     period and kind (hard or soft)."""
-    from meshclaw.api.audit_trail import record_budget
+    from meshclaw.api.budget_audit import record_budget
     from meshclaw.api.budgets import budget_out
     from meshclaw.limits import store
     from meshclaw.limits.status import budget_status
@@ -130,7 +130,7 @@ def budgets_remove(
     budget_id: Annotated[int, typer.Argument(help="The id `list` shows", min=1, max=MAX_ROW_ID)],
 ) -> None:
     """Remove a budget; calls are no longer limited by it (a running server within 10 seconds)."""
-    from meshclaw.api.audit_trail import record_budget
+    from meshclaw.api.budget_audit import record_budget
     from meshclaw.limits import store
 
     with open_context(ctx) as (context, _), context.db.session() as session:

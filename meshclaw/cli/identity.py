@@ -55,7 +55,7 @@ def users_add(
     ] = False,
 ) -> None:
     """Add a person."""
-    from meshclaw.api.audit_trail import record_user_added
+    from meshclaw.api.people_audit import record_user_added
     from meshclaw.identity import store
     from meshclaw.identity.passwords import hash_password
 
@@ -126,7 +126,7 @@ def teams_add(
     parent: Annotated[str | None, typer.Option(help="Parent team's name")] = None,
 ) -> None:
     """Add a team, optionally under a parent team."""
-    from meshclaw.api.audit_trail import record_team, team_fields
+    from meshclaw.api.people_audit import record_team, team_fields
     from meshclaw.identity import store
 
     with open_context(ctx) as (context, org_id), context.db.session() as session:
@@ -265,7 +265,7 @@ def org_import(
     ] = False,
 ) -> None:
     """Import people and teams. Every row is checked first; any problem rejects the whole file."""
-    from meshclaw.api.audit_trail import record_org_import
+    from meshclaw.api.people_audit import record_org_import
     from meshclaw.identity.org_import import import_rows, parse_file
 
     if not file.is_file():

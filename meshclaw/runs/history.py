@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meshclaw.db.models import Agent, Run, RunStep, User
-from meshclaw.db.row_ids import MAX_ROW_ID, row_id_of
+from meshclaw.db.row_ids import row_id_of
 from meshclaw.errors import NotFoundError, PermissionDeniedError
 from meshclaw.identity.authorize import Action, Resource, authorize, reach
 from meshclaw.identity.principal import Principal
@@ -238,7 +238,7 @@ def authorize_agent(session: Session, principal: Principal, agent_id: int, actio
 def find_agent(session: Session, principal: Principal, ref: str | int) -> Agent:
     """An agent by id, or by name among the principal's own agents."""
     if isinstance(ref, int) or (ref.isascii() and ref.isdigit()):
-        agent_id = ref if isinstance(ref, int) and 1 <= ref <= MAX_ROW_ID else row_id_of(str(ref))
+        agent_id = row_id_of(str(ref))
         if agent_id is None:  # no row has it, and the database driver would refuse it (a 500)
             raise NotFoundError(f"no agent has the id {str(ref)[:30]}", field="agent")
         return authorize_agent(session, principal, agent_id, "update")

@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from meshclaw.api.audit_trail import PersonState, record_admin_action, record_password_set, record_user_change
+from meshclaw.api.audit_trail import record_admin_action
 from meshclaw.api.deps import Context
+from meshclaw.api.people_audit import PersonState, record_password_set, record_user_change
 from meshclaw.api.row_ids import RowId
 from meshclaw.api.users import user_resource
 from meshclaw.db.models import ApiKey

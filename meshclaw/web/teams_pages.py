@@ -14,8 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from meshclaw.api.audit_trail import changed_fields, record_team, team_fields
+from meshclaw.api.audit_trail import changed_fields
 from meshclaw.api.deps import Context
+from meshclaw.api.people_audit import record_team, team_fields
 from meshclaw.api.row_ids import RowId
 from meshclaw.db.models import Team
 from meshclaw.errors import ConflictError, InvalidInputError, NotFoundError

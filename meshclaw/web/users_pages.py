@@ -14,8 +14,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from meshclaw.api.audit_trail import PersonState, record_user_added, record_user_change
 from meshclaw.api.deps import Context
+from meshclaw.api.people_audit import PersonState, record_user_added, record_user_change
 from meshclaw.api.row_ids import RowId
 from meshclaw.api.users import user_resource
 from meshclaw.db.models import User

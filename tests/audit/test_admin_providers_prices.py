@@ -42,6 +42,14 @@ ADDED = {
     "enabled": True,
 }
 
+LIFECYCLE = (
+    "admin.provider_added",
+    "admin.provider_changed",
+    "admin.provider_changed",
+    "admin.provider_removed",
+)
+"""Added, changed twice, removed: the records of the provider tests' steps, on the API and the page."""
+
 
 def records(context: AppContext) -> list[dict[str, Any]]:
     """The provider and price records, oldest first."""
@@ -81,12 +89,7 @@ def test_api_provider_changes_are_audited_with_what_changed(
     assert client.delete("/api/v1/providers/openai", headers=admin.auth).status_code == 204
 
     found = records(context)
-    assert [summary(r) for r in found] == [
-        ("admin.provider_added", "provider:openai", by, admin.id),
-        ("admin.provider_changed", "provider:openai", by, admin.id),
-        ("admin.provider_changed", "provider:openai", by, admin.id),
-        ("admin.provider_removed", "provider:openai", by, admin.id),
-    ]
+    assert [summary(r) for r in found] == [(kind, "provider:openai", by, admin.id) for kind in LIFECYCLE]
     assert found[0]["arguments"] == ADDED
     assert found[1]["arguments"] == {
         "base_url": {"from": "https://api.openai.com/v1", "to": "https://proxy.example.net/v1"},
@@ -191,12 +194,7 @@ def test_web_provider_forms_are_audited_once_per_change(
     )
     by = f"user:{admin.id}"
     found = records(context)
-    assert [summary(r) for r in found] == [
-        ("admin.provider_added", "provider:openai", by, admin.id),
-        ("admin.provider_changed", "provider:openai", by, admin.id),
-        ("admin.provider_changed", "provider:openai", by, admin.id),
-        ("admin.provider_removed", "provider:openai", by, admin.id),
-    ]
+    assert [summary(r) for r in found] == [(kind, "provider:openai", by, admin.id) for kind in LIFECYCLE]
     assert found[0]["arguments"] == ADDED
     assert found[1]["arguments"] == {"enabled": {"from": True, "to": False}}
     assert found[2]["arguments"] == {"enabled": {"from": False, "to": True}}
