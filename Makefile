@@ -35,6 +35,7 @@ test-deps: $(UV)
 
 lint:
 	$(VENV)/bin/ruff check meshclaw tests bench
+	$(VENV)/bin/ruff format --check meshclaw tests bench
 	$(VENV)/bin/lint-imports
 
 typecheck:

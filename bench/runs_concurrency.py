@@ -89,9 +89,7 @@ def wait_all(context: AppContext, run_ids: list[str], statuses: tuple[str, ...],
     while time.monotonic() < deadline:
         with context.db.session() as session:
             done = session.scalar(
-                select(func.count())
-                .select_from(Run)
-                .where(Run.id.in_(wanted), Run.status.in_(statuses))
+                select(func.count()).select_from(Run).where(Run.id.in_(wanted), Run.status.in_(statuses))
             )
         if done == len(wanted):
             return
