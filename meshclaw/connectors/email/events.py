@@ -102,6 +102,7 @@ def _session(
                 log.warning("UIDVALIDITY of %s/%s changed: starting over from new mail", account.name, folder)
             position.uidvalidity = uidvalidity
             position.last_uid = int(selected.get(b"UIDNEXT", 1)) - 1
+        log.debug("watching %s/%s for mail after UID %d", account.name, folder, position.last_uid)
         idle = config.use_idle and client.has_capability("IDLE")
         while not halt.is_set():
             _emit_new(client, account, folder, position, emit)
