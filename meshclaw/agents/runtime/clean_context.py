@@ -10,7 +10,10 @@ are left out altogether, since it may have written them on an attacker's orders.
   are kept and a reply that may repeat outsiders' text is withheld like their text (the transcript the
   model was sent would otherwise carry their words in as the person's own);
 - every result of a tool outsiders cannot write to (the owner's own records), as it is;
-- of an untrusted result, what its tool's `ResultView` keeps (numbers, booleans, declared fields);
+- of an untrusted result, what its tool's `ResultView` keeps (numbers, booleans, declared fields); the
+  same of a `mixed` result (memory recalled in a tainted run), whose outsiders' part, if it has one,
+  counts as reading outsiders' text: a run tainted only by its event that recalls what an earlier tainted
+  run stored has its answer written apart too;
 - a call's arguments as written before the model was sent outsiders' text (a result, or such a reply);
   after that, only the strings the context already holds (a hotel name from the listing, an address from
   the request) and numbers.
@@ -39,7 +42,7 @@ from pydantic_core import to_jsonable_python
 
 from meshclaw.agents.runtime.contract import Conversation
 from meshclaw.agents.runtime.gated import DENIED_BY_PERSON, DENIED_BY_POLICY
-from meshclaw.tools.result_view import WITHHOLD_ALL, ResultView
+from meshclaw.tools.result_view import WITHHOLD_ALL, ResultView, outsiders_text
 
 HANDLE = re.compile(r"\[\[(r\d+)\]\]")
 QUOTE_CHARS = 2_000
@@ -158,6 +161,10 @@ def _add_call(
         context.read_untrusted = context.heard_outsiders = True
         result = _view(context, content, tool.view, f"the result of {done.tool_name}")
     elif tool.view.mixed:
+        if outsiders_text(tool.view, content):
+            # Words an earlier tainted run stored (maybe an outsider's) were sent to the model: its
+            # answer may repeat them, as after any untrusted result.
+            context.read_untrusted = context.heard_outsiders = True
         result = _view(context, content, tool.view, f"the result of {done.tool_name}")
     else:
         result = content

@@ -357,6 +357,45 @@ def test_recalled_memories_reach_the_answer_only_if_the_owner_wrote_them() -> No
     assert '"origin":"untrusted","since":"2026-12-01","untrusted_memory":"[[r2]]"' in clean
 
 
+def _recall_registry(*origins: str) -> ToolRegistry:
+    """The test tools and a recall tool (with memory's own view) that returns one memory per origin: the
+    owner's words when trusted, the injection when an earlier tainted run stored it."""
+    memories = [
+        {"id": index, "kind": "fact", "origin": origin, "since": "2026-12-01",
+         "content": "Emma likes quiet hotels" if origin == "trusted" else INJECTION}
+        for index, origin in enumerate(origins, start=1)
+    ]  # fmt: skip
+
+    async def recall_items(args: NoArgs) -> list[dict[str, Any]]:
+        return memories
+
+    registry = tools()
+    registry.register(ToolSpec(name="memo_recall_items", description="Recall.", args=NoArgs,
+                               effect=EffectClass.READ_PRIVATE, function=recall_items, view=RECALL_VIEW))  # fmt: skip
+    return registry
+
+
+EVENT = "Event chat.message: text=hi, user=U1"
+
+
+def test_a_run_tainted_only_by_its_event_that_recalls_an_outsiders_memory_is_answered_apart() -> None:
+    # No tool of the run reads outsiders' text, but the memory an earlier tainted run stored may hold
+    # an outsider's words, and the model was sent them: the answer is written again without them.
+    model = Compromised([("memo_recall_items", {})])
+    registry = _recall_registry("trusted", "untrusted")
+    result, _ = go(model, registry=registry, input=EVENT, untrusted_input=True)
+    assert result.tainted and result.clean_answer
+    assert INJECTION not in result.output and result.output == "Le Marais is rated 4.5."
+    assert '"memory":"Emma likes quiet hotels"' in model.requests[-1] and INJECTION not in model.requests[-1]
+
+
+def test_a_run_tainted_only_by_its_event_that_recalls_the_owners_memories_is_answered_as_written() -> None:
+    model = Compromised([("memo_recall_items", {})])
+    registry = _recall_registry("trusted")
+    result, sink = go(model, registry=registry, input=EVENT, untrusted_input=True)
+    assert result.tainted and not result.clean_answer and len(sink.models) == 2
+
+
 class DenyNotes:
     """Refuses every note, with a reason that quotes the arguments (as the policy gate's reasons can)."""
 
