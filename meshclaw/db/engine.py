@@ -22,6 +22,10 @@ _AUTOMATIC_CHECKPOINT_PAGES = 1000  # SQLite's default
 
 def _sqlite_pragmas(dbapi_connection: Any, *, checkpoint_pages: int) -> None:
     cursor = dbapi_connection.cursor()
+    # 16 KiB pages for a new database (an existing one keeps the size it was made with): usage ingestion
+    # inserts 20-30% cheaper per row than with the default 4 KiB, reads by index about the same, and a small
+    # commit writes 16 KiB to the log instead of 4 (bench/RESULTS.md, 2026-12-03). Must come before WAL.
+    cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -14,8 +14,8 @@ from meshclaw.db.migrate import upgrade
 from meshclaw.db.wal_checkpoints import WalCheckpointer
 from meshclaw.metering.recorder import Recorder
 
-_PAGE = 4096
-_ROWS = 1500  # one row a page: a commit of about 6 MB, past the automatic checkpoint's 1,000 pages
+_PAGE = 16384  # a new database's page size (meshclaw.db.engine)
+_ROWS = 1500  # a row a page at least: a commit of about 25 MB, past the automatic checkpoint's 1,000 pages
 
 
 def _database(tmp_path: Path) -> Database:
@@ -30,6 +30,30 @@ def _write_pages(db: Database) -> None:
         session.execute(
             text("INSERT INTO scratch (body) VALUES (randomblob(:size))"), [{"size": _PAGE}] * _ROWS
         )
+
+
+def test_a_new_database_has_16_kib_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    assert _page_size(_database(tmp_path)) == _PAGE
+    older = tmp_path / "older.db"
+    with sqlite3.connect(older) as connection:  # made by an earlier release, with SQLite's 4 KiB pages
+        connection.execute("CREATE TABLE scratch (id INTEGER PRIMARY KEY)")
+    db = Database(f"sqlite:///{older}")
+    assert _page_size(db) == 4096
+    with db.session() as session:
+        session.execute(text("INSERT INTO scratch DEFAULT VALUES"))
+        session.commit()
+    assert _page_size(db) == 4096 and _journal_mode(db) == "wal"
+    db.dispose()
+
+
+def _page_size(db: Database) -> int:
+    with db.session() as session:
+        return int(session.execute(text("PRAGMA page_size")).scalar_one())
+
+
+def _journal_mode(db: Database) -> str:
+    with db.session() as session:
+        return str(session.execute(text("PRAGMA journal_mode")).scalar_one())
 
 
 def _database_file_bytes(tmp_path: Path) -> int:
