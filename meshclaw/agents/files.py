@@ -75,6 +75,8 @@ def _parse(text: str, fmt: FileFormat, source: str) -> Any:
         except tomllib.TOMLDecodeError as exc:
             # The message already says "(at line N, column M)".
             raise SpecFileError(f"{source}: not valid TOML: {exc}", errors=[]) from None
+        except RecursionError:  # tomllib parses nested arrays and tables by recursion
+            raise SpecFileError(f"{source}: not valid TOML: nested too deeply", errors=[]) from None
     # Imported here: YAML is the rarer format, and the CLI's start-up time matters.
     import yaml
 
@@ -86,6 +88,8 @@ def _parse(text: str, fmt: FileFormat, source: str) -> Any:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "cannot be parsed"
         raise SpecFileError(f"{source}: not valid YAML{where}: {problem}", errors=[]) from None
+    except RecursionError:  # PyYAML composes nested collections by recursion
+        raise SpecFileError(f"{source}: not valid YAML: nested too deeply", errors=[]) from None
 
 
 def spec_from_data(data: Any, *, source: str) -> AgentSpec:

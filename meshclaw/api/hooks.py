@@ -50,6 +50,8 @@ def _fields(body: bytes) -> dict[str, str]:
         data = json.loads(body)
     except ValueError:
         raise InvalidInputError("the webhook body must be JSON (an object) or empty") from None
+    except RecursionError:  # Python's json follows nesting by recursion: a few thousand brackets end it
+        raise InvalidInputError("the webhook body is nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidInputError("the webhook body must be a JSON object")
     return {

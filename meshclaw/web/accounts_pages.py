@@ -69,6 +69,8 @@ def add(
         raise InvalidInputError(
             f"config: not valid JSON ({exc.msg} at line {exc.lineno})", field="config"
         ) from None
+    except RecursionError:  # Python's json follows nesting by recursion: a few thousand brackets end it
+        raise InvalidInputError("config: nested too deeply", field="config") from None
     if not isinstance(parsed, dict):
         raise InvalidInputError("config: write a JSON object of the connector's fields", field="config")
     body = api.AccountIn(name=name, connector=connector, config=parsed, organization=organization)

@@ -87,6 +87,8 @@ def _edited_args(text: str) -> dict[str, Any]:
             f"the edited arguments are not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})",
             field="args",
         ) from None
+    except RecursionError:  # Python's json follows nesting by recursion: a few thousand brackets end it
+        raise InvalidInputError("the edited arguments are nested too deeply", field="args") from None
     if not isinstance(value, dict):
         raise InvalidInputError(
             'the edited arguments must be a JSON object, like {"name": "value"}', field="args"

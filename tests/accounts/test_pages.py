@@ -27,6 +27,8 @@ def test_add_check_disable_and_remove_an_account_on_the_page(
 
     status, text = post("/accounts", name="ci-hooks", connector="webhook", config="{not json")
     assert status == 422 and "Config: not valid JSON" in text
+    status, text = post("/accounts", name="ci-hooks", connector="webhook", config="[" * 50_000)
+    assert status == 422 and "Config: nested too deeply" in text
     status, text = post(
         "/accounts", name="ci-hooks", connector="webhook", config='{"signing_secret": "plain"}'
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from meshclaw.agents.files import SpecFileError, load_spec_file, parse_spec_text
+from meshclaw.agents.files import FileFormat, SpecFileError, load_spec_file, parse_spec_text
 from meshclaw.errors import InvalidInputError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "agents"
@@ -35,6 +35,16 @@ def test_yaml_parse_error_names_file_and_line() -> None:
     with pytest.raises(SpecFileError) as caught:
         parse_spec_text("name: a\ntriggers:\n  - kind: cron\n   cron: x\n", "yaml", source="bad.yaml")
     assert caught.value.message.startswith("bad.yaml: not valid YAML at line 4")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text"),
+    [("yaml", "name: " + "[" * 50_000), ("toml", "name = " + "[" * 50_000), ("toml", "a = " + "{b=" * 5_000)],
+)
+def test_a_definition_nested_too_deeply_is_refused_with_a_message(fmt: FileFormat, text: str) -> None:
+    # The parsers follow nesting by recursion; Python's recursion limit ended them in a RecursionError.
+    with pytest.raises(SpecFileError, match=f"deep.{fmt}: not valid {fmt.upper()}: nested too deeply"):
+        parse_spec_text(text, fmt, source=f"deep.{fmt}")
 
 
 def test_yaml_tags_that_build_objects_are_refused() -> None:

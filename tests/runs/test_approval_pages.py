@@ -59,6 +59,10 @@ def test_the_inbox_shows_the_exact_action_and_decides_by_form(
     form = {"csrf_token": token, "action": "edit", "back": "one", "args": "{not json"}
     bad = app_client.post(f"/approvals/{approval_id}", data=form, follow_redirects=False)
     assert bad.status_code == 422 and "not valid JSON" in bad.text and "{not json" in bad.text
+    deep = app_client.post(
+        f"/approvals/{approval_id}", data={**form, "args": "[" * 50_000}, follow_redirects=False
+    )
+    assert deep.status_code == 422 and "nested too deeply" in deep.text
     form["args"] = json.dumps({"service": "web"})
     unfit = app_client.post(f"/approvals/{approval_id}", data=form, follow_redirects=False)
     assert unfit.status_code == 422 and "version" in unfit.text and "do not fit" in unfit.text

@@ -163,6 +163,9 @@ def test_a_webhook_needs_its_agents_token(
     assert (
         app_client.post(f"/api/v1/hooks/{agent_id + 1}/{token}", json={"action": "opened"}).status_code == 404
     )
+    # Nested past Python's recursion limit: a message, not a 500 (it was one, to anyone with the URL).
+    deep = app_client.post(path, content="[" * 50_000, headers={"content-type": "application/json"})
+    assert deep.status_code == 422 and "nested too deeply" in deep.json()["error"]["message"]
     ignored = app_client.post(path, json={"action": "closed"})
     assert ignored.status_code == 202 and ignored.json() == {"runs": []}
     fired = app_client.post(path, json={"action": "opened", "number": 7})

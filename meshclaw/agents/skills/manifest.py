@@ -204,6 +204,8 @@ def check_skill(path: Path) -> SkillCheck:
         line = f" (front matter line {mark.line + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         return SkillCheck(path, None, (f"{where}: front matter is not valid YAML{line}: {problem}",), ())
+    except RecursionError:  # PyYAML composes nested collections by recursion
+        return SkillCheck(path, None, (f"{where}: front matter is nested too deeply",), ())
     if not isinstance(front, dict):
         return SkillCheck(path, None, (f"{where}: front matter must be a mapping of fields (name: ...)",), ())
 

@@ -57,7 +57,7 @@ def payload_of(request: InboundRequest) -> Mapping[str, Any] | None:
             data = json.loads(form["payload"][0])
         else:
             data = json.loads(request.body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # RecursionError: nested too deeply
         return None
     return data if isinstance(data, dict) else None
 

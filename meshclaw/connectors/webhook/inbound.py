@@ -32,6 +32,8 @@ async def receive(account: Account[Any], request: InboundRequest) -> InboundRepl
         data = json.loads(request.body) if request.body.strip() else {}
     except ValueError:
         return InboundReply(status=400, body={"error": "the body must be JSON (an object) or empty"})
+    except RecursionError:  # Python's json follows nesting by recursion: a few thousand brackets end it
+        return InboundReply(status=400, body={"error": "the body is nested too deeply"})
     if not isinstance(data, dict):
         return InboundReply(status=400, body={"error": "the body must be a JSON object"})
     fields = {

@@ -67,6 +67,7 @@ def _skill(tmp_path: Path, name: str, text: str) -> Path:
         ("---\nname: x\n", "must start with YAML front matter"),
         ("---\nname: [unclosed\n---\n", "front matter is not valid YAML"),
         ("---\n- a list\n---\n", "front matter must be a mapping"),
+        ("---\nname: " + "[" * 50_000 + "\n---\n", "front matter is nested too deeply"),
         (
             "---\nname: s\ndescription: " + "d" * 1025 + "\n---\n",
             "has 1025 characters; the spec allows at most 1024",

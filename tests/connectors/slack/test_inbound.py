@@ -181,6 +181,7 @@ def test_bot_messages_and_edits_start_nothing() -> None:
 
 def test_a_body_that_is_not_json_is_refused_after_the_signature() -> None:
     assert inbound(signed_request(b"{not json")).status == 400
+    assert inbound(signed_request(b"[" * 50_000)).status == 400  # past Python's recursion limit
 
 
 def test_a_button_click_becomes_an_approval_answer() -> None:

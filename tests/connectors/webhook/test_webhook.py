@@ -138,6 +138,9 @@ def test_unsigned_stale_or_forged_requests_start_nothing(
     )
     not_json = b"action=failed"
     assert app_client.post(url, content=not_json, headers=signed(not_json)).status_code == 400
+    deep = b"[" * 50_000  # past Python's recursion limit: it was a 500 once the signature checked out
+    refused = app_client.post(url, content=deep, headers=signed(deep))
+    assert refused.status_code == 400 and "nested too deeply" in refused.json()["error"]
     assert runs_of(context, agent_id) == []
 
 
