@@ -126,7 +126,7 @@ def set_budget(principal: Principal, context: Context, body: BudgetCreate) -> tu
     now = context.clock.now()
     with context.db.session() as session:
         subject = store.resolve_subject(session, body.subject_type, body.subject)
-        budget, created = store.set_budget(
+        budget, replaced = store.set_budget(
             session,
             subject=subject,
             unit=body.unit,
@@ -136,9 +136,10 @@ def set_budget(principal: Principal, context: Context, body: BudgetCreate) -> tu
             created_by_user_id=principal.user_id,
             now=now,
         )
-        record_budget(context, session, principal, kind="admin.budget_set", budget=budget, subject=subject)
+        record_budget(context, session, principal, kind="admin.budget_set", budget=budget, subject=subject,
+                      replaced=replaced)  # fmt: skip
         status = budget_status(session, now=now, budgets=[budget])[0]
-    return status, created
+    return status, replaced is None
 
 
 def remove_budget(principal: Principal, context: Context, budget_id: int) -> None:

@@ -101,7 +101,7 @@ def budgets_set(
     with open_context(ctx) as (context, _), context.db.session() as session:
         now = context.clock.now()
         subject = store.resolve_subject(session, "api_key" if subject_type == "key" else subject_type, ref)
-        budget, created = store.set_budget(
+        budget, replaced = store.set_budget(
             session,
             subject=subject,
             unit=unit,
@@ -111,9 +111,11 @@ def budgets_set(
             created_by_user_id=None,
             now=now,
         )
-        record_budget(context, session, None, kind="admin.budget_set", budget=budget, subject=subject)
+        record_budget(
+            context, session, None, kind="admin.budget_set", budget=budget, subject=subject, replaced=replaced
+        )
         out = budget_out(budget_status(session, now=now, budgets=[budget])[0])
-    verb = "Added" if created else "Changed"
+    verb = "Added" if replaced is None else "Changed"
     console().print(
         f"{verb} budget {out.id}: {out.subject}, {out.description}.", highlight=False, soft_wrap=True
     )

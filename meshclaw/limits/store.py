@@ -221,9 +221,9 @@ def set_budget(
     amount: int,
     created_by_user_id: int | None,
     now: datetime,
-) -> tuple[Budget, bool]:
+) -> tuple[Budget, int | None]:
     """Create the budget, or replace the amount of the one with the same subject, unit, period and
-    enforcement. Returns it and whether it is new."""
+    enforcement. Returns it and the amount it replaced (None: the budget is new)."""
     unit_, period_, enforcement_ = validate(unit, period, enforcement, amount)
     existing = session.scalars(
         select(Budget).where(
@@ -235,10 +235,11 @@ def set_budget(
         )
     ).first()
     if existing is not None:
+        replaced = existing.amount
         existing.amount = amount
         existing.updated_at = now
         session.flush()
-        return existing, False
+        return existing, replaced
     budget = Budget(
         subject_type=subject.type,
         subject_id=subject.id,
@@ -257,7 +258,7 @@ def set_budget(
         raise ConflictError(
             "this budget was just created by another request; send it again to replace its amount"
         ) from None
-    return budget, True
+    return budget, None
 
 
 def list_budgets(session: Session) -> list[Budget]:

@@ -184,7 +184,7 @@ def test_api_budget_changes_are_audited_and_refusals_leave_nothing(
     found = records(context)
     assert [shape(r) for r in found] == [
         ("admin.budget_set", f"budget:{budget}", {**limit, "amount": 2.5}),
-        ("admin.budget_set", f"budget:{budget}", {**limit, "amount": 4}),
+        ("admin.budget_set", f"budget:{budget}", {**limit, "amount": 4, "replaced_amount": 2.5}),
         ("admin.budget_removed", f"budget:{budget}", {**limit, "amount": 4}),
     ]
     assert all(r["on_behalf_of_user_id"] == admin.id for r in found)
