@@ -13,14 +13,21 @@ Then it checks the database holds exactly N events and that the rollups sum to N
 starts from a freshly migrated, empty database; the median of the runs is reported. PostgreSQL runs with
 its normal durability (fsync on) on a private server started for the run.
 
+This shared machine's speed has varied by 2-2.5x from one day to the next (bench/RESULTS.md, 2026-12-03),
+so each run also times a fixed reference task that does not depend on MeshClaw's code: 100,000 narrow
+rows inserted into an in-memory SQLite database, best of 5. Figures from different days compare only
+alongside it.
+
     .venv/bin/python -m bench.metering_ingest [--events 200000] [--runs 3] [--skip-postgres] [--no-write]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shlex
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -91,6 +98,24 @@ def contexts(backend: str) -> Iterator[Callable[[], AppContext]]:
             yield fresh
 
 
+def machine_reference() -> float:
+    """Microseconds of CPU per row for the reference task (module docstring), best of 5."""
+    rows = [(index, f"event-{index:08d}", index % 2000, index * 7) for index in range(100_000)]
+    best = math.inf
+    for _ in range(5):
+        connection = sqlite3.connect(":memory:")
+        connection.execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, user_id INTEGER, tokens INTEGER)"
+        )
+        connection.execute("CREATE INDEX t_user ON t (user_id)")
+        began = time.process_time()
+        with connection:
+            connection.executemany("INSERT INTO t VALUES (?, ?, ?, ?)", rows)
+        best = min(best, (time.process_time() - began) / len(rows) * 1e6)
+        connection.close()
+    return best
+
+
 def run_once(context: AppContext, count: int) -> tuple[float, float, float]:
     upgrade(context.db)
     start = datetime.now(UTC).replace(microsecond=0)
@@ -137,7 +162,9 @@ def measure(backend: str, count: int, runs: int) -> tuple[list[float], list[floa
     return recording, ingestion
 
 
-def report(command: str, count: int, by_backend: dict[str, tuple[list[float], list[float]]]) -> str:
+def report(
+    command: str, count: int, by_backend: dict[str, tuple[list[float], list[float]]], reference: float
+) -> str:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"## Usage ingestion: {count:,} events per run ({when})",
@@ -149,6 +176,9 @@ def report(command: str, count: int, by_backend: dict[str, tuple[list[float], li
         "the first `record_usage` until every event and its hourly and daily rollups are committed. Each run "
         "checks that exactly N events are stored and that the rollups sum to N requests. Bar: 50,000 events/s "
         "into SQLite.",
+        "",
+        f"Machine reference (100,000 narrow rows into an in-memory SQLite table, best of 5): {reference:.2f} us "
+        "CPU per row.",
         "",
         "| backend | ingestion, events/s (median) | recording, calls/s (median) | ingestion runs | recording runs |",
         "|---|---|---|---|---|",
@@ -169,10 +199,12 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print the results, do not append them")
     args = parser.parse_args()
     command = " ".join([".venv/bin/python -m bench.metering_ingest", *map(shlex.quote, sys.argv[1:])])
+    reference = machine_reference()
+    print(f"machine reference: {reference:.2f} us CPU per row", flush=True)
     by_backend = {"SQLite": measure("sqlite", args.events, args.runs)}
     if not args.skip_postgres:
         by_backend["PostgreSQL 15"] = measure("postgresql", args.events, args.runs)
-    text = report(command, args.events, by_backend)
+    text = report(command, args.events, by_backend, reference)
     print(text)
     if not args.no_write:
         RESULTS.write_text(RESULTS.read_text().rstrip("\n") + "\n\n" + text)
