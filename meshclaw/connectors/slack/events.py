@@ -91,8 +91,11 @@ def answers_from_actions(account: str, payload: Mapping[str, Any]) -> list[Appro
     user_id = user.get("id") if isinstance(user, Mapping) else None
     if not isinstance(user_id, str) or not user_id:
         return []
+    actions = payload.get("actions")
+    if not isinstance(actions, list):
+        return []
     answers = []
-    for action in payload.get("actions") or []:
+    for action in actions:
         if not isinstance(action, Mapping):
             continue
         action_id = action.get("action_id")
