@@ -33,20 +33,33 @@ def header(message: Message, name: str) -> str:
     """A header's decoded text ('' when absent); RFC 2047 words decoded, broken ones kept as they are."""
     try:
         value = message.get(name)
-        return "" if value is None else " ".join(str(value).split())
     except Exception:
-        # policy.default can fail on an encoded word in an unknown charset; the raw header still helps.
-        raw = message.get_all(name, failobj=[""])
-        try:
-            return " ".join(str(make_header(decode_header(str(raw[0])))).split())
-        except Exception:
-            return " ".join(str(raw[0]).split())
+        return _raw_header(message, name)
+    return "" if value is None else " ".join(str(value).split())
+
+
+def _raw_header(message: Message, name: str) -> str:
+    """A header policy.default's parser failed on (an encoded word in an unknown charset, an address cut
+    short), as sent, with the encoded words that can be decoded decoded. `get` and `get_all` both parse;
+    `raw_items` does not."""
+    raw = next((str(value) for key, value in message.raw_items() if key.lower() == name.lower()), "")
+    try:
+        return " ".join(str(make_header(decode_header(raw))).split())
+    except Exception:
+        return " ".join(raw.split())
+
+
+# An address as it appears in a header the address parser gave up on.
+_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"@]+@[^\s<>()\[\],;:\"@]+")
 
 
 def addresses(message: Message, name: str) -> list[str]:
     """The bare addresses in an address header (`ana@example.org`), lower-cased domain kept as sent."""
     values = [header(message, name)]
-    return [address for _, address in getaddresses(values) if "@" in address]
+    try:
+        return [address for _, address in getaddresses(values) if "@" in address]
+    except Exception:  # the stdlib's parser raises on some broken headers; what looks like one is kept
+        return _ADDRESS.findall(values[0])
 
 
 def sender(message: Message) -> str:
@@ -84,15 +97,19 @@ def read(raw: bytes, *, size: int, max_chars: int) -> dict[str, Any]:
     for part in message.walk():
         if part.is_multipart():
             continue
-        content_type = part.get_content_type()
-        filename = _filename(part)
-        is_text = (
-            content_type in ("text/plain", "text/html") and part.get_content_disposition() != "attachment"
-        )
-        if not is_text or filename:
-            attachments.append({"filename": filename, "content_type": content_type, "size": _size(part)})
+        try:
+            content_type = part.get_content_type()
+            filename = _filename(part)
+            is_text = (
+                content_type in ("text/plain", "text/html") and part.get_content_disposition() != "attachment"
+            )
+            if not is_text or filename:
+                attachments.append({"filename": filename, "content_type": content_type, "size": _size(part)})
+                continue
+            text = _text(part, notes)
+        except Exception as error:  # the stdlib's parsers raise on some broken parts; the rest is read
+            notes.append(f"a part of the message could not be read ({type(error).__name__}); it is left out")
             continue
-        text = _text(part, notes)
         (plain if content_type == "text/plain" else html_parts).append(text)
     if plain:
         body = "\n\n".join(plain)
@@ -154,12 +171,12 @@ def _text(part: Message, notes: list[str]) -> str:
     charset = part.get_content_charset() or "us-ascii"
     try:
         text = data.decode(charset)
-    except LookupError:
-        notes.append(f"a text part declares the unknown charset '{charset}'; it was read as UTF-8")
-        text = data.decode("utf-8", errors="replace")
     except UnicodeDecodeError:
         notes.append(f"a text part is not valid {charset}; undecodable bytes are shown as \ufffd")
         text = data.decode(charset, errors="replace")
+    except (LookupError, ValueError):  # ValueError: a name no codec can have ("utf\x008")
+        notes.append(f"a text part declares the unknown charset {charset!r}; it was read as UTF-8")
+        text = data.decode("utf-8", errors="replace")
     return text.replace("\r\n", "\n")
 
 

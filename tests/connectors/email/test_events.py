@@ -187,3 +187,24 @@ def test_polling_without_idle_finds_new_mail(mail_server: MailServer) -> None:
         # The connection lives on a thread of its own, not on one of the loop's shared executor threads.
         assert any(thread.name.startswith("email-watch-alice-mail") for thread in threading.enumerate())
     assert sink.events[0].fields["message_id"] == "<polled@x>"
+
+
+def test_a_message_whose_headers_the_stdlib_cannot_parse_does_not_stop_the_watch(
+    mail_server: MailServer,
+) -> None:
+    # The stdlib raised reading this sender; the watch retried the message forever and announced nothing
+    # after it: one mail from anyone stopped an agent's email triggers.
+    folder = _folder(mail_server)
+    with watching(config(mail_server, "alice", watch_folders=(folder,))) as sink:
+        append(mail_server, "alice", b"From: Eve <eve@\r\nMessage-ID: <broken@x>\r\n\r\nx\r\n", folder=folder)
+        append(
+            mail_server,
+            "alice",
+            b"From: ok@outside.example\r\nMessage-ID: <next@x>\r\n\r\ny\r\n",
+            folder=folder,
+        )
+        assert wait_for(lambda: len(sink.events) == 2)
+    assert [(e.fields["message_id"], e.fields["sender"]) for e in sink.events] == [
+        ("<broken@x>", ""),
+        ("<next@x>", "ok@outside.example"),
+    ]

@@ -4,7 +4,11 @@ text that can be read, lists attachments with their sizes, cuts long bodies, and
 from __future__ import annotations
 
 import base64
+import random
 
+import pytest
+
+from meshclaw.connectors.email import mime
 from tests.connectors.email.conftest import Mail, append, config, token
 from tests.servers.mail import MailServer
 
@@ -119,3 +123,70 @@ def test_a_message_past_max_fetch_bytes_is_read_only_up_to_it(mail_server: MailS
         f"the message is {len(raw)} bytes; only its first 20000 were read" in note
         for note in message["notes"]
     )
+
+
+# Headers on which the stdlib's own parsers raise (found by mutating well-formed messages): an address cut
+# short, a group with no name, an encoded word without its "=?", a Message-ID with a stray "[", a charset
+# with a NUL in its name. Each was an exception out of reading the message, and the email watch, which
+# reads the sender and Message-ID of each new message, retried the same message forever.
+BROKEN = [
+    b"From: Eve <eve@\r\nMessage-ID: <a@b>\r\n\r\nx\r\n",
+    b'From: "Eve" <eve@outside.example>, :\r\n\r\nx\r\n',
+    b"From: .?utf-8?q?J=C3=BCrgen?= <j@outside.example>\r\n\r\nx\r\n",
+    b"From: e@outside.example\r\nMessage-ID: <a@[>\r\n\r\nx\r\n",
+    b'From: e@outside.example\r\nContent-Type: text/plain; charset="bo\x00gus"\r\n\r\nx\r\n',
+]
+
+
+@pytest.mark.parametrize("raw", BROKEN)
+def test_headers_the_stdlib_cannot_parse_are_read_as_sent(raw: bytes) -> None:
+    message = mime.parse(raw)
+    assert isinstance(mime.sender(message), str)
+    assert mime.header(message, "Message-ID") in ("", "<a@b>", "<a@[>")
+    summary = mime.summary(1, raw, (), len(raw))
+    assert summary["from"] and summary["uid"] == 1
+    read = mime.read(raw, size=len(raw), max_chars=1000)
+    assert read["from"] == summary["from"]
+
+
+def test_a_sender_is_found_where_the_address_parser_gave_up() -> None:
+    message = mime.parse(b'From: "Eve" <eve@outside.example>, :\r\n\r\nx\r\n')
+    assert mime.sender(message) == "eve@outside.example"
+
+
+def test_a_nul_in_a_charset_name_reads_the_part_as_utf8_with_a_note() -> None:
+    read = mime.read(BROKEN[-1], size=len(BROKEN[-1]), max_chars=1000)
+    assert read["body"].strip() == "x"
+    assert any("unknown charset 'bo\\x00gus'" in note for note in read["notes"])
+
+
+def test_mutated_messages_never_fail_a_read() -> None:
+    # Deterministic: the same 3,000 mutations of two well-formed messages every run.
+    seeds = [
+        _headers("=?utf-8?q?caf=C3=A9?=", 'multipart/mixed; boundary="XX"').encode()
+        + b"\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b'aGVsbG8=\r\n--XX\r\nContent-Type: application/pdf; name="a.pdf"\r\n'
+        b"Content-Disposition: attachment; filename*=utf-8''%E2%82%AC.pdf\r\n\r\nJVBERi0=\r\n--XX--\r\n",
+        b'From: "Eve" <eve@outside.example>, bob@x\r\nDate: Mon, 32 Foo 2026 99:99:99 +9999\r\n'
+        b'Message-ID: <<<>>>\r\nContent-Type: text/html; charset="bogus"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n<p>Hi=\r\n=ZZ</p><script>x</script>\r\n",
+    ]
+    pieces = [b"=?", b"?=", b"=?utf-8?b?", b"\r\n", b"\r\n\r\n", b":", b"<", b">", b";", b'"', b"\\", b"\x00",
+              b"\xff", b"--XX", b"boundary=", b"charset=", b"'", b"%", b" ", b"(", b")", b",", b"@", b"["]  # fmt: skip
+    rng = random.Random(20261203)
+    for _ in range(3000):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 8)):
+            at = rng.randrange(len(data) + 1)
+            choice = rng.random()
+            if choice < 0.4:
+                data[at:at] = rng.choice(pieces)
+            elif choice < 0.7:
+                del data[at : at + rng.randint(1, 20)]
+            elif data:
+                data[at % len(data)] = rng.randrange(256)
+        raw = bytes(data)
+        message = mime.parse(raw)
+        assert isinstance(mime.sender(message), str) and isinstance(mime.header(message, "Message-ID"), str)
+        assert mime.summary(1, raw, (), len(raw))["uid"] == 1
+        assert isinstance(mime.read(raw, size=len(raw), max_chars=500)["body"], str)
