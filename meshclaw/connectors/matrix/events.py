@@ -188,7 +188,8 @@ def _message_kind(
 
 def _mentions(content: Mapping[str, Any], bot_user_id: str, names: tuple[re.Pattern[str], ...]) -> bool:
     mentions = content.get("m.mentions")
-    if isinstance(mentions, Mapping) and bot_user_id in (mentions.get("user_ids") or ()):
+    user_ids = mentions.get("user_ids") if isinstance(mentions, Mapping) else None
+    if isinstance(user_ids, list) and bot_user_id in user_ids:
         return True
     texts = (str(content.get("body", "")), str(content.get("formatted_body", "")))
     return any(pattern.search(text) for pattern in names for text in texts)

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from nio import AsyncClient
+from nio import AsyncClient, RoomSendResponse
 
 from meshclaw.connectors.matrix.config import MatrixConfig
-from meshclaw.connectors.matrix.events import run_sync
+from meshclaw.connectors.matrix.events import _mentions, _names, run_sync
 from meshclaw.connectors.matrix.manifest import connector
 from meshclaw.tools.registry import ToolError
 from tests.connectors.matrix.conftest import Sink, World, account, create_room, joined, person, run, say
@@ -246,5 +246,51 @@ def test_reactions_become_chat_reaction_added_except_answers_to_approvals(world:
             (up, {**fields, "reaction": "👍"}), (down, {**fields, "reaction": "👎"})
         ]  # fmt: skip
         assert [(a.approval_id, a.approved) for a in sink.answers] == [("apr-1", True)]
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("mentions", [{"user_ids": 5}, {"user_ids": None}, {"user_ids": [5, None]}, []])
+def test_odd_mentions_are_no_mention(mentions: object) -> None:
+    # A homeserver that does not check `m.mentions` (Synapse does, for its own users) passes these on.
+    assert not _mentions({"body": "hi", "m.mentions": mentions}, "@bot:example.test", _names("@bot:x", None))
+
+
+def test_messages_with_odd_content_from_anyone_in_the_room_do_not_stop_the_loop(world: World) -> None:
+    """Synapse keeps most of a message's content as its sender wrote it (it refuses a non-list
+    `m.mentions.user_ids` and a body that is not text, others may not): the source reads what it can and
+    goes on."""
+
+    async def scenario() -> None:
+        sink = Sink()
+        odd_contents = [
+            {"m.mentions": {"user_ids": 5}},
+            {"m.mentions": {"user_ids": "@bot"}},
+            {"m.mentions": []},
+            {"m.relates_to": {"rel_type": "m.thread", "event_id": {"a": 1}}},
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": 7, "key": ["x"]}},
+            {"m.relates_to": "m.thread"},
+            {"formatted_body": {"html": 1}},
+        ]
+        async with (
+            person(world.server, world.owner) as owner,
+            person(world.server, world.stranger) as stranger,
+        ):
+            group = await joined(world, owner, name="odd", invite=(world.stranger.user_id,))
+            await stranger.join(group)
+            async with listening(world.config, sink) as task:
+                await until_heard(sink, owner, group)
+                sent = [{"msgtype": "m.text", "body": "odd", **content} for content in odd_contents]
+                sent += [{"msgtype": "m.text", "body": body} for body in (5, None, ["x"], {"a": 1})]
+                accepted = 0
+                for content in sent:
+                    response = await stranger.room_send(group, "m.room.message", content)
+                    # Synapse refuses some shapes itself (a non-list `m.mentions.user_ids`); the rest reach us.
+                    accepted += isinstance(response, RoomSendResponse)
+                assert accepted >= 5
+                last = await say(stranger, group, "still listening?")
+                await sink.wait_for(lambda: any(e.key == last for e in sink.events), timeout=20)
+                assert not task.done()
+        assert all(isinstance(value, str) for event in sink.events for value in event.fields.values())
 
     run(scenario())
