@@ -136,8 +136,15 @@ def set_budget(principal: Principal, context: Context, body: BudgetCreate) -> tu
             created_by_user_id=principal.user_id,
             now=now,
         )
-        record_budget(context, session, principal, kind="admin.budget_set", budget=budget, subject=subject,
-                      replaced=replaced)  # fmt: skip
+        record_budget(
+            context,
+            session,
+            principal,
+            kind="admin.budget_set",
+            budget=budget,
+            subject=subject,
+            replaced=replaced,
+        )
         status = budget_status(session, now=now, budgets=[budget])[0]
     return status, replaced is None
 
