@@ -41,6 +41,20 @@ __all__ = ["slack_emulator", "slack_front", "slack_front_server"]
 T = TypeVar("T")
 SIGNING_SECRET = "test-signing-secret"
 ACCOUNT = "work-slack"
+APPROVE_CLICK: dict[str, Any] = {
+    "type": "block_actions",
+    "user": {"id": "U0ANA", "username": "ana"},
+    "actions": [
+        {
+            "action_id": "meshclaw_approve",
+            "block_id": "meshclaw_approval:ap-1",
+            "value": "ap-1",
+            "type": "button",
+        }
+    ],
+}
+"""An interactivity payload as Slack sends it when Ana clicks Approve on approval ap-1's prompt (copy it
+before changing it)."""
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

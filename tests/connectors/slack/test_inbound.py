@@ -5,6 +5,7 @@ emulator (it signs its own deliveries GitHub-style, not as Slack does, so the te
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from typing import Any
@@ -15,7 +16,14 @@ from slack_sdk import WebClient
 
 from meshclaw.connectors.catalog import load
 from meshclaw.connectors.contract import InboundReply, InboundRequest
-from tests.connectors.slack.conftest import ACCOUNT, SIGNING_SECRET, account, run, signed_request
+from tests.connectors.slack.conftest import (
+    ACCOUNT,
+    APPROVE_CLICK,
+    SIGNING_SECRET,
+    account,
+    run,
+    signed_request,
+)
 from tests.servers.slack import BOT_USER, SlackEmulator
 
 
@@ -185,18 +193,7 @@ def test_a_body_that_is_not_json_is_refused_after_the_signature() -> None:
 
 
 def test_a_button_click_becomes_an_approval_answer() -> None:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": "U0ANA", "username": "ana"},
-        "actions": [
-            {
-                "action_id": "meshclaw_approve",
-                "block_id": "meshclaw_approval:ap-1",
-                "value": "ap-1",
-                "type": "button",
-            }
-        ],
-    }
+    payload = copy.deepcopy(APPROVE_CLICK)
     body = urlencode({"payload": json.dumps(payload)}).encode()
     reply = inbound(signed_request(body, content_type="application/x-www-form-urlencoded"))
     [answer] = reply.answers

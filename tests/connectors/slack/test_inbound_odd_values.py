@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from meshclaw.connectors.catalog import load
 from meshclaw.connectors.contract import InboundReply, InboundRequest
-from tests.connectors.slack.conftest import account, run, signed_request
+from tests.connectors.slack.conftest import APPROVE_CLICK, account, run, signed_request
 
 ODD: list[Any] = [None, "", "x" * 5000, "9" * 5000, 2**70, -1, 1e308, math.nan, math.inf, [], {}, True,
                   "ü🙂\u202e\x00"]  # fmt: skip
@@ -47,18 +47,6 @@ DOCUMENTS: list[dict[str, Any]] = [
         for event in EVENTS
     ),
 ]
-CLICK: dict[str, Any] = {
-    "type": "block_actions",
-    "user": {"id": "U0ANA", "username": "ana"},
-    "actions": [
-        {
-            "action_id": "meshclaw_approve",
-            "block_id": "meshclaw_approval:ap-1",
-            "value": "ap-1",
-            "type": "button",
-        }
-    ],
-}
 
 
 def variants(document: Any) -> Iterator[Any]:
@@ -116,7 +104,7 @@ def test_odd_values_in_signed_event_requests_are_answered() -> None:
 
 def test_odd_values_in_signed_button_clicks_are_answered() -> None:
     sent = 0
-    for variant in variants(CLICK):
+    for variant in variants(APPROVE_CLICK):
         body = urlencode({"payload": json.dumps(variant)}).encode()
         check(
             inbound(signed_request(body, content_type="application/x-www-form-urlencoded")),
