@@ -95,6 +95,8 @@ def parse(message: M, body: bytes, kind: str) -> M:
         json_format.ParseDict(_hex_ids_to_base64(document), message, ignore_unknown_fields=True)
     except (json_format.ParseError, binascii.Error, ValueError, TypeError) as exc:
         raise MalformedPayloadError(f"the JSON body is not a valid OTLP message: {exc}") from None
+    except RecursionError:  # orjson reads 1,024 levels; walking them in Python can pass the recursion limit
+        raise MalformedPayloadError("the JSON body is nested too deeply to be an OTLP message") from None
     return message
 
 

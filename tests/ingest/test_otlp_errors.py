@@ -73,8 +73,15 @@ def test_keys_are_required_and_need_the_ingest_scope(otlp_server: OtlpServer, pe
         (b"\x1f\x8b\x08\x00garbage", {**PROTOBUF, "content-encoding": "gzip"}, 400, "gzip"),
         (b"{}", {"content-type": "text/plain"}, 415, "application/x-protobuf"),
         (b"{}", {"content-type": "application/json", "content-encoding": "br"}, 415, "gzip"),
+        # Within orjson's 1,024 levels but past Python's recursion limit in the walk that converts hex ids.
+        (
+            b'{"resourceMetrics": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+            {"content-type": "application/json"},
+            400,
+            "nested too deeply",
+        ),
     ],
-    ids=["protobuf", "json", "json-array", "json-shape", "gzip", "media-type", "encoding"],
+    ids=["protobuf", "json", "json-array", "json-shape", "gzip", "media-type", "encoding", "json-deep"],
 )
 def test_malformed_payloads_are_4xx_and_record_nothing(
     otlp_server: OtlpServer, people: People, content: bytes, headers: dict[str, str], status: int, says: str
