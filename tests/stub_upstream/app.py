@@ -145,6 +145,8 @@ class Stub:
             request = orjson.loads(raw)
             if not isinstance(request, dict):
                 raise ValueError("the body is not a JSON object")
+            if _deeper_than(request, MAX_DEPTH):
+                raise ValueError(f"the body is nested more than {MAX_DEPTH} levels deep")
         except ValueError as error:
             self._keep(
                 Served(
@@ -246,6 +248,26 @@ def _hooks(scope: Scope, model: str) -> dict[str, int]:
         if key in HEADER_HOOKS and value.isdigit():
             hooks[HEADER_HOOKS[key]] = int(value)
     return hooks
+
+
+MAX_DEPTH = 128
+"""How deep a request's JSON may nest: providers refuse deeper bodies with a 400, as the stub does."""
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether `value` nests lists and objects more than `limit` levels deep (walked without recursion,
+    so any depth orjson reads is measured)."""
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        level = [
+            item
+            for node in level
+            if isinstance(node, dict | list)
+            for item in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not level:
+            return False
+    return any(isinstance(node, dict | list) for node in level)
 
 
 def _count_words(request: dict[str, Any]) -> int:
