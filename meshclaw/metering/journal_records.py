@@ -46,21 +46,30 @@ def encode_other(kind: str, event: OutcomeEvent | ActivityEvent) -> bytes:
 _INT64 = range(-(2**63), 2**63)
 
 
+_MAX_DEPTH = 32
+"""How deep a free-form field may nest once made encodable (orjson encodes at most 254 levels; a usage
+object has two or three)."""
+TOO_DEEP = "[nested too deeply; not kept]"
+
+
 def make_encodable(event: Event) -> None:
     """After an encoding failed (`TypeError`): keep what JSON cannot carry here in the event's free-form
     fields (`raw_usage`, `attributes`; an integer past 64 bits from an upstream or an OTLP export) as text,
-    in place, so the event encodes. The recorder calls it only then: the normal path pays nothing."""
+    and what nests past `_MAX_DEPTH` levels as `TOO_DEEP`, in place, so the event encodes. The recorder
+    calls it only then: the normal path pays nothing."""
     if isinstance(event, UsageEvent) and event.raw_usage is not None:
         event.raw_usage = _jsonable(event.raw_usage)
     if event.attributes is not None:
         event.attributes = _jsonable(event.attributes)
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, dict | list | tuple) and depth >= _MAX_DEPTH:
+        return TOO_DEEP
     if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {str(key): _jsonable(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(item) for item in value]
+        return [_jsonable(item, depth + 1) for item in value]
     if isinstance(value, bool) or value is None or isinstance(value, str | float):
         return value
     if isinstance(value, int):

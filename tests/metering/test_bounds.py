@@ -17,6 +17,7 @@ from meshclaw.context import AppContext
 from meshclaw.db.models import OutcomeEventRow, UsageEventRow, UsageRollup
 from meshclaw.metering.bounds import CLAMPED, MAX_COST_USD, MAX_TOKENS
 from meshclaw.metering.events import OutcomeEvent, TokenBuckets, UsageEvent
+from meshclaw.metering.journal_records import TOO_DEEP
 from meshclaw.metering.normalize import from_openai
 from meshclaw.metering.otel_values import text
 from meshclaw.metering.recorder import Recorder
@@ -68,6 +69,37 @@ def test_out_of_range_numbers_are_clamped_and_metering_goes_on(context: AppConte
     assert raw == {"prompt_tokens": str(2**70)}  # kept, as text
     assert tuple(outcome) == (1e12, None)
     assert all(event.attributes and event.attributes[CLAMPED] for event in poisoned[:5])
+
+
+def nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {"prompt_tokens": 1}
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@BOTH_BACKENDS
+def test_a_usage_object_nested_past_what_the_journal_encodes_is_cut_and_the_call_counted(
+    context: AppContext, tmp_path: Path
+) -> None:
+    """orjson encodes 254 levels at most: a misbehaving upstream's usage object nested deeper made
+    `record_usage` raise, so the call it served went unmetered."""
+    recorder = Recorder(context.db, journal_dir=tmp_path / "journal")
+    recorder.start()
+    try:
+        deep = [usage(raw_usage=nested(300)), usage(raw_usage=nested(5000), attributes={"x": nested(300)})]
+        for event in deep:
+            recorder.record_usage(event)
+        recorder.flush(timeout=20)
+    finally:
+        recorder.close()
+    with context.db.session() as session:
+        stored = dict(session.execute(select(UsageEventRow.event_id, UsageEventRow.raw_usage)).all())
+    assert set(stored) == {event.event_id for event in deep}
+    raw = stored[deep[0].event_id]
+    for _ in range(32):
+        raw = raw["a"]
+    assert raw == TOO_DEEP
 
 
 def test_an_upstream_usage_object_with_infinities_is_read_as_zero() -> None:
