@@ -145,7 +145,9 @@ class Stub:
             request = orjson.loads(raw)
             if not isinstance(request, dict):
                 raise ValueError("the body is not a JSON object")
-            if _deeper_than(request, MAX_DEPTH):
+            # Counting brackets first (C speed) keeps the walk off the path of every ordinary request:
+            # the stub is the baseline the gateway bench measures against.
+            if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _deeper_than(request, MAX_DEPTH):
                 raise ValueError(f"the body is nested more than {MAX_DEPTH} levels deep")
         except ValueError as error:
             self._keep(
