@@ -59,11 +59,18 @@ class MailServer:
         return USERS[user]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports. The sockets are held until all are chosen: asked for one at a time, the
+    kernel may hand out a port it just released again (a fresh clone's run once got Dovecot's "duplicate
+    listener")."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _run(command: list[str], *, timeout: float = 30, log: Path | None = None) -> None:
@@ -248,7 +255,8 @@ def private_mail_server() -> Iterator[MailServer]:
         raise RuntimeError("the test mail server (Dovecot and Postfix) must be started as root")
     root = Path(tempfile.mkdtemp(prefix="meshclaw-mail-"))
     root.chmod(0o755)  # Postfix's and Dovecot's unprivileged processes reach their files through it
-    ports = {name: free_port() for name in ("imap", "imaps", "lmtp", "sasl", "smtp", "submission", "smtps")}
+    names = ("imap", "imaps", "lmtp", "sasl", "smtp", "submission", "smtps")
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
     cert, key = _certificate(root)
     dovecot = _dovecot_config(root, ports, cert, str(key))
     postfix = _postfix_config(root, ports, cert, key)
